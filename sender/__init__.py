@@ -1,0 +1,1 @@
+"""Sender: broadcasts to recipients across models over email, SMS, Telegram and storage."""

@@ -1,0 +1,50 @@
+"""Sender's settings: the `SENDER` dict, with defaults, re-read when tests override it."""
+
+from typing import Any
+
+from django.conf import settings
+from django.core.signals import setting_changed
+from django.dispatch import receiver
+
+DEFAULTS: dict[str, Any] = {
+    "METHODS": {},
+    "RECIPIENT_MODELS": [],
+    "SEND_GROUPS": [],
+    "BATCH_SIZE": 10000,
+    "MAX_ATTEMPTS": 5,
+    "RETRY_BACKOFF": 30.0,
+    "RETRY_BACKOFF_MAX": 900.0,
+    "LEASE_SECONDS": 300,
+    "DEFAULT_REGION": "IT",
+    "ATTACHMENT_MAX_BYTES": 10 * 1024 * 1024,
+    "CURRENCY": "€",
+    # Inbox: a field on each recipient model linking it to a user, or a resolver's dotted path.
+    "RECIPIENT_USER": "user",
+    # Hand attachment files to the web server: None, {"HEADER": "X-Accel-Redirect", "PREFIX":
+    # "/_attachments/"} (nginx internal location) or {"HEADER": "X-Sendfile"} (Apache, a file path).
+    "ATTACHMENT_SENDFILE": None,
+    # The send method whose SMTP settings carry account emails (invitations, password resets).
+    "ACCOUNT_EMAIL_METHOD": "email",
+}
+
+
+class SenderSettings:
+    """`sender_settings.BATCH_SIZE` reads `settings.SENDER["BATCH_SIZE"]` or its default."""
+
+    def __getattr__(self, name: str) -> Any:
+        if name not in DEFAULTS:
+            raise AttributeError(f"Unknown Sender setting: {name}")
+        return getattr(settings, "SENDER", {}).get(name, DEFAULTS[name])
+
+
+sender_settings = SenderSettings()
+
+
+@receiver(setting_changed)
+def _reset_on_change(*, setting: str, **kwargs: Any) -> None:
+    if setting == "SENDER":
+        from .methods import methods
+        from .recipients.registry import recipient_models
+
+        methods.reset()
+        recipient_models.cache_clear()

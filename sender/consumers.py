@@ -1,0 +1,68 @@
+"""Live progress of a broadcast over a websocket, for users who may see it.
+
+Events arrive through the channel layer when workers share it (Redis). The embedded
+default's in-memory layer cannot cross processes, so the consumer also reads the counters
+from the database every POLL_SECONDS while the broadcast is active; either way the page
+receives each change once.
+"""
+
+import asyncio
+import contextlib
+
+from channels.db import database_sync_to_async
+from channels.generic.websocket import AsyncJsonWebsocketConsumer
+
+from .models import MessageSent
+from .pipeline.cancel import ACTIVE
+from .pipeline.progress import group_name
+from .views.access import visible_broadcasts
+
+POLL_SECONDS = 1.0
+
+
+class BroadcastProgressConsumer(AsyncJsonWebsocketConsumer):
+    async def connect(self) -> None:
+        user = self.scope.get("user")
+        self.broadcast_id = self.scope["url_route"]["kwargs"]["broadcast_id"]
+        if not user or not user.is_authenticated or not await self._may_see(user):
+            await self.close(code=4403)
+            return
+        self.last: dict[int, dict] = {}
+        self.group = group_name(self.broadcast_id)
+        await self.channel_layer.group_add(self.group, self.channel_name)
+        await self.accept()
+        self.poller = asyncio.create_task(self._poll())
+
+    async def disconnect(self, code: int) -> None:
+        if hasattr(self, "group"):
+            await self.channel_layer.group_discard(self.group, self.channel_name)
+        if hasattr(self, "poller"):
+            self.poller.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self.poller
+
+    async def broadcast_progress(self, event: dict) -> None:
+        await self._send_if_changed({k: v for k, v in event.items() if k != "type"})
+
+    async def _send_if_changed(self, counters: dict) -> None:
+        if self.last.get(counters["sent"]) != counters:
+            self.last[counters["sent"]] = counters
+            await self.send_json(counters)
+
+    async def _poll(self) -> None:
+        while True:
+            snapshot = await self._snapshot()
+            for counters in snapshot:
+                await self._send_if_changed(counters)
+            if not any(c["status"] in ACTIVE for c in snapshot):
+                return
+            await asyncio.sleep(POLL_SECONDS)
+
+    @database_sync_to_async
+    def _may_see(self, user) -> bool:
+        return visible_broadcasts(user).filter(pk=self.broadcast_id).exists()
+
+    @database_sync_to_async
+    def _snapshot(self) -> list[dict]:
+        return [{"sent": s.pk, "method": s.method, **s.counters()}
+                for s in MessageSent.objects.filter(broadcast_id=self.broadcast_id)]

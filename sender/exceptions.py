@@ -1,0 +1,38 @@
+"""Errors Sender raises. Configuration errors never inherit from DeliveryError,
+so delivery code that handles DeliveryError cannot swallow them."""
+
+from django.core.exceptions import ImproperlyConfigured
+
+
+class InvalidMethod(ImproperlyConfigured):
+    """A send method alias that is not configured, or whose backend cannot be loaded."""
+
+
+class InvalidRecipientModel(ImproperlyConfigured):
+    """A recipient model named in settings that does not exist or lacks the mixin."""
+
+
+class DeliveryError(Exception):
+    """A gateway could not deliver.
+
+    Transient errors (the server asks us to slow down, the connection dropped) are
+    retried with backoff; permanent ones are not.
+    """
+
+    def __init__(self, message: str, permanent: bool = False, retry_after: float | None = None):
+        super().__init__(message)
+        self.message = message
+        self.permanent = permanent
+        self.retry_after = retry_after
+
+
+class InvalidAddress(ValueError):
+    """An address that cannot be normalized; the message says why, for the recipient row."""
+
+
+class SelectionError(ValueError):
+    """Bad selection or message input. `errors` holds every problem as a sentence."""
+
+    def __init__(self, errors: list[str] | str):
+        self.errors = [errors] if isinstance(errors, str) else list(errors)
+        super().__init__("; ".join(str(e) for e in self.errors))

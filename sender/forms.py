@@ -1,0 +1,52 @@
+"""The compose form: what staff fill in on the dashboard, turned into pipeline inputs."""
+
+import json
+import uuid
+
+from django import forms
+from django.contrib.auth.models import AbstractBaseUser
+from django.utils.translation import gettext_lazy as _
+
+from .exceptions import SelectionError
+from .methods import Draft, methods
+from .models import MessageAttachment, MessageTypology
+from .pipeline import Selection
+
+
+class ComposeForm(forms.Form):
+    selection = forms.CharField(widget=forms.HiddenInput, required=False)
+    methods = forms.MultipleChoiceField(label=_("Send by"), widget=forms.CheckboxSelectMultiple,
+                                        error_messages={"required": _("Choose at least one send method.")})
+    typology = forms.ModelChoiceField(label=_("Typology"), queryset=MessageTypology.objects.all(), required=False)
+    subject = forms.CharField(label=_("Subject"), max_length=255, required=False)
+    body = forms.CharField(label=_("Message"), widget=forms.Textarea(attrs={"rows": 8}),
+                           error_messages={"required": _("Write the message first.")})
+    attachments = forms.ModelMultipleChoiceField(queryset=MessageAttachment.objects.none(), required=False,
+                                                 widget=forms.MultipleHiddenInput)
+    idempotency_key = forms.CharField(widget=forms.HiddenInput, max_length=64)
+
+    def __init__(self, *args, user: AbstractBaseUser, **kwargs):
+        kwargs.setdefault("initial", {}).setdefault("idempotency_key", uuid.uuid4().hex)
+        super().__init__(*args, **kwargs)
+        self.fields["methods"].choices = methods.choices()
+        # Only files this user uploaded can ride along; another user's attachment id is refused.
+        self.fields["attachments"].queryset = MessageAttachment.objects.filter(uploaded_by=user)
+
+    def clean_selection(self) -> Selection:
+        raw = self.cleaned_data["selection"]
+        try:
+            data = json.loads(raw) if raw else {}
+        except json.JSONDecodeError:
+            raise forms.ValidationError(_("The selection could not be read; reload the page.")) from None
+        try:
+            return Selection.parse(data)
+        except SelectionError as exc:
+            raise forms.ValidationError(exc.errors) from None
+
+    def draft(self) -> Draft:
+        data = self.cleaned_data
+        return Draft(body=data["body"], subject=data.get("subject", ""), attachments=tuple(data.get("attachments", ())))
+
+
+class CounterForm(forms.Form):
+    body = forms.CharField(required=False, strip=False)

@@ -1,0 +1,27 @@
+"""The inbox's filters: typology and a text search over subject and body."""
+
+import django_filters
+from django.db.models import Q, QuerySet
+from django.utils.translation import gettext_lazy as _
+
+from ..models import MessageRecipient, MessageTypology
+
+
+class InboxFilterSet(django_filters.FilterSet):
+    """Applied to the person's received rows (`messages.received`), before paging."""
+
+    typology = django_filters.ModelChoiceFilter(
+        field_name="message_sent__broadcast__typology", queryset=MessageTypology.objects.all(),
+        label=_("Typology"), empty_label=_("All typologies"),
+    )
+    q = django_filters.CharFilter(label=_("Search"), method="search")
+
+    class Meta:
+        model = MessageRecipient
+        fields = ["typology", "q"]
+
+    def search(self, queryset: QuerySet, name: str, value: str) -> QuerySet:
+        for term in value.split():
+            queryset = queryset.filter(Q(message_sent__broadcast__subject__icontains=term)
+                                       | Q(message_sent__broadcast__body__icontains=term))
+        return queryset

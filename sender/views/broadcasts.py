@@ -1,0 +1,68 @@
+import io
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.http import FileResponse, Http404, HttpRequest, HttpResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.utils.translation import gettext as _, ngettext
+from django.views.decorators.http import require_POST
+from PIL import Image
+
+from ..permissions import can_send
+from ..pipeline.cancel import ACTIVE, cancel
+from .access import visible_attachments, visible_broadcasts
+from .history import recipient_rows
+
+
+@login_required
+def home(request: HttpRequest) -> HttpResponse:
+    broadcasts = visible_broadcasts(request.user).select_related("sender", "typology").prefetch_related("sents")[:20]
+    return render(request, "sender/home.html", {"broadcasts": broadcasts, "can_send": can_send(request.user)})
+
+
+@login_required
+def broadcast_detail(request: HttpRequest, pk: int) -> HttpResponse:
+    broadcast = get_object_or_404(
+        visible_broadcasts(request.user).select_related("sender", "typology").prefetch_related("sents", "attachments"),
+        pk=pk,
+    )
+    active = any(sent.status in ACTIVE for sent in broadcast.sents.all())
+    may_cancel = active and (broadcast.sender_id == request.user.pk or request.user.is_superuser)
+    return render(request, "sender/broadcast.html", {"broadcast": broadcast, "may_cancel": may_cancel,
+                                                     **recipient_rows(request, broadcast)})
+
+
+@login_required
+def attachment_download(request: HttpRequest, pk: int) -> FileResponse:
+    attachment = get_object_or_404(visible_attachments(request.user).distinct(), pk=pk)
+    response = FileResponse(attachment.file.open("rb"), as_attachment=True, filename=attachment.name,
+                            content_type=attachment.content_type)
+    response["X-Content-Type-Options"] = "nosniff"
+    return response
+
+
+@login_required
+@require_POST
+def broadcast_cancel(request: HttpRequest, pk: int) -> HttpResponse:
+    broadcast = get_object_or_404(visible_broadcasts(request.user), pk=pk)
+    if broadcast.sender_id != request.user.pk and not request.user.is_superuser:
+        messages.error(request, _("Only the person who sent it can cancel this broadcast."))
+    else:
+        n = cancel(broadcast, request.user)
+        messages.success(request, ngettext("Cancelled: %(n)d message will not be sent.",
+                                           "Cancelled: %(n)d messages will not be sent.", n) % {"n": n})
+    return redirect(broadcast)
+
+
+@login_required
+def attachment_thumbnail(request: HttpRequest, pk: int) -> HttpResponse:
+    attachment = get_object_or_404(visible_attachments(request.user).distinct(), pk=pk)
+    if not attachment.is_image:
+        raise Http404
+    with attachment.file.open("rb") as f, Image.open(f) as image:
+        image.thumbnail((160, 160))
+        out = io.BytesIO()
+        image.convert("RGB").save(out, "JPEG", quality=80)
+    response = HttpResponse(out.getvalue(), content_type="image/jpeg")
+    response["Cache-Control"] = "private, max-age=3600"
+    return response

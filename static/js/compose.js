@@ -1,0 +1,196 @@
+// The compose page: selection state per recipient model, attachments, and the rule that
+// Send is enabled only while the preview matches the form.
+(function () {
+  "use strict";
+  const form = document.getElementById("compose-form");
+  if (!form) return;
+  const selectionInput = form.querySelector("[name=selection]");
+  const sendButton = document.getElementById("send-button");
+  const csrf = form.querySelector("[name=csrfmiddlewaretoken]").value;
+
+  // --- Selection: {label: {ids: Set} | {filter: "q=..", count: N}} -------------------------
+  const state = {};
+  try {
+    for (const [label, choice] of Object.entries(JSON.parse(selectionInput.value || "{}"))) {
+      state[label] = choice.filter !== undefined ? { filter: choice.filter, count: choice.count || 0 } : { ids: new Set(choice.ids.map(String)) };
+    }
+  } catch (e) { /* a fresh page */ }
+
+  function entry(label) { return state[label] || (state[label] = { ids: new Set() }); }
+  function size(choice) { return choice.filter !== undefined ? choice.count : choice.ids.size; }
+
+  function save() {
+    const out = {};
+    let total = 0;
+    for (const [label, choice] of Object.entries(state)) {
+      const n = size(choice);
+      total += n;
+      const badge = document.querySelector('[data-count-for="' + label + '"]');
+      if (badge) badge.textContent = n;
+      if (!n) continue;
+      out[label] = choice.filter !== undefined ? { filter: choice.filter, count: choice.count } : { ids: Array.from(choice.ids) };
+    }
+    document.getElementById("selection-total").textContent = total;
+    selectionInput.value = Object.keys(out).length ? JSON.stringify(out) : "";
+    changed();
+  }
+
+  function paint() {
+    const picker = document.querySelector("#picker .picker");
+    if (!picker) return;
+    const choice = entry(picker.dataset.label);
+    const all = choice.filter !== undefined && choice.filter === picker.dataset.filter;
+    const rows = picker.querySelectorAll("input.row");
+    for (const box of rows) {
+      box.checked = all || (choice.ids && choice.ids.has(box.value));
+      box.disabled = all;
+    }
+    const pageBox = picker.querySelector(".select-page");
+    if (pageBox) { pageBox.checked = rows.length > 0 && Array.from(rows).every((b) => b.checked); pageBox.disabled = all; }
+    const allNote = picker.querySelector(".all-selected");
+    if (allNote) allNote.hidden = !all;
+    const allButton = picker.querySelector(".select-all");
+    if (allButton) allButton.textContent = all ? allButton.dataset.clearText || "Clear" : allButton.dataset.selectText || allButton.textContent;
+  }
+
+  document.addEventListener("change", function (event) {
+    const picker = event.target.closest(".picker");
+    if (!picker) return;
+    const choice = entry(picker.dataset.label);
+    if (choice.filter !== undefined) return;
+    if (event.target.matches("input.row")) {
+      event.target.checked ? choice.ids.add(event.target.value) : choice.ids.delete(event.target.value);
+    } else if (event.target.matches(".select-page")) {
+      for (const box of picker.querySelectorAll("input.row")) {
+        event.target.checked ? choice.ids.add(box.value) : choice.ids.delete(box.value);
+      }
+    } else { return; }
+    paint(); save();
+  });
+
+  document.addEventListener("click", function (event) {
+    const button = event.target.closest(".select-all");
+    if (!button) return;
+    const picker = button.closest(".picker");
+    const label = picker.dataset.label;
+    const current = entry(label);
+    if (current.filter !== undefined && current.filter === picker.dataset.filter) {
+      state[label] = { ids: new Set() };
+    } else {
+      // "Everyone matching" travels as the filter query string, never as N ids.
+      state[label] = { filter: picker.dataset.filter, count: Number(button.dataset.count) };
+    }
+    paint(); save();
+  });
+
+  document.getElementById("clear-selection").addEventListener("click", function () {
+    for (const label of Object.keys(state)) state[label] = { ids: new Set() };
+    paint(); save();
+  });
+
+  document.body.addEventListener("htmx:afterSwap", function (event) {
+    if (event.detail.target.id === "picker") {
+      const picker = event.detail.target.querySelector(".picker");
+      const button = picker && picker.querySelector(".select-all");
+      if (button) { button.dataset.selectText = button.textContent.trim(); button.dataset.clearText = picker.dataset.clearText || "✕ " + button.textContent.trim(); }
+      for (const tab of document.querySelectorAll(".tab")) tab.classList.toggle("active", picker && tab.dataset.label === picker.dataset.label);
+      paint();
+    }
+    if (event.detail.target.id === "preview") {
+      const ok = event.detail.target.querySelector("[data-ok='1']");
+      previewed = ok ? requested : null;
+      changed();
+    }
+  });
+
+  // --- Preview must be current before Send ---------------------------------------------
+  let previewed = null;
+  let requested = null;
+  function fingerprint() {
+    const data = new FormData(form);
+    data.delete("csrfmiddlewaretoken");
+    data.delete("idempotency_key");
+    return JSON.stringify(Array.from(data.entries()));
+  }
+  function changed() {
+    const current = previewed !== null && previewed === fingerprint();
+    sendButton.disabled = !current;
+    document.getElementById("send-hint").hidden = current;
+  }
+  document.body.addEventListener("htmx:beforeRequest", function (event) {
+    if (event.detail.elt.id === "preview-button") requested = fingerprint();
+  });
+  form.addEventListener("input", changed);
+  form.addEventListener("change", changed);
+  form.addEventListener("submit", function () {
+    // One click sends once; the idempotency key covers a browser retry.
+    setTimeout(function () { sendButton.disabled = true; }, 0);
+  });
+
+  // --- Subject only when a chosen method needs one -------------------------------------
+  const subjectField = document.getElementById("subject-field");
+  function toggleSubject() {
+    const needed = Array.from(form.querySelectorAll("[name=methods]")).some((b) => b.checked && b.dataset.needsSubject);
+    subjectField.hidden = !needed;
+  }
+  form.addEventListener("change", toggleSubject);
+  toggleSubject();
+
+  // --- Attachments: checked here first, then uploaded one by one -----------------------
+  const zone = document.getElementById("dropzone");
+  const list = document.getElementById("attachment-list");
+  const maxBytes = Number(zone.dataset.maxBytes);
+  const extensions = zone.dataset.extensions.split(",");
+
+  function note(text, isError) {
+    const li = document.createElement("li");
+    li.textContent = text;
+    if (isError) li.className = "error";
+    list.appendChild(li);
+    return li;
+  }
+
+  async function upload(file) {
+    const ext = file.name.includes(".") ? file.name.split(".").pop().toLowerCase() : "";
+    if (!extensions.includes(ext)) { note(file.name + ": " + zone.dataset.badType.replace("%s", extensions.join(", ")), true); return; }
+    if (file.size > maxBytes) { note(file.name + ": " + zone.dataset.tooBig, true); return; }
+    const line = note(file.name + " …");
+    const body = new FormData();
+    body.append("file", file);
+    const response = await fetch(zone.dataset.upload, { method: "POST", body: body, headers: { "X-CSRFToken": csrf } });
+    const data = await response.json().catch(() => ({ error: response.statusText }));
+    line.textContent = "";
+    if (!response.ok) { line.className = "error"; line.textContent = file.name + ": " + data.error; return; }
+    line.dataset.id = data.id;
+    if (data.thumbnail) {
+      const img = document.createElement("img");
+      img.src = data.thumbnail; img.alt = ""; img.className = "thumb";
+      line.appendChild(img);
+    }
+    line.appendChild(document.createTextNode(data.name + " (" + data.size + ") "));
+    const hidden = document.createElement("input");
+    hidden.type = "hidden"; hidden.name = "attachments"; hidden.value = data.id;
+    line.appendChild(hidden);
+    const remove = document.createElement("button");
+    remove.type = "button"; remove.className = "link remove"; remove.textContent = zone.dataset.removeText;
+    line.appendChild(remove);
+    changed();
+  }
+
+  list.addEventListener("click", function (event) {
+    if (event.target.matches(".remove")) { event.target.closest("li").remove(); changed(); }
+  });
+  document.getElementById("file-input").addEventListener("change", function (event) {
+    Array.from(event.target.files).forEach(upload);
+    event.target.value = "";
+  });
+  zone.addEventListener("dragover", function (event) { event.preventDefault(); zone.classList.add("over"); });
+  zone.addEventListener("dragleave", function () { zone.classList.remove("over"); });
+  zone.addEventListener("drop", function (event) {
+    event.preventDefault();
+    zone.classList.remove("over");
+    Array.from(event.dataTransfer.files).forEach(upload);
+  });
+
+  save();
+})();

@@ -1,0 +1,89 @@
+"""The shared fixture world: a sender with permission, a user without, an outsider;
+a real SMTP server on loopback; the real task worker."""
+
+from pathlib import Path
+
+import pytest
+from django.contrib.auth.models import Group, Permission, User
+from django.test import override_settings
+from django.utils import translation
+
+from tests.smtp import SMTPServer
+
+
+def pytest_sessionfinish(session, exitstatus):
+    """SQLite's WAL side files outlive the test database that pytest-django removes."""
+    from django.conf import settings
+
+    name = settings.DATABASES["default"].get("TEST", {}).get("NAME")
+    for suffix in ("-wal", "-shm"):
+        if name:
+            Path(name + suffix).unlink(missing_ok=True)
+
+
+@pytest.fixture(autouse=True)
+def _private_storage(settings, tmp_path):
+    """Attachments go to a per-test folder; tasks to the database backend (the real worker)."""
+    settings.STORAGES = {
+        **settings.STORAGES,
+        "attachments": {"BACKEND": "django.core.files.storage.FileSystemStorage",
+                        "OPTIONS": {"location": str(tmp_path / "attachments")}},
+    }
+    settings.TASKS = {"default": {"BACKEND": "django_tasks_db.DatabaseBackend"}}
+    settings.CHANNEL_LAYERS = {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer"}}
+
+
+@pytest.fixture(autouse=True)
+def _default_language():
+    """A request in Italian leaves Italian active in the thread; each test starts in English."""
+    yield
+    translation.deactivate()
+
+
+@pytest.fixture
+def sender_user(db) -> User:
+    """Staff member allowed to send, through membership in the Senders group."""
+    group, _ = Group.objects.get_or_create(name="Senders")
+    user = User.objects.create_user("sally", "sally@example.com", "pw-sally-123", is_staff=True)
+    user.groups.add(group)
+    return user
+
+
+@pytest.fixture
+def perm_user(db) -> User:
+    """Staff member allowed to send through the send_message permission."""
+    user = User.objects.create_user("paul", "paul@example.com", "pw-paul-123", is_staff=True)
+    user.user_permissions.add(Permission.objects.get(codename="send_message"))
+    return User.objects.get(pk=user.pk)
+
+
+@pytest.fixture
+def nosend_user(db) -> User:
+    """Staff member without the permission to send."""
+    return User.objects.create_user("nina", "nina@example.com", "pw-nina-123", is_staff=True)
+
+
+@pytest.fixture
+def outsider(db) -> User:
+    """A logged-in user with no staff role at all."""
+    return User.objects.create_user("otto", "otto@example.com", "pw-otto-123")
+
+
+@pytest.fixture
+def smtp_server():
+    """A real SMTP server (aiosmtpd) on a free loopback port; the email method points at it."""
+    server = SMTPServer()
+    server.start()
+    try:
+        with override_settings(SENDER=server.sender_settings()):
+            yield server
+    finally:
+        server.stop()
+
+
+@pytest.fixture
+def run_worker(transactional_db):
+    """Run the real django-tasks-db worker until the queue is empty."""
+    from tests.worker import run_worker as run
+
+    return run

@@ -1,0 +1,95 @@
+"""The benchmark command: it runs in a throwaway database, verifies its counts, and the SQL
+it counts grows with batches, never with recipients."""
+
+import json
+import math
+from io import StringIO
+
+import pytest
+from django.contrib.contenttypes.models import ContentType
+from django.core.management import CommandError, call_command
+
+from sender.management.commands.sender_bench import bench
+from sender.recipients.models import Customer
+
+KEYS = {"n", "method", "valid", "duplicate", "invalid", "preview_s", "commit_s", "deliver_s", "msgs_per_s",
+        "sql_queries", "peak_rss_mb", "verified"}
+
+# Exact SQL statements (transaction BEGINs included) per phase, as measured on SQLite:
+PREVIEW = 4           # permissions (user, groups), content type, one streamed SELECT of the recipients
+COMMIT_FIXED = 7      # idempotency check, BEGIN, broadcast, sent row, recipients SELECT, counters, publish
+PER_INSERT = 1        # one INSERT per BATCH_SIZE recipient rows, whatever their status
+PER_ENQUEUE = 1       # one task row per batch of valid rows
+DELIVER_FIXED = {"storage": 3, "email": 4}  # first batch marks the sent row "sending"; the worker's last empty poll;
+                                            # email reads the broadcast's attachments once
+# worker: BEGIN, SELECT task, claim task, result; deliver_batch: SELECT sent, claim rows,
+# SELECT rows, BEGIN, UPDATE rows, UPDATE counters and completion, refresh counters.
+PER_BATCH = {"storage": 11, "email": 11}
+
+
+def run(*args: str) -> dict:
+    out = StringIO()
+    call_command("sender_bench", *args, "--json", stdout=out)
+    return json.loads(out.getvalue().strip().splitlines()[-1])
+
+
+@pytest.mark.parametrize("method", ["storage", "email"])
+def test_it_benchmarks_200_recipients_in_a_throwaway_database_and_verifies(method, db):
+    result = run("--n", "200", "--method", method)
+    assert KEYS <= set(result)
+    assert result["verified"] is True
+    assert result["n"] == 200
+    assert result["valid"] + result["duplicate"] + result["invalid"] == 200
+    if method == "email":
+        assert result["received"] == result["valid"]
+        assert result["duplicate"] > 0 and result["invalid"] > 0
+    else:
+        assert result["valid"] == 200
+    assert not Customer.objects.exists()  # nothing was written to the database the tests use
+
+
+def test_it_falls_back_to_an_aiosmtpd_sink_and_carries_attachments():
+    result = run("--n", "200", "--method", "email", "--sink", "aiosmtpd", "--attachment-kb", "20")
+    assert (result["sink"], result["verified"], result["received"]) == ("aiosmtpd", True, result["valid"])
+
+
+def test_it_can_deliver_with_worker_processes():
+    result = run("--n", "300", "--method", "storage", "--workers", "2", "--batch-size", "100")
+    assert result["verified"] is True and result["valid"] == 300
+
+
+def test_it_refuses_a_database_outside_its_throwaway_folder(db, tmp_path):
+    with pytest.raises(CommandError, match="Refusing"):
+        call_command("sender_bench", "--n", "10", "--workdir", str(tmp_path))
+
+
+def expected_queries(method: str, n: int, valid: int, batch: int) -> dict:
+    batches = math.ceil(valid / batch)
+    return {
+        "preview": PREVIEW,
+        "commit": COMMIT_FIXED + PER_INSERT * math.ceil(n / batch) + PER_ENQUEUE * batches,
+        "deliver": DELIVER_FIXED[method] + PER_BATCH[method] * batches,
+    }
+
+
+@pytest.mark.parametrize("method", ["storage", "email"])
+def test_sql_queries_grow_with_batches_not_recipients(method, transactional_db):
+    results = {}
+    for n in (2000, 4000):
+        Customer.objects.all().delete()
+        ContentType.objects.clear_cache()  # as in a fresh process
+        results[n] = bench(n, method, batch_size=1000, sink="aiosmtpd")
+        assert results[n]["sql_by_phase"] == expected_queries(method, n, results[n]["valid"], 1000)
+    assert results[2000]["sql_by_phase"]["preview"] == results[4000]["sql_by_phase"]["preview"]
+    if method == "storage":  # every row is valid: 2 more batches cost exactly 2 × (insert + enqueue + deliver)
+        assert results[4000]["sql_queries"] - results[2000]["sql_queries"] == 2 * (PER_INSERT + PER_ENQUEUE + PER_BATCH["storage"])
+
+
+@pytest.mark.parametrize("method", ["storage", "email"])
+def test_sql_queries_stay_within_the_target_with_the_default_batch_size(method, transactional_db):
+    for n in (2000, 12000):  # one batch and two
+        Customer.objects.all().delete()
+        ContentType.objects.clear_cache()
+        result = bench(n, method, sink="aiosmtpd")
+        assert result["verified"] is True
+        assert result["sql_queries"] <= n / 500 + 50

@@ -1,0 +1,46 @@
+"""A project's own recipient models, as the README shows: students and their parents."""
+
+from django.conf import settings
+from django.db import models
+from django.db.models import Q
+
+from sender.recipients.mixin import RecipientMixin
+
+
+class School(models.Model):
+    name = models.CharField(max_length=100)
+    staff = models.ManyToManyField(settings.AUTH_USER_MODEL, blank=True)
+
+
+class Parent(RecipientMixin):
+    name = models.CharField(max_length=100)
+    email = models.CharField(max_length=254, blank=True)
+    phone = models.CharField(max_length=32, blank=True)
+    telegram_chat_id = None
+
+    telegram_fieldpath = None
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class Student(RecipientMixin):
+    name = models.CharField(max_length=100)
+    school_email = models.CharField(max_length=254, blank=True)
+    mobile = models.CharField(max_length=32, blank=True)
+    school = models.ForeignKey(School, on_delete=models.PROTECT)
+    parents = models.ManyToManyField(Parent, blank=True)
+
+    email_fieldpath = "school_email"
+    sms_fieldpath = "mobile"
+    telegram_fieldpath = None
+    email_related = ["parents"]
+    sender_search_fields = ["name"]
+    sender_filter_fields = ["school"]
+
+    @classmethod
+    def get_filters_viewers(cls, user, **kwargs) -> Q:
+        return Q() if user.is_superuser else Q(school__staff=user)
+
+    def __str__(self) -> str:
+        return self.name
