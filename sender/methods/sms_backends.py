@@ -43,8 +43,10 @@ class Sms:
 class BaseSmsBackend:
     """Subclasses override `send`; the others have harmless defaults for dev backends."""
 
+    name: ClassVar[str] = ""
     max_recipients: ClassVar[int] = 1000
     supports_tracking: ClassVar[bool] = False  # True: order states can be polled later
+    supports_incoming: ClassVar[bool] = False  # True: received SMS can be fetched
 
     def __init__(self, **options: Any):
         self.options = options
@@ -70,8 +72,9 @@ class BaseSmsBackend:
     def received(self, limit: int = 100) -> list[Received]:
         return []
 
-    def credits(self) -> dict[str, Any]:
-        return {"money": None, "sms": {}}
+    def credits(self) -> dict[str, Any] | None:
+        """{"money": ..., "sms": {type: quantity}}, or None when the backend has no account."""
+        return None
 
     def problems(self) -> list[str]:
         """What is missing from the configuration, as sentences (for system checks)."""
@@ -91,7 +94,9 @@ def load_backend(options: dict[str, Any], alias: str) -> BaseSmsBackend:
 class SkebbyBackend(BaseSmsBackend):
     """The real gateway, through the httpx client."""
 
+    name = "skebby"
     supports_tracking = True
+    supports_incoming = True
 
     def __init__(self, **options: Any):
         super().__init__(**options)
@@ -104,7 +109,7 @@ class SkebbyBackend(BaseSmsBackend):
             self._client = SkebbyClient(
                 base_url=o.get("url", ""), username=o.get("username", ""), password=o.get("password", ""),
                 auth=o.get("auth", "session"), timeout=float(o.get("timeout", 10)), retries=int(o.get("retries", 2)),
-                backoff=float(o.get("backoff", 1)),
+                backoff=float(o.get("backoff", 1)), backoff_max=float(o.get("backoff_max", 30)),
             )
         return self._client
 
@@ -123,15 +128,16 @@ class SkebbyBackend(BaseSmsBackend):
     def received(self, limit: int = 100) -> list[Received]:
         return self.client.received(limit)
 
-    def credits(self) -> dict[str, Any]:
+    def credits(self) -> dict[str, Any] | None:
         return self.client.credits()
 
     def problems(self) -> list[str]:
         missing = [key for key in ("url", "username", "password") if not self.options.get(key)]
         problems = []
         if missing:
-            problems.append("Skebby needs OPTIONS " + ", ".join(f"'{k}'" for k in missing)
-                            + " (SENDER_SKEBBY_URL, SENDER_SKEBBY_USERNAME, SENDER_SKEBBY_PASSWORD).")
+            env = {"url": "SENDER_SKEBBY_URL", "username": "SENDER_SKEBBY_USERNAME", "password": "SENDER_SKEBBY_PASSWORD"}
+            problems.append("Skebby needs OPTIONS " + ", ".join(f"'{k}'" for k in missing) + "; set "
+                            + ", ".join(env[k] for k in missing) + " in the environment.")
         if self.options.get("auth", "session") not in ("session", "token"):
             problems.append("OPTIONS['auth'] must be 'session' or 'token'.")
         return problems
@@ -140,10 +146,12 @@ class SkebbyBackend(BaseSmsBackend):
 class LocmemBackend(BaseSmsBackend):
     """Keeps every order in `outbox`; tests put replies in `inbox` and terminal states in `states_by_number`."""
 
+    name = "locmem"
     outbox: ClassVar[list[Sms]] = []
     inbox: ClassVar[list[Received]] = []
     states_by_number: ClassVar[dict[str, str]] = {}
     supports_tracking = True
+    supports_incoming = True
 
     def send(self, sms: Sms, retried: bool = False) -> Accepted:
         if retried and any(o.order_id == sms.order_id for o in self.outbox):
@@ -171,6 +179,8 @@ class LocmemBackend(BaseSmsBackend):
 class ConsoleBackend(BaseSmsBackend):
     """Writes each order to stdout (or OPTIONS["stream"]); everything counts as delivered."""
 
+    name = "console"
+
     def send(self, sms: Sms, retried: bool = False) -> Accepted:
         stream = self.options.get("stream") or sys.stdout
         stream.write(f"SMS order {sms.order_id} ({sms.message_type}, {sms.encoding}) to {len(sms.recipients)} "
@@ -181,7 +191,9 @@ class ConsoleBackend(BaseSmsBackend):
 
 
 class FileBackend(BaseSmsBackend):
-    """Appends each order as one JSON line to OPTIONS["file_path"]/sms-<date>.jsonl."""
+    """Appends each order as one JSON line to OPTIONS["file_path"]/sms.jsonl (default var/sms/)."""
+
+    name = "file"
 
     def folder(self) -> Path:
         default = Path(getattr(settings, "VAR_DIR", ".")) / "sms"

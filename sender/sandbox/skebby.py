@@ -17,6 +17,7 @@ the Python API (`faults`, `advance`, `receive`, `pin`); other processes through
 import json
 import re
 import secrets
+import socket
 import threading
 import time
 import uuid
@@ -33,6 +34,10 @@ DATE_FORMATS = ("%d%m%y", "%Y%m%d", "%d%m%y%H%M", "%Y%m%d%H%M%S", "%Y-%m-%d %H:%
 E164ISH = re.compile(r"^\+?\d{6,15}$")
 
 
+DEMO_FAILURES = {"13": "BLACKLISTED", "66": "KO"}
+"""What `make run`'s sandbox does to numbers ending so, so the demo shows failed deliveries too."""
+
+
 @dataclass
 class Faults:
     """Switchable misbehaviour. `errors` is a queue of HTTP statuses for the next `POST sms`
@@ -42,6 +47,7 @@ class Faults:
     slow_calls: int = 0  # how many POST sms get the delay (0 = all while delay > 0)
     errors: list[int] = field(default_factory=list)
     accept_then_fail: bool = False
+    drop: int = 0  # next N POST sms are processed, then the connection closes without an answer
     rate_limited: int = 0  # next N POST sms answer 429
     retry_after: int = 1
     expire_sessions_after: int | None = None  # after N POST sms, every session key dies
@@ -60,7 +66,7 @@ class SkebbyState:
     """Accounts, keys, orders, credits and inbox. Thread-safe; times come from `now()`."""
 
     def __init__(self, accounts: dict[str, str] | None = None, credits: dict[str, int] | None = None,
-                 session_idle: float = 300, step: float = 2.0):
+                 session_idle: float = 300, step: float = 2.0, fail_endings: dict[str, str] | None = None):
         self.lock = threading.RLock()
         self.accounts = accounts or {"sandbox": "sandbox"}
         self.user_keys = {name: f"U{uuid.uuid5(uuid.NAMESPACE_DNS, name).hex[:10].upper()}" for name in self.accounts}
@@ -74,6 +80,7 @@ class SkebbyState:
         self.orders: dict[str, Order] = {}
         self.invalid: set[str] = set()  # numbers the gateway deems invalid
         self.pinned: dict[str, str] = {}  # number -> terminal state (ERROR, BLACKLISTED, ...)
+        self.fail_endings = fail_endings or {}  # "13" -> "BLACKLISTED": every number ending in 13 (for demos)
         self.inbox: list[dict[str, str]] = []
         self.inbox_cursor = 0
         self.faults = Faults()
@@ -162,7 +169,7 @@ class SkebbyState:
             if order_id in self.orders:
                 return 400, {"result": "KO", "error": f"Duplicate order_id: {order_id}"}
             self.credits[kind] -= parts * len(good)
-            recipients = {n: ("UNKNRCPT" if n in bad else self.pinned.get(n)) for n in numbers}
+            recipients = {n: ("UNKNRCPT" if n in bad else self.pinned.get(n) or self._ending(n)) for n in numbers}
             scheduled = _date(body.get("scheduled_delivery_time"))
             self.orders[order_id] = Order(order_id, kind, self.now(), scheduled, recipients)
             self.received.update(good)
@@ -172,6 +179,9 @@ class SkebbyState:
         if _bool(body.get("returnRemaining", False)):
             answer["remaining_credits"] = self.credits[kind]
         return 201, answer
+
+    def _ending(self, number: str) -> str | None:
+        return next((state for end, state in self.fail_endings.items() if number.endswith(end)), None)
 
     def state(self, order_id: str) -> tuple[int, dict]:
         with self.lock:
@@ -267,6 +277,8 @@ def _parts(text: str, encoding: str) -> int:
 class Handler(BaseHTTPRequestHandler):
     server: "SkebbySandbox"
     protocol_version = "HTTP/1.1"
+    wbufsize = 1 << 16  # headers and body leave in one write (flushed after each request)
+    disable_nagle_algorithm = True
 
     def log_message(self, format: str, *args: Any) -> None:  # quiet: tests and the bench call it a lot
         pass
@@ -337,6 +349,8 @@ class Handler(BaseHTTPRequestHandler):
             return self._send(400, {"result": "KO", "error": "Malformed JSON"})
         status, answer = state.send(body)
         with state.lock:
+            drop = faults.drop > 0
+            faults.drop -= drop
             if faults.expire_sessions_after is not None:
                 faults.expire_sessions_after -= 1
                 if faults.expire_sessions_after <= 0:
@@ -344,6 +358,10 @@ class Handler(BaseHTTPRequestHandler):
                     faults.expire_sessions_after = None
         if slow:
             time.sleep(slow)
+        if drop:
+            self.close_connection = True
+            self.connection.shutdown(socket.SHUT_RDWR)
+            return
         if error:
             return self._send(error, {"result": "KO", "error": "Internal error"})
         self._send(status, answer)
@@ -391,7 +409,8 @@ class SkebbySandbox(ThreadingHTTPServer):
         return f"http://{host}:{port}{PREFIX}"
 
     def start(self) -> "SkebbySandbox":
-        self.thread = threading.Thread(target=self.serve_forever, name="skebby-sandbox", daemon=True)
+        self.thread = threading.Thread(target=self.serve_forever, kwargs={"poll_interval": 0.05}, name="skebby-sandbox",
+                                       daemon=True)
         self.thread.start()
         return self
 
@@ -402,3 +421,41 @@ class SkebbySandbox(ThreadingHTTPServer):
 
 def start(host: str = "127.0.0.1", port: int = 0, **state: Any) -> SkebbySandbox:
     return SkebbySandbox(host, port, SkebbyState(**state)).start()
+
+
+class BenchGateway:
+    """The sandbox as the benchmark's SMS gateway: SENDER pointed at it, its counts read back."""
+
+    kind = "skebby-sandbox"
+
+    def __init__(self, sender: dict[str, Any], batch_size: int | None = None):
+        self.server = SkebbySandbox(state=SkebbyState(step=3600))
+        self.server.state.record_requests = False
+        self.sender, self.batch_size = sender, batch_size
+
+    def __enter__(self) -> "BenchGateway":
+        self.server.start()
+        return self
+
+    def __exit__(self, *exc_info) -> None:
+        self.stop()
+
+    def sender_settings(self) -> dict[str, Any]:
+        methods = dict(self.sender["METHODS"])
+        sms = methods["sms"]
+        options = {**sms.get("OPTIONS", {}), "backend": "skebby", "url": self.server.url, "username": "sandbox",
+                   "password": "sandbox", "poll_interval": 3600}
+        if self.batch_size:
+            options["batch_size"] = self.batch_size
+        methods["sms"] = {**sms, "OPTIONS": options}
+        return {**self.sender, "METHODS": methods}
+
+    def stop(self) -> int:
+        """Stop the sandbox (once); return how many messages it accepted."""
+        if self.server.thread is not None:
+            self.server.stop()
+            self.server.thread = None
+        return self.server.state.summary()["messages"]
+
+    def summary(self) -> dict[str, Any]:
+        return self.server.state.summary()

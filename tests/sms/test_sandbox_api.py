@@ -1,0 +1,194 @@
+"""The sandbox speaks Skebby's REST API as documented: paths, headers, codes and bodies."""
+
+import httpx
+import pytest
+
+from sender.sandbox.skebby import SkebbySandbox, SkebbyState
+
+
+@pytest.fixture
+def sandbox():
+    server = SkebbySandbox(state=SkebbyState(step=1.0, session_idle=300, credits={"GP": 10, "TI": 5, "SI": 5})).start()
+    try:
+        with httpx.Client(base_url=server.url) as http:
+            yield server.state, http
+    finally:
+        server.stop()
+
+
+def login(http, path="login", password="sandbox") -> dict[str, str]:
+    response = http.get(path, params={"username": "sandbox", "password": password})
+    assert response.status_code == 200 and response.headers["content-type"].startswith("text/plain")
+    user_key, key = response.text.split(";")
+    return {"user_key": user_key, "Access_token" if path == "token" else "Session_key": key}
+
+
+def sms(**body) -> dict:
+    return {"message_type": "GP", "message": "Ciao", "recipient": ["+393471234567"], **body}
+
+
+def test_login_answers_user_key_and_session_key_as_text(sandbox):
+    state, http = sandbox
+    keys = login(http)
+    assert keys["user_key"] == state.user_keys["sandbox"] and len(keys["Session_key"]) > 8
+
+
+def test_wrong_credentials_are_a_404(sandbox):
+    _state, http = sandbox
+    assert http.get("login", params={"username": "sandbox", "password": "nope"}).status_code == 404
+    assert http.get("token", params={"username": "who", "password": "sandbox"}).status_code == 404
+
+
+def test_every_call_needs_user_key_and_a_key_matched_case_insensitively(sandbox):
+    _state, http = sandbox
+    keys = login(http)
+    assert http.get("status").status_code == 401
+    assert http.get("status", headers={"user_key": keys["user_key"]}).status_code == 401
+    assert http.get("status", headers={"user_key": keys["user_key"], "Session_key": "forged"}).status_code == 401
+    lower = {"user_key": keys["user_key"], "session_key": keys["Session_key"]}
+    assert http.get("status", headers=lower).status_code == 200
+
+
+def test_a_session_dies_after_five_idle_minutes_and_each_call_renews_it(sandbox):
+    state, http = sandbox
+    keys = login(http)
+    state.advance(290)
+    assert http.get("checksession", headers=keys).status_code == 200  # renews the window
+    state.advance(290)
+    assert http.get("status", headers=keys).status_code == 200
+    state.advance(301)
+    assert http.get("status", headers=keys).status_code == 401
+
+
+def test_an_access_token_does_not_expire(sandbox):
+    state, http = sandbox
+    keys = login(http, "token")
+    state.advance(30 * 24 * 3600)
+    assert http.get("status", headers=keys).status_code == 200
+
+
+def test_send_answers_201_with_order_id_counts_and_remaining_credit(sandbox):
+    state, http = sandbox
+    keys = login(http)
+    response = http.post("sms", headers=keys, json=sms(recipient=["+393471234567", "393471234568"],
+                                                       returnRemaining="true", returnCredits=True,
+                                                       message="x" * 200, order_id="mine-1"))
+    assert response.status_code == 201
+    body = response.json()
+    assert (body["result"], body["order_id"], body["total_sent"], body["remaining_credits"]) == ("OK", "mine-1", 4, 6)
+    assert body["internal_order_id"]
+    assert state.credits["GP"] == 6
+
+
+@pytest.mark.parametrize("body, words", [
+    ({"message": ""}, "Missing required field: message"),
+    ({"message_type": "N"}, "Invalid message_type"),
+    ({"recipient": "+393471234567"}, "recipient must be a list"),
+    ({"encoding": "latin1"}, "Invalid encoding"),
+    ({"allowInvalidRecipients": "yes"}, "allowInvalidRecipients must be a boolean"),
+    ({"scheduled_delivery_time": "tomorrow"}, "Invalid scheduled_delivery_time"),
+    ({"message": "x" * 400, "max_fragments": 2, "truncate": False}, "more than 2 fragments"),
+    ({"recipient": ["+393471234567", "not-a-number"]}, "Invalid recipient: not-a-number"),
+])
+def test_bad_input_is_a_400_with_a_short_body(sandbox, body, words):
+    _state, http = sandbox
+    response = http.post("sms", headers=login(http), json=sms(**body))
+    assert response.status_code == 400
+    assert response.json()["result"] == "KO" and words in response.json()["error"]
+
+
+def test_allow_invalid_recipients_skips_the_bad_number_which_then_fails(sandbox):
+    state, http = sandbox
+    keys = login(http)
+    state.invalid.add("+393470000000")
+    response = http.post("sms", headers=keys, json=sms(recipient=["+393471234567", "+393470000000"],
+                                                       allowInvalidRecipients=True))
+    assert response.status_code == 201 and response.json()["total_sent"] == 1
+    state.advance(10)
+    order = http.get(f"sms/{response.json()['order_id']}", headers=keys).json()
+    assert {r["destination"]: r["status"] for r in order["recipients"]} == {
+        "+393471234567": "DLVRD", "+393470000000": "UNKNRCPT"}
+
+
+def test_order_states_progress_over_time_and_pinned_numbers_fail(sandbox):
+    state, http = sandbox
+    keys = login(http)
+    state.pin("+393471234568", "BLACKLISTED")
+    order_id = http.post("sms", headers=keys, json=sms(recipient=["+393471234567", "+393471234568"])).json()["order_id"]
+
+    def states():
+        answer = http.get(f"sms/{order_id}", headers=keys).json()
+        assert answer["recipient_number"] == 2
+        assert all(len(r["delivery_date"]) == 14 for r in answer["recipients"])
+        return [r["status"] for r in answer["recipients"]]
+
+    assert states() == ["WAITING", "WAITING"]
+    state.advance(1)
+    assert states() == ["WAIT4DLVR", "BLACKLISTED"]
+    state.advance(1)
+    assert states() == ["DLVRD", "BLACKLISTED"]
+    assert http.get("sms/no-such-order", headers=keys).status_code == 404
+
+
+def test_a_scheduled_order_can_be_deleted_only_while_scheduled(sandbox):
+    _state, http = sandbox
+    keys = login(http)
+    later = http.post("sms", headers=keys, json=sms(scheduled_delivery_time="2099-01-01 10:00")).json()["order_id"]
+    now = http.post("sms", headers=keys, json=sms()).json()["order_id"]
+    assert http.get(f"sms/{later}", headers=keys).json()["recipients"][0]["status"] == "SCHEDULED"
+    assert http.delete(f"sms/{now}", headers=keys).status_code == 404
+    assert http.delete(f"sms/{later}", headers=keys).status_code == 200
+    assert http.get(f"sms/{later}", headers=keys).status_code == 404
+
+
+def test_status_lists_credit_per_type_and_money_on_request(sandbox):
+    _state, http = sandbox
+    keys = login(http)
+    plain = http.get("status", headers=keys, params={"typeAliases": "true"}).json()
+    assert {i["type"]: i["quantity"] for i in plain["sms"]} == {"GP": 10, "TI": 5, "SI": 5}
+    assert "money" not in plain
+    assert "money" in http.get("status", headers=keys, params={"getMoney": "true"}).json()
+
+
+def test_out_of_credit_is_refused(sandbox):
+    _state, http = sandbox
+    response = http.post("sms", headers=login(http), json=sms(recipient=[f"+3934712345{i:02d}" for i in range(11)]))
+    assert response.status_code == 400 and response.json()["error"] == "Not enough credit"
+
+
+def test_received_sms_come_once_each(sandbox):
+    state, http = sandbox
+    keys = login(http)
+    state.receive("+393471234567", "Yes")
+    state.receive("+393471234568", "No")
+    first = http.get("newsrsmsmessage", headers=keys, params={"limit": 1}).json()["smshistory"]
+    rest = http.get("newsrsmsmessage", headers=keys).json()["smshistory"]
+    assert [m["message"] for m in first + rest] == ["Yes", "No"]
+    assert http.get("newsrsmsmessage", headers=keys).json()["smshistory"] == []
+
+
+def test_faults_can_be_switched_over_http_and_every_request_is_recorded(sandbox):
+    state, http = sandbox
+    keys = login(http)
+    base = str(http.base_url).split("/API/")[0]
+    httpx.post(f"{base}/_sandbox/", json={"faults": {"errors": [503], "rate_limited": 1, "retry_after": 7}})
+    limited = http.post("sms", headers=keys, json=sms())
+    assert (limited.status_code, limited.headers["Retry-After"]) == (429, "7")
+    assert http.post("sms", headers=keys, json=sms()).status_code == 503
+    assert http.post("sms", headers=keys, json=sms()).status_code == 201
+    assert state.calls["POST sms"] == 3
+    assert [r["path"] for r in state.requests].count("sms") == 3
+    assert state.requests[-1]["headers"]["Session_key"] == keys["Session_key"]
+
+
+def test_the_demo_sandbox_fails_numbers_by_their_ending():
+    server = SkebbySandbox(state=SkebbyState(step=1.0, fail_endings={"13": "BLACKLISTED"})).start()
+    try:
+        with httpx.Client(base_url=server.url) as http:
+            keys = login(http)
+            order_id = http.post("sms", headers=keys, json=sms(recipient=["+393471234513", "+393471234514"])).json()["order_id"]
+            server.state.advance(5)
+            answer = http.get(f"sms/{order_id}", headers=keys).json()
+    finally:
+        server.stop()
+    assert [r["status"] for r in answer["recipients"]] == ["BLACKLISTED", "DLVRD"]
