@@ -15,8 +15,12 @@ from django.utils import timezone
 from django.utils.html import format_html
 from django.utils.translation import gettext_lazy as _, ngettext
 
-from .models import Broadcast, MessageAttachment, MessageRecipient, MessageSent, MessageTypology, MessageUserRead
+from .models import (
+    Broadcast, GatewayOrder, GatewayState, IncomingMessage, MessageAttachment, MessageRecipient, MessageSent,
+    MessageTypology, MessageUserRead,
+)
 from .permissions import can_send
+from .pipeline.cancel import ACTIVE
 from .pipeline.retry import retry_failed
 
 COUNTERS = ["pending_count", "success_count", "failed_count", "unknown_count", "invalid_count", "duplicate_count"]
@@ -84,7 +88,7 @@ class BroadcastAdmin(admin.ModelAdmin):
     """Broadcasts come from the pipeline (preview, idempotency, bulk rows): no add here."""
 
     list_display = ["__str__", "sender", "typology", "methods", "created_at"]
-    list_filter = ["typology", "created_at"]
+    list_filter = ["typology", "created_at", ("sender", admin.RelatedOnlyFieldListFilter)]
     list_select_related = ["sender", "typology"]
     search_fields = ["subject", "body", "sender__username", "=idempotency_key"]
     date_hierarchy = "created_at"
@@ -116,7 +120,8 @@ class BroadcastAdmin(admin.ModelAdmin):
 @admin.register(MessageSent)
 class MessageSentAdmin(admin.ModelAdmin):
     list_display = ["__str__", "method", "status", *COUNTERS, "cost", "invoiced", "created_at"]
-    list_filter = ["method", "status", "invoiced", "created_at"]
+    list_filter = ["method", "status", "invoiced", "created_at", ("broadcast__sender", admin.RelatedOnlyFieldListFilter),
+                   "broadcast__typology"]
     list_select_related = ["broadcast"]
     search_fields = ["broadcast__subject", "broadcast__sender__username"]
     date_hierarchy = "created_at"
@@ -154,17 +159,26 @@ class MessageSentAdmin(admin.ModelAdmin):
 
     @admin.action(description=_("Mark as invoiced"), permissions=["mark_invoiced"])
     def mark_invoiced(self, request: HttpRequest, queryset: QuerySet) -> None:
-        selected = queryset.count()
-        done = queryset.filter(invoiced=False).update(invoiced=True, invoiced_at=timezone.now(),
-                                                      invoiced_by=request.user)
+        """Like the report's invoicing: messages still queued or sending are left out, as
+        their cost may still grow, and an invoiced message keeps its first invoice."""
+        open_rows = queryset.filter(invoiced=False)
+        active = open_rows.filter(status__in=ACTIVE).count()
+        already = queryset.filter(invoiced=True).count()
+        done = open_rows.exclude(status__in=ACTIVE).update(invoiced=True, invoiced_at=timezone.now(),
+                                                           invoiced_by=request.user)
         self.message_user(request, ngettext(
             "%(n)d sent message marked as invoiced.", "%(n)d sent messages marked as invoiced.", done,
         ) % {"n": done}, messages.SUCCESS)
-        if selected - done:
+        if already:
             self.message_user(request, ngettext(
                 "%(n)d was already invoiced and was left as it was.",
-                "%(n)d were already invoiced and were left as they were.", selected - done,
-            ) % {"n": selected - done}, messages.WARNING)
+                "%(n)d were already invoiced and were left as they were.", already,
+            ) % {"n": already}, messages.WARNING)
+        if active:
+            self.message_user(request, ngettext(
+                "%(n)d still sending was left out; invoice it when it finishes.",
+                "%(n)d still sending were left out; invoice them when they finish.", active,
+            ) % {"n": active}, messages.WARNING)
 
     @admin.action(description=_("Retry failed rows"), permissions=["send"])
     def retry_failed_rows(self, request: HttpRequest, queryset: QuerySet) -> None:
@@ -217,3 +231,40 @@ class MessageUserReadAdmin(ReadOnlyMixin, admin.ModelAdmin):
     show_full_result_count = False
     fields = ["message_sent", "user", "read_at"]
     readonly_fields = fields
+
+
+@admin.register(GatewayOrder)
+class GatewayOrderAdmin(ReadOnlyMixin, admin.ModelAdmin):
+    """SMS orders handed to a gateway and polled for delivery reports; written by the tracker."""
+
+    list_display = ["order_id", "message_sent", "size", "open", "next_poll_at", "polled_at", "created_at"]
+    list_filter = ["open", "created_at"]
+    list_select_related = ["message_sent__broadcast"]
+    search_fields = ["=order_id"]
+    raw_id_fields = ["message_sent"]
+    date_hierarchy = "created_at"
+
+
+@admin.register(GatewayState)
+class GatewayStateAdmin(ReadOnlyMixin, admin.ModelAdmin):
+    """What each SMS gateway account last reported (credit, polling); the poller writes it."""
+
+    list_display = ["method", "money", "credits_at", "polled_at", "error"]
+    search_fields = ["method"]
+
+
+@admin.register(IncomingMessage)
+class IncomingMessageAdmin(ReadOnlyMixin, admin.ModelAdmin):
+    """Replies received from recipients, as the gateway delivered them."""
+
+    list_display = ["received_at", "sender", "text_short", "method", "message_sent", "content_type", "object_id"]
+    list_filter = ["method", "received_at"]
+    list_select_related = ["message_sent__broadcast", "content_type"]
+    search_fields = ["sender", "text", "=gateway_id"]
+    raw_id_fields = ["message_sent"]
+    date_hierarchy = "received_at"
+    show_full_result_count = False
+
+    @admin.display(description=_("text"))
+    def text_short(self, obj: IncomingMessage) -> str:
+        return obj.text if len(obj.text) <= 80 else obj.text[:79] + "…"

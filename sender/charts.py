@@ -5,6 +5,7 @@ axis) and a line (cost, right axis). The numbers here are the few report rows, n
 recipient rows.
 """
 
+import math
 from dataclasses import dataclass
 from decimal import Decimal
 
@@ -13,7 +14,7 @@ from .templatetags.sender_tags import money
 
 WIDTH, HEIGHT = 720, 260
 LEFT, RIGHT, TOP, BOTTOM = 56, 72, 14, 34
-TICKS = 4
+TICKS = 5  # with ceilings of 1, 2, 2.5 or 5 × 10ⁿ every tick is a round number
 MAX_LABELS = 12
 
 
@@ -32,20 +33,21 @@ class Bar:
 
 
 def nice_ceiling(value: float) -> float:
-    """The smallest 1, 2, 2.5 or 5 × 10ⁿ at or above `value`, so the axis ticks read well."""
+    """The smallest 1, 2, 2.5 or 5 × 10ⁿ at or above `value`, so the axis ticks read well
+    (n may be negative: a report of a few cents still fills the chart)."""
     if value <= 0:
         return 1
-    magnitude = 10 ** (len(str(int(value))) - 1) if value >= 1 else 1
+    magnitude = 10 ** math.floor(math.log10(value))
     for step in (1, 2, 2.5, 5, 10):
-        if step * magnitude >= value:
-            return step * magnitude
+        if step * magnitude >= value * (1 - 1e-9):
+            return float(Decimal(str(step)) * Decimal(str(magnitude)))
     return 10 * magnitude
 
 
 def chart(rows: list[ReportRow]) -> dict:
     """Geometry for `templates/sender/_chart.html`; rows are ungrouped, gaps filled, oldest first."""
     inner_w, inner_h = WIDTH - LEFT - RIGHT, HEIGHT - TOP - BOTTOM
-    max_messages = nice_ceiling(max((row.messages for row in rows), default=0))
+    max_messages = nice_ceiling(max(max((row.messages for row in rows), default=0), TICKS))  # whole ticks
     max_cost = nice_ceiling(float(max((row.cost for row in rows), default=Decimal(0))))
     slot = inner_w / max(len(rows), 1)
     every = -(-len(rows) // MAX_LABELS) or 1  # label at most MAX_LABELS periods

@@ -6,8 +6,10 @@ methods is never listed twice and no DISTINCT is needed.
 """
 
 import django_filters
+from django import forms
 from django.contrib.auth import get_user_model
 from django.db.models import Exists, OuterRef, Q, QuerySet
+from django.http import HttpRequest
 from django.utils.translation import gettext_lazy as _
 
 from .methods import methods
@@ -26,8 +28,9 @@ def broadcast_status_choices() -> list[tuple[str, str]]:
     return [*MessageSent.Status.choices, (WITH_FAILED_ROWS, _("with failed recipients"))]
 
 
-def senders() -> QuerySet:
-    """Only users who sent something: the choice list stays short however many accounts exist."""
+def senders(request: HttpRequest | None = None) -> QuerySet:
+    """Only users who sent something: the choice list stays short however many accounts exist.
+    (django-filter calls a queryset callable with the filterset's request.)"""
     return get_user_model().objects.filter(
         Exists(Broadcast.objects.filter(sender=OuterRef("pk")))
     ).order_by(get_user_model().USERNAME_FIELD)
@@ -97,7 +100,8 @@ class CostFilterSet(django_filters.FilterSet):
     sender = django_filters.ModelChoiceFilter(label=_("Sent by"), field_name="broadcast__sender", queryset=senders)
     typology = django_filters.ModelChoiceFilter(label=_("Typology"), field_name="broadcast__typology",
                                                 queryset=MessageTypology.objects.all())
-    invoiced = django_filters.BooleanFilter(label=_("Invoiced"))
+    invoiced = django_filters.BooleanFilter(label=_("Invoiced"), widget=forms.Select(
+        choices=[("", _("either")), ("true", _("invoiced")), ("false", _("not yet invoiced"))]))
 
     class Meta:
         model = MessageSent

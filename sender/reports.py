@@ -14,7 +14,7 @@ from decimal import Decimal
 
 from django.contrib.auth.models import AbstractBaseUser
 from django.db import transaction
-from django.db.models import Count, DecimalField, F, IntegerField, Q, QuerySet, Sum, Value
+from django.db.models import Count, DecimalField, F, IntegerField, Max, Q, QuerySet, Sum, Value
 from django.db.models.functions import Cast, Coalesce, ExtractMonth, ExtractYear
 from django.utils import timezone
 from django.utils.dates import MONTHS_3
@@ -32,7 +32,7 @@ PERIOD_CHOICES = [
 ]
 GROUPS: dict[str, tuple[str, ...]] = {
     "method": ("method",),
-    "sender": ("broadcast__sender", "broadcast__sender__username"),
+    "sender": ("broadcast__sender__username", "broadcast__sender"),  # sorted by name
 }
 GROUP_CHOICES = [
     ("", gettext_lazy("period only")), ("method", gettext_lazy("method")), ("sender", gettext_lazy("sender")),
@@ -101,6 +101,8 @@ class ReportRow:
     cost: Decimal
     uninvoiced: Decimal
     open_rows: int
+    active_rows: int = 0
+    last_invoiced_at: datetime | None = None
     method: str | None = None
     sender_id: int | None = None
     sender: str | None = None
@@ -119,20 +121,36 @@ def parse_groups(value: str) -> tuple[str, ...]:
     return tuple(name for name in GROUPS if name in value.split(","))
 
 
+SUMS = ("broadcasts", "messages", "delivered", "failed", "cost", "uninvoiced", "open_rows", "active_rows",
+        "last_invoiced_at")
+
+
 def _sums() -> dict:
+    """The aggregates, named `sum_*`: an annotation may not reuse a field's name (`cost`)."""
     return {
-        "broadcasts": Count("broadcast", distinct=True),
-        "messages": Coalesce(Sum(MESSAGES), 0),
-        "delivered": Coalesce(Sum("success_count"), 0),
-        "failed": Coalesce(Sum("failed_count"), 0),
-        "cost": Coalesce(Sum("cost"), ZERO, output_field=MONEY),
-        "uninvoiced": Coalesce(Sum("cost", filter=Q(invoiced=False)), ZERO, output_field=MONEY),
-        "open_rows": Count("pk", filter=Q(invoiced=False) & ~Q(status__in=ACTIVE)),
+        "sum_broadcasts": Count("broadcast", distinct=True),
+        "sum_messages": Coalesce(Sum(MESSAGES), 0),
+        "sum_delivered": Coalesce(Sum("success_count"), 0),
+        "sum_failed": Coalesce(Sum("failed_count"), 0),
+        "sum_cost": Coalesce(Sum("cost"), ZERO, output_field=MONEY),
+        "sum_uninvoiced": Coalesce(Sum("cost", filter=Q(invoiced=False)), ZERO, output_field=MONEY),
+        "sum_open_rows": Count("pk", filter=Q(invoiced=False) & ~Q(status__in=ACTIVE)),
+        "sum_active_rows": Count("pk", filter=Q(invoiced=False, status__in=ACTIVE)),
+        "sum_last_invoiced_at": Max("invoiced_at"),
     }
 
 
+def _unprefixed(row: dict) -> dict:
+    return {name: row[f"sum_{name}"] for name in SUMS}
+
+
 def cost_report(queryset: QuerySet[MessageSent], kind: str, groups: Sequence[str] = ()) -> list[ReportRow]:
-    """Sums per period (and per method and/or sender), oldest first: one query."""
+    """Sums per period (and per method and/or sender), oldest first: one GROUP BY query.
+
+    The period is a grouping expression, not a Python loop: the local year, and the local
+    month's index inside it divided by the period's length in months (integer division),
+    so bimonthly, quarterly and half-yearly group as easily as monthly and yearly.
+    """
     months = PERIODS[kind]
     names = [name for group in groups for name in GROUPS[group]]
     rows = (
@@ -146,9 +164,7 @@ def cost_report(queryset: QuerySet[MessageSent], kind: str, groups: Sequence[str
     )
     return [
         ReportRow(
-            period=Period(kind, row["year"], row["part"]),
-            broadcasts=row["broadcasts"], messages=row["messages"], delivered=row["delivered"],
-            failed=row["failed"], cost=row["cost"], uninvoiced=row["uninvoiced"], open_rows=row["open_rows"],
+            period=Period(kind, row["year"], row["part"]), **_unprefixed(row),
             method=row.get("method"), sender_id=row.get("broadcast__sender"),
             sender=row.get("broadcast__sender__username"),
         )
@@ -158,7 +174,7 @@ def cost_report(queryset: QuerySet[MessageSent], kind: str, groups: Sequence[str
 
 def totals(queryset: QuerySet[MessageSent]) -> dict:
     """The same sums over everything the report covers: one query."""
-    return queryset.order_by().aggregate(**_sums())
+    return _unprefixed(queryset.order_by().aggregate(**_sums()))
 
 
 def fill_gaps(rows: list[ReportRow]) -> list[ReportRow]:

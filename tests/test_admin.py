@@ -195,12 +195,17 @@ def test_mark_invoiced_records_who_and_when_and_skips_invoiced_rows(client, acco
     already = send(sender_user, ["storage"], [c.pk for c in customers(1)]).sents.get()
     earlier = timezone.now() - timedelta(days=30)
     MessageSent.objects.filter(pk=already.pk).update(invoiced=True, invoiced_at=earlier, invoiced_by=admin_user)
+    sending = send(sender_user, ["storage"], [c.pk for c in customers(1)]).sents.get()
+    MessageSent.objects.filter(pk=world[MessageSent].pk).update(status=MessageSent.Status.DONE)
     user = grant_invoicing(accountant)
     client.force_login(user)
     before = timezone.now()
-    response = post_action(client, "mark_invoiced", [world[MessageSent], already])
+    response = post_action(client, "mark_invoiced", [world[MessageSent], already, sending])
     texts = [str(m) for m in response.context["messages"]]
-    assert texts == ["1 sent message marked as invoiced.", "1 was already invoiced and was left as it was."]
+    assert texts == ["1 sent message marked as invoiced.", "1 was already invoiced and was left as it was.",
+                     "1 still sending was left out; invoice it when it finishes."]
+    sending.refresh_from_db()
+    assert not sending.invoiced
     sent = MessageSent.objects.get(pk=world[MessageSent].pk)
     assert sent.invoiced and sent.invoiced_by == user and sent.invoiced_at >= before
     already.refresh_from_db()

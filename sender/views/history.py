@@ -14,9 +14,10 @@ from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.contrib.auth.models import AbstractBaseUser
 from django.contrib.contenttypes.models import ContentType
+from django.core.exceptions import ObjectDoesNotExist, PermissionDenied, ValidationError
 from django.core.handlers.asgi import ASGIRequest
 from django.core.paginator import Paginator
-from django.db.models import Model, OuterRef, Subquery, Value
+from django.db.models import DateTimeField, Model, OuterRef, Subquery, Value
 from django.http import Http404, HttpRequest, HttpResponse, StreamingHttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
@@ -76,7 +77,6 @@ def history(request: HttpRequest) -> HttpResponse:
     page = Paginator(found, PAGE_SIZE).get_page(request.GET.get("page"))
     return render(request, "sender/history.html", {
         "filterset": filterset, "page": page, "rows": [summarize(b) for b in page.object_list],
-        "statuses": MessageRecipient.Status,
     })
 
 
@@ -97,7 +97,7 @@ def recipient_rows(request: HttpRequest, broadcast: Broadcast) -> dict:
     queryset = filterset.qs if valid else rows.none()
     queryset = queryset.select_related("content_type").prefetch_related("recipient").order_by("message_sent_id", "id")
     page = CountedPaginator(queryset, ROWS_PAGE_SIZE, count).get_page(request.GET.get("page"))
-    known = set(recipient_models())
+    known = set(recipient_models()) if request.user.is_staff else set()  # a recipient's history is for staff
     for row in page.object_list:
         row.sent = sents[row.message_sent_id]
         label = f"{row.content_type.app_label}.{row.content_type.model}"
@@ -113,17 +113,23 @@ def _csv_cell(value: object) -> object:
     return value
 
 
-def csv_lines(rows: Iterable[tuple], sents: dict[int, MessageSent]) -> Iterator[str]:
-    """The CSV text, CSV_CHUNK rows at a time; `rows` is a lazy `.iterator()`."""
+def csv_header() -> list[str]:
+    return [_("method"), _("recipient type"), _("recipient id"), _("address"), _("status"), _("reason"),
+            _("gateway reference"), _("segments"), _("cost"), _("attempts"), _("sent at")]
+
+
+def csv_lines(rows: Iterable[tuple], sents: dict[int, MessageSent], header: list[str]) -> Iterator[str]:
+    """The CSV text, CSV_CHUNK rows at a time; `rows` is a lazy `.iterator()`. The header is
+    translated by the view, while the request's language is surely active."""
     labels: dict[int, str] = {}
     buffer = io.StringIO()
     writer = csv.writer(buffer)
-    writer.writerow([_("method"), _("recipient type"), _("recipient id"), _("address"), _("status"), _("reason"),
-                     _("gateway reference"), _("segments"), _("cost"), _("attempts"), _("sent at")])
+    writer.writerow(header)
     for n, (sent_id, ct_id, object_id, address, status, reason, ref, segments, cost, attempts, sent_at) in enumerate(
             rows, 1):
         if ct_id not in labels:
-            labels[ct_id] = ContentType.objects.get_for_id(ct_id).model_class()._meta.label_lower
+            content_type = ContentType.objects.get_for_id(ct_id)  # cached: one query per type at most
+            labels[ct_id] = f"{content_type.app_label}.{content_type.model}"
         writer.writerow([sents[sent_id].method, labels[ct_id], object_id, _csv_cell(address), status,
                          _csv_cell(reason), _csv_cell(ref), segments, cost, attempts,
                          timezone.localtime(sent_at).isoformat() if sent_at else ""])
@@ -131,7 +137,8 @@ def csv_lines(rows: Iterable[tuple], sents: dict[int, MessageSent]) -> Iterator[
             yield buffer.getvalue()
             buffer.seek(0)
             buffer.truncate()
-    yield buffer.getvalue()
+    if rest := buffer.getvalue():
+        yield rest
 
 
 async def _async_lines(lines: Iterator[str]) -> AsyncIterator[str]:
@@ -154,7 +161,7 @@ def broadcast_csv(request: HttpRequest, pk: int) -> StreamingHttpResponse:
         "message_sent_id", "content_type_id", "object_id", "address", "status", "reason", "gateway_ref", "segments",
         "cost", "attempts", "sent_at",
     ).iterator(chunk_size=CSV_CHUNK)
-    lines = csv_lines(rows, sents)
+    lines = csv_lines(rows, sents, csv_header())
     response = StreamingHttpResponse(_async_lines(lines) if isinstance(request, ASGIRequest) else lines,
                                      content_type="text/csv; charset=utf-8")
     response["Content-Disposition"] = f'attachment; filename="broadcast-{broadcast.pk}-recipients.csv"'
@@ -169,6 +176,8 @@ def retry(request: HttpRequest, pk: int, method: str) -> HttpResponse:
     sent = get_object_or_404(MessageSent, broadcast=broadcast, method=method)
     if not may_manage(request.user, broadcast):
         messages.error(request, _("Only the person who sent it, while allowed to send, can retry this broadcast."))
+    elif sent.status == MessageSent.Status.CANCELLED:
+        messages.warning(request, _("This send was cancelled: its failed messages stay as they are."))
     elif n := retry_failed(sent):
         messages.success(request, ngettext("%(n)d failed message is being sent again.",
                                            "%(n)d failed messages are being sent again.", n) % {"n": n})
@@ -189,12 +198,15 @@ def reader_ids(obj: Model) -> list[int]:
 
 @login_required
 def recipient_history(request: HttpRequest, label: str, pk: str) -> HttpResponse:
-    """Every message one recipient was sent, over every method, in broadcasts the user may see."""
+    """Every message one recipient was sent, over every method, in broadcasts the user may see.
+    Staff only: it names a recipient, which a recipient logged in for their inbox must not browse."""
+    if not request.user.is_staff:
+        raise PermissionDenied(_("The history of a recipient is for staff."))
     try:
         model = get_recipient_model(label)
-    except SelectionError:
-        raise Http404 from None
-    obj = get_object_or_404(visible(model, request.user), pk=pk)
+        obj = visible(model, request.user).get(pk=pk)
+    except (SelectionError, ObjectDoesNotExist, ValueError, ValidationError):
+        raise Http404 from None  # an unknown model, nobody you may see, or not even an id
     readers = reader_ids(obj)
     reads = MessageUserRead.objects.filter(message_sent=OuterRef("message_sent"), user_id__in=readers)
     rows = (
@@ -203,7 +215,7 @@ def recipient_history(request: HttpRequest, label: str, pk: str) -> HttpResponse
             message_sent__broadcast__in=visible_broadcasts(request.user).values("pk"),
         )
         .select_related("message_sent__broadcast__sender", "message_sent__broadcast__typology")
-        .annotate(read_at=Subquery(reads.values("read_at")[:1]) if readers else Value(None))
+        .annotate(read_at=Subquery(reads.values("read_at")[:1]) if readers else Value(None, output_field=DateTimeField()))
         .order_by("-created_at", "-id")
     )
     page = Paginator(rows, PAGE_SIZE).get_page(request.GET.get("page"))

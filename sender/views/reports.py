@@ -25,7 +25,7 @@ from ..reports import (
 )
 from .access import visible_broadcasts
 
-FILTER_PARAMS = ("created_min", "created_max", "method", "sender", "typology", "invoiced")
+FILTER_PARAMS = ("created_after", "created_before", "method", "sender", "typology", "invoiced")
 
 
 class ReportOptions(forms.Form):
@@ -87,7 +87,7 @@ def report(request: HttpRequest) -> HttpResponse:
             row.invoice_fields = invoice_fields(row, request.GET)
     overall = rows if not groups else cost_report(queryset, kind)
     return render(request, "sender/report.html", {
-        "filterset": filterset, "options": options, "rows": rows, "groups": groups, "totals": totals(queryset),
+        "filterset": filterset, "options_list": [options], "rows": rows, "groups": groups, "totals": totals(queryset),
         "chart": chart(fill_gaps(overall)), "may_invoice": may_invoice, "kind": kind,
         "query": request.GET.urlencode(),
     })
