@@ -6,16 +6,12 @@ two records that both received a broadcast still sees it once. Every function is
 fixed number of queries, whatever the number of messages.
 """
 
-from collections.abc import Iterator
-from dataclasses import dataclass, field
-from itertools import islice
-
 from django.contrib.auth.models import AbstractBaseUser
-from django.db.models import Exists, OuterRef, QuerySet
+from django.db.models import Count, Exists, OuterRef, QuerySet
 
 from ..methods import methods
 from ..methods.storage import StorageMethod
-from ..models import Broadcast, MessageRecipient, MessageSent, MessageUserRead
+from ..models import MessageRecipient, MessageSent, MessageUserRead
 from .people import Records, addressed_to
 
 CHUNK = 5000
@@ -37,26 +33,44 @@ def _read_by(user: AbstractBaseUser, ref: str) -> Exists:
     return Exists(MessageUserRead.objects.filter(message_sent=OuterRef(ref), user=user.pk))
 
 
-def message_ids(rows: QuerySet[MessageRecipient]) -> QuerySet:
+def _one_record(records: Records) -> bool:
+    """One record cannot receive a stored message twice (rows are deduplicated per message),
+    so its rows need no DISTINCT, and newest first is the row id, which the index holds."""
+    return sum(len(ids) for ids in records.values()) == 1
+
+
+def message_ids(rows: QuerySet[MessageRecipient], records: Records) -> QuerySet:
     """The messages of `rows` once each, newest first (what the paginator slices)."""
+    if _one_record(records):
+        return rows.order_by("-pk").values_list("message_sent_id", flat=True)
     return rows.order_by("-message_sent_id").values_list("message_sent_id", flat=True).distinct()
 
 
+def tally(rows: QuerySet[MessageRecipient], records: Records, user: AbstractBaseUser) -> tuple[int, int]:
+    """(messages, unread messages) among `rows`, in one pass over them."""
+    unread = ~_read_by(user, "message_sent")
+    if _one_record(records):
+        counts = rows.aggregate(total=Count("pk"), unread=Count("pk", filter=unread))
+    else:
+        counts = rows.aggregate(total=Count("message_sent", distinct=True),
+                                unread=Count("message_sent", distinct=True, filter=unread))
+    return counts["total"], counts["unread"]
+
+
 def entries(ids: list[int], user: AbstractBaseUser) -> list[MessageSent]:
-    """One page of the inbox: the messages with their broadcast, attachments and `is_read`."""
-    return list(
-        MessageSent.objects.filter(pk__in=ids)
-        .select_related("broadcast__typology")
-        .prefetch_related("broadcast__attachments")
-        .annotate(is_read=_read_by(user, "pk"))
-        .order_by("-pk")
-    )
+    """One page of the inbox, in the order of `ids`: the messages with their broadcast,
+    attachments and `is_read`."""
+    found = (MessageSent.objects.filter(pk__in=ids).select_related("broadcast__typology")
+             .prefetch_related("broadcast__attachments").annotate(is_read=_read_by(user, "pk")))
+    position = {pk: i for i, pk in enumerate(ids)}
+    return sorted(found, key=lambda sent: position[sent.pk])
 
 
 def unread_count(records: Records, user: AbstractBaseUser) -> int:
     if not records:
         return 0
-    return message_ids(received(records).filter(~_read_by(user, "message_sent"))).count()
+    unread = received(records).filter(~_read_by(user, "message_sent"))
+    return unread.count() if _one_record(records) else unread.values("message_sent").distinct().count()
 
 
 def find_message(records: Records, sent_id: int) -> MessageSent | None:
@@ -74,39 +88,17 @@ def mark_read(message: MessageSent, user: AbstractBaseUser) -> bool:
 
 
 def mark_all_read(records: Records, user: AbstractBaseUser) -> int:
-    """Mark every unread message read, in chunks; a concurrent read is not an error."""
+    """Mark every unread message read, CHUNK at a time (two queries per chunk); a message
+    read meanwhile in another tab is not an error."""
     if not records:
         return 0
-    unread: Iterator[int] = message_ids(received(records).filter(~_read_by(user, "message_sent"))).iterator(CHUNK)
-    written = 0
-    while chunk := list(islice(unread, CHUNK)):
+    unread = received(records).filter(~_read_by(user, "message_sent")).order_by()
+    unread = unread.values_list("message_sent_id", flat=True).distinct()
+    written, previous = 0, None
+    while (chunk := list(unread[:CHUNK])) and chunk != previous:
         MessageUserRead.objects.bulk_create(
             [MessageUserRead(message_sent_id=pk, user=user) for pk in chunk], ignore_conflicts=True,
         )
         written += len(chunk)
+        previous = chunk
     return written
-
-
-@dataclass
-class ReadShare:
-    """Staff's view of one stored message: how many of those who got it opened it, and who."""
-
-    sent: MessageSent
-    reads: int
-    latest: list[MessageUserRead] = field(default_factory=list)
-
-    @property
-    def share(self) -> float | None:
-        return self.reads / self.sent.success_count if self.sent.success_count else None
-
-
-def read_shares(broadcast: Broadcast, limit: int = 50) -> list[ReadShare]:
-    """Per storage method of `broadcast`: read count, share of delivered, latest readers."""
-    aliases = storage_aliases()
-    shares = []
-    for sent in broadcast.sents.all():
-        if sent.method not in aliases:
-            continue
-        reads = sent.reads.select_related("user").order_by("-read_at")
-        shares.append(ReadShare(sent, reads.count(), list(reads[:limit])))
-    return shares

@@ -1,13 +1,11 @@
-import io
-
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.http import FileResponse, Http404, HttpRequest, HttpResponse
+from django.http import Http404, HttpRequest, HttpResponse, HttpResponseBase
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils.translation import gettext as _, ngettext
 from django.views.decorators.http import require_POST
-from PIL import Image
 
+from ..inbox.files import file_response, thumbnail_response
 from ..permissions import can_send
 from ..pipeline.cancel import ACTIVE, cancel
 from .access import visible_attachments, visible_broadcasts
@@ -33,12 +31,9 @@ def broadcast_detail(request: HttpRequest, pk: int) -> HttpResponse:
 
 
 @login_required
-def attachment_download(request: HttpRequest, pk: int) -> FileResponse:
+def attachment_download(request: HttpRequest, pk: int) -> HttpResponseBase:
     attachment = get_object_or_404(visible_attachments(request.user).distinct(), pk=pk)
-    response = FileResponse(attachment.file.open("rb"), as_attachment=True, filename=attachment.name,
-                            content_type=attachment.content_type)
-    response["X-Content-Type-Options"] = "nosniff"
-    return response
+    return file_response(attachment, inline=False)
 
 
 @login_required
@@ -55,14 +50,8 @@ def broadcast_cancel(request: HttpRequest, pk: int) -> HttpResponse:
 
 
 @login_required
-def attachment_thumbnail(request: HttpRequest, pk: int) -> HttpResponse:
+def attachment_thumbnail(request: HttpRequest, pk: int) -> HttpResponseBase:
     attachment = get_object_or_404(visible_attachments(request.user).distinct(), pk=pk)
     if not attachment.is_image:
         raise Http404
-    with attachment.file.open("rb") as f, Image.open(f) as image:
-        image.thumbnail((160, 160))
-        out = io.BytesIO()
-        image.convert("RGB").save(out, "JPEG", quality=80)
-    response = HttpResponse(out.getvalue(), content_type="image/jpeg")
-    response["Cache-Control"] = "private, max-age=3600"
-    return response
+    return thumbnail_response(attachment)
