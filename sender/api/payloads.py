@@ -1,0 +1,148 @@
+"""What the API reads and writes: a send request parsed by the dashboard's own form, and
+the JSON shapes of broadcasts, rows, schedules and previews."""
+
+import json
+from datetime import datetime
+from typing import Any
+
+from django.contrib.auth.models import AbstractBaseUser
+from django.contrib.contenttypes.models import ContentType
+from django.utils import timezone
+from django.utils.dateparse import parse_datetime
+from django.utils.translation import gettext as _
+
+from ..forms import ComposeForm
+from ..methods import Draft
+from ..models import Broadcast, MessageAttachment, MessageRecipient, MessageSent
+from ..pipeline.preview import Preview
+from .http import ApiError
+from .models import MessageTemplate, ScheduledBroadcast
+from .templating import examples
+
+MESSAGE_FIELDS = ("selection", "methods", "typology", "template", "subject", "body", "attachments", "transliterate")
+
+
+def compose_form(payload: dict[str, Any], user: AbstractBaseUser, key: str = "preview") -> ComposeForm:
+    """Validate a send request with the dashboard's ComposeForm: same rules, same messages."""
+    unknown = sorted(set(payload) - set(MESSAGE_FIELDS) - {"send_at"})
+    if unknown:
+        raise ApiError(400, _("Unknown fields: %(names)s.") % {"names": ", ".join(unknown)})
+    for name in ("subject", "body"):
+        if not isinstance(payload.get(name, ""), str):
+            raise ApiError(400, _("“%(name)s” must be a string.") % {"name": name})
+    for name in ("methods", "attachments"):
+        if not isinstance(payload.get(name, []), list):
+            raise ApiError(400, _("“%(name)s” must be a list.") % {"name": name})
+    payload = {**payload, **_from_template(payload)}
+    selection = payload.get("selection")
+    data = {
+        "selection": json.dumps(selection) if selection is not None else "",
+        "methods": [str(m) for m in payload.get("methods", [])],
+        "typology": payload.get("typology") or "",
+        "subject": payload.get("subject", ""),
+        "body": payload.get("body", ""),
+        "attachments": [str(a) for a in payload.get("attachments", [])],
+        "transliterate": payload.get("transliterate") is True,
+        "idempotency_key": key,
+    }
+    form = ComposeForm(data, user=user)
+    if not form.is_valid():
+        raise ApiError(400, [e for errors in form.errors.values() for e in errors], fields=form.errors)
+    return form
+
+
+def _from_template(payload: dict[str, Any]) -> dict[str, Any]:
+    """A saved template fills in the subject, body and typology the request leaves out."""
+    if payload.get("template") in (None, ""):
+        return {}
+    template = MessageTemplate.objects.filter(pk=_int(payload["template"], "template")).first()
+    if template is None:
+        raise ApiError(400, _("There is no message template %(id)s.") % {"id": payload["template"]})
+    return {"subject": payload.get("subject") or template.subject, "body": payload.get("body") or template.body,
+            "typology": payload.get("typology") or template.typology_id}
+
+
+def _int(value: Any, name: str) -> int:
+    if isinstance(value, bool) or not isinstance(value, (int, str)) or not str(value).isdigit():
+        raise ApiError(400, _("“%(name)s” must be an id.") % {"name": name})
+    return int(value)
+
+
+def send_at(payload: dict[str, Any], required: bool = True) -> datetime | None:
+    value = payload.get("send_at")
+    if value is None and not required:
+        return None
+    parsed = parse_datetime(value) if isinstance(value, str) else None
+    if parsed is None:
+        raise ApiError(400, _("“send_at” must be a date and time in ISO 8601, e.g. 2030-01-31T09:00:00+01:00."))
+    if timezone.is_naive(parsed):
+        raise ApiError(400, _("“send_at” needs a time zone offset, e.g. +01:00 or Z."))
+    return parsed
+
+
+def when(value: datetime | None) -> str | None:
+    return timezone.localtime(value).isoformat() if value else None
+
+
+def preview_json(preview: Preview, draft: Draft) -> dict[str, Any]:
+    return {**preview.as_dict(), "examples": examples(preview, draft)}
+
+
+def overall_status(sents: list[MessageSent]) -> str:
+    statuses = {s.status for s in sents}
+    for status in (MessageSent.Status.SENDING, MessageSent.Status.QUEUED, MessageSent.Status.FAILED,
+                   MessageSent.Status.CANCELLED):
+        if status in statuses:
+            if status == MessageSent.Status.QUEUED and statuses - {status}:
+                return MessageSent.Status.SENDING  # some methods are done, others not yet
+            return status
+    return MessageSent.Status.DONE
+
+
+def broadcast_json(broadcast: Broadcast, request) -> dict[str, Any]:
+    """A broadcast with its counters, from its prefetched per-method rows."""
+    sents = list(broadcast.sents.all())
+    methods = [{"method": s.method, **{k: v for k, v in s.counters().items() if k not in ("status_display", "cost_display")},
+                "finished_at": when(s.finished_at), "error": s.error} for s in sents]
+    totals = {k: sum(m[k] for m in methods) for k in ("pending", "success", "failed", "unknown", "invalid",
+                                                       "duplicate", "total")}
+    return {
+        "id": broadcast.pk, "status": overall_status(sents), "subject": broadcast.subject, "body": broadcast.body,
+        "typology": broadcast.typology_id, "sender": broadcast.sender.get_username(),
+        "created_at": when(broadcast.created_at), "selection": broadcast.selection,
+        "attachments": [a.pk for a in broadcast.attachments.all()],
+        "methods": methods, "totals": {**totals, "cost": str(sum((s.cost for s in sents), 0))},
+        "url": request.build_absolute_uri(broadcast.get_absolute_url()),
+    }
+
+
+def row_json(row: MessageRecipient, methods: dict[int, str]) -> dict[str, Any]:
+    content_type = ContentType.objects.get_for_id(row.content_type_id)  # cached: one query per type at most
+    return {
+        "id": row.pk, "method": methods[row.message_sent_id],
+        "recipient": {"model": f"{content_type.app_label}.{content_type.model}", "id": row.object_id},
+        "address": row.address, "status": row.status, "reason": row.reason, "attempts": row.attempts,
+        "segments": row.segments, "cost": str(row.cost), "sent_at": when(row.sent_at),
+    }
+
+
+def attachment_json(attachment: MessageAttachment) -> dict[str, Any]:
+    return {"id": attachment.pk, "name": attachment.name, "content_type": attachment.content_type,
+            "size": attachment.size, "sha256": attachment.sha256}
+
+
+def schedule_json(scheduled: ScheduledBroadcast, request) -> dict[str, Any]:
+    return {
+        "id": scheduled.pk, "status": scheduled.status, "send_at": when(scheduled.send_at),
+        "time_zone": timezone.get_current_timezone_name(), "selection": scheduled.selection,
+        "methods": scheduled.methods, "typology": scheduled.typology_id, "subject": scheduled.subject,
+        "body": scheduled.body, "transliterate": scheduled.transliterate,
+        "attachments": [a.pk for a in scheduled.attachments.all()],
+        "broadcast": scheduled.broadcast_id, "error": scheduled.error, "created_at": when(scheduled.created_at),
+        "url": request.build_absolute_uri(scheduled.get_absolute_url()),
+    }
+
+
+def template_json(template: MessageTemplate) -> dict[str, Any]:
+    return {"id": template.pk, "name": template.name, "typology": template.typology_id,
+            "typology_name": template.typology.name, "subject": template.subject, "body": template.body}

@@ -1,0 +1,87 @@
+"""Opt-out per method: whoever opted out is `invalid` ("opted out") in every later preview
+and send, for that method only; looked up once per chunk of recipients, never per address."""
+
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+from django.utils import timezone
+
+from sender.api.models import OptOut
+from sender.api.optout import opt_in, opt_out
+from sender.methods import Draft
+from sender.models import IncomingMessage, MessageRecipient
+from sender.pipeline import Selection, commit, preview
+from sender.pipeline.classify import OPT_OUT_CHUNK
+from sender.recipients.models import Customer
+from sender.signals import message_received
+from tests.factories import customers
+
+EVERYONE = Selection.parse({"recipients.customer": {"filter": ""}})
+DRAFT = Draft(body="Closed on Monday.", subject="Notice")
+
+
+def methods_preview(user, aliases):
+    return {m.alias: m for m in preview(EVERYONE, user, aliases, DRAFT).methods}
+
+
+def reply(number: str, text: str, n: int) -> IncomingMessage:
+    return IncomingMessage.objects.create(method="sms", gateway_id=str(n), sender=number, text=text,
+                                          received_at=timezone.now())
+
+
+def test_an_sms_stop_reply_opts_that_number_out_of_sms_only(sender_user):
+    cs = customers(3)
+    replies = [reply(cs[0].phone, " Stop! ", 1), reply("347 1200001", "stop", 2), reply(cs[2].phone, "Stop by at 5?", 3)]
+    message_received.send(sender=IncomingMessage, messages=replies)  # what SMS tracking sends after storing replies
+    assert set(OptOut.objects.values_list("address", "source")) == {(cs[0].phone, "sms"), (cs[1].phone, "sms")}
+    result = methods_preview(sender_user, ["sms", "email"])
+    assert (result["sms"].valid, result["sms"].invalid) == (1, 2)
+    assert {r.address for r in result["sms"].rejected} == {cs[0].phone, cs[1].phone}
+    assert all("opted out" in r.reason for r in result["sms"].rejected)
+    assert result["email"].valid == 3  # opting out of SMS is not opting out of email
+
+
+def test_telegram_stop_through_opt_out_makes_the_chat_invalid(sender_user):
+    cs = customers(2)
+    Customer.objects.filter(pk=cs[0].pk).update(telegram_chat_id="1001")
+    Customer.objects.filter(pk=cs[1].pk).update(telegram_chat_id="1002")
+    assert opt_out("telegram", " 1001 ", source=OptOut.Source.TELEGRAM) is True  # what the bot calls on /stop
+    assert opt_out("telegram", "1001") is False  # once is enough
+    result = methods_preview(sender_user, ["telegram"])["telegram"]
+    assert (result.valid, result.invalid) == (1, 1)
+    assert result.rejected[0].address == "1001" and "opted out" in result.rejected[0].reason
+    assert opt_in("telegram", "1001") is True  # /start again
+    assert methods_preview(sender_user, ["telegram"])["telegram"].valid == 2
+
+
+def test_an_email_opt_out_matches_whatever_case_it_was_given_in_and_commit_records_it(sender_user):
+    cs = customers(2)
+    opt_out("email", cs[1].email.upper())
+    broadcast = commit(EVERYONE, sender_user, ["email", "storage"], DRAFT, "k")
+    email = broadcast.sents.get(method="email")
+    assert (email.pending_count, email.invalid_count) == (1, 1)
+    row = MessageRecipient.objects.get(message_sent=email, status=MessageRecipient.Status.INVALID)
+    assert row.address == cs[1].email and row.reason == "The recipient opted out of Email."
+    assert broadcast.sents.get(method="storage").pending_count == 2
+
+
+def optout_queries(user, n):
+    Customer.objects.all().delete()
+    OptOut.objects.all().delete()
+    cs = customers(n)
+    opt_out("email", cs[-1].email)
+    opt_out("email", "someone.else@example.com")
+    with CaptureQueriesContext(connection) as captured:
+        [email] = preview(EVERYONE, user, ["email"], DRAFT).methods
+    assert (email.valid, email.invalid) == (n - 1, 1)
+    return sum('"sender_api_optout"' in q["sql"] for q in captured)
+
+
+def test_opt_outs_cost_one_query_whatever_the_number_of_recipients(sender_user):
+    assert optout_queries(sender_user, 10) == 1
+    assert optout_queries(sender_user, OPT_OUT_CHUNK + 10) == 1
+
+
+def test_very_many_opt_outs_are_looked_up_once_per_chunk_not_per_address(sender_user, monkeypatch):
+    monkeypatch.setattr("sender.api.optout.PRELOAD_MAX", 1)  # more opt-outs than fit in memory
+    assert optout_queries(sender_user, 10) == 2  # the capped load, then one chunk
+    assert optout_queries(sender_user, OPT_OUT_CHUNK + 10) == 3  # the capped load, then two chunks

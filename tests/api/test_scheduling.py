@@ -1,0 +1,159 @@
+"""Scheduled broadcasts: queued for a time, changeable until then, started by the real
+worker when the clock gets there (time-machine moves it)."""
+
+from datetime import timedelta
+
+import time_machine
+from django.urls import reverse
+from django.utils import timezone
+from django_tasks_db.models import DBTaskResult
+
+from sender.api.models import ScheduledBroadcast
+from sender.models import Broadcast, MessageSent
+from tests.factories import customers
+
+EVERYONE = {"recipients.customer": {"filter": ""}}
+MESSAGE = {"selection": EVERYONE, "methods": ["storage"], "subject": "Soon", "body": "Opening on Monday."}
+
+
+def plan(api, when, key="s1", **message):
+    return api.post("/api/v1/schedules", {**MESSAGE, "send_at": when.isoformat(), **message},
+                    headers={"Idempotency-Key": key})
+
+
+def test_a_scheduled_broadcast_waits_and_the_worker_starts_it_on_time(api, run_worker):
+    customers(3)
+    when = timezone.now() + timedelta(hours=2)
+    response = plan(api, when)
+    assert response.status_code == 201
+    body = response.json()
+    assert body["status"] == "scheduled" and body["time_zone"] == "Europe/Rome"
+    assert body["send_at"].endswith("+01:00") or body["send_at"].endswith("+02:00")  # shown in Rome time
+    assert body["preview"]["methods"][0]["valid"] == 3  # checked now, like a send
+    run_worker()
+    assert not Broadcast.objects.exists()  # too early: the task is not ready yet
+    with time_machine.travel(when + timedelta(seconds=1), tick=True):
+        run_worker()
+    scheduled = ScheduledBroadcast.objects.get()
+    assert scheduled.status == ScheduledBroadcast.Status.STARTED
+    sent = MessageSent.objects.get(broadcast=scheduled.broadcast)
+    assert (sent.status, sent.success_count) == (MessageSent.Status.DONE, 3)
+    assert api.get(f"/api/v1/schedules/{scheduled.pk}").json()["broadcast"] == scheduled.broadcast_id
+
+
+def test_moving_it_later_keeps_it_waiting_and_the_old_task_does_nothing(api, run_worker):
+    customers(1)
+    first = timezone.now() + timedelta(hours=1)
+    pk = plan(api, first).json()["id"]
+    later = first + timedelta(days=1)
+    response = api.patch(f"/api/v1/schedules/{pk}", {"send_at": later.isoformat(), "body": "Changed text."})
+    assert response.status_code == 200 and response.json()["body"] == "Changed text."
+    with time_machine.travel(first + timedelta(minutes=1), tick=True):
+        run_worker()
+    assert not Broadcast.objects.exists()
+    with time_machine.travel(later + timedelta(minutes=1), tick=True):
+        run_worker()
+    assert Broadcast.objects.get().body == "Changed text."
+
+
+def test_cancelled_before_it_starts_it_never_sends(api, run_worker):
+    customers(1)
+    when = timezone.now() + timedelta(hours=1)
+    pk = plan(api, when).json()["id"]
+    response = api.post(f"/api/v1/schedules/{pk}/cancel")
+    assert response.status_code == 200 and response.json()["status"] == "cancelled"
+    assert api.post(f"/api/v1/schedules/{pk}/cancel").status_code == 409
+    refused = api.patch(f"/api/v1/schedules/{pk}", {"body": "x"})
+    assert refused.status_code == 409 and "can no longer change" in refused.json()["errors"][0]
+    with time_machine.travel(when + timedelta(minutes=1), tick=True):
+        run_worker()
+    assert not Broadcast.objects.exists()
+
+
+def test_a_schedule_that_can_no_longer_be_sent_says_why(api, sender_user, run_worker):
+    customers(1)
+    when = timezone.now() + timedelta(hours=1)
+    plan(api, when)
+    sender_user.groups.clear()  # lost the right to send in the meantime
+    with time_machine.travel(when + timedelta(minutes=1), tick=True):
+        run_worker()
+    scheduled = ScheduledBroadcast.objects.get()
+    assert scheduled.status == ScheduledBroadcast.Status.FAILED
+    assert "permission" in scheduled.error
+    assert not Broadcast.objects.exists()
+
+
+def test_times_in_the_past_or_without_a_zone_are_refused(api):
+    customers(1)
+    past = plan(api, timezone.now() - timedelta(minutes=1))
+    assert past.status_code == 400 and "future" in past.json()["errors"][0]
+    naive = api.post("/api/v1/schedules", {**MESSAGE, "send_at": "2099-01-01T09:00:00"},
+                     headers={"Idempotency-Key": "n"})
+    assert naive.status_code == 400 and "time zone" in naive.json()["errors"][0]
+    assert not ScheduledBroadcast.objects.exists() and not DBTaskResult.objects.exists()
+
+
+def test_the_same_key_schedules_once_and_strangers_get_404(api, api_as, perm_user):
+    customers(1)
+    when = timezone.now() + timedelta(hours=1)
+    pk = plan(api, when).json()["id"]
+    again = plan(api, when)
+    assert again.status_code == 200 and again.json()["id"] == pk
+    assert ScheduledBroadcast.objects.count() == 1
+    stranger = api_as(perm_user)
+    assert stranger.get(f"/api/v1/schedules/{pk}").status_code == 404
+    assert stranger.patch(f"/api/v1/schedules/{pk}", {"body": "mine now"}).status_code == 404
+    assert stranger.post(f"/api/v1/schedules/{pk}/cancel").status_code == 404
+
+
+def test_the_dashboard_lists_edits_in_local_time_and_cancels(api, sender_user, client):
+    customers(1)
+    when = timezone.now() + timedelta(hours=3)
+    pk = plan(api, when).json()["id"]
+    client.force_login(sender_user)
+    page = client.get(reverse("sender_api:schedules_page"))
+    assert ">Soon<" in page.text and "Europe/Rome" in page.text
+    local = timezone.localtime(when + timedelta(days=1)).strftime("%Y-%m-%dT%H:%M")
+    response = client.post(reverse("sender_api:schedule", args=[pk]),
+                           {"send_at": local, "subject": "Soon", "body": "New words"})
+    assert response.status_code == 302
+    scheduled = ScheduledBroadcast.objects.get()
+    assert scheduled.body == "New words"
+    assert timezone.localtime(scheduled.send_at).strftime("%Y-%m-%dT%H:%M") == local
+    client.post(reverse("sender_api:schedule_cancel", args=[pk]))
+    scheduled.refresh_from_db()
+    assert scheduled.status == ScheduledBroadcast.Status.CANCELLED
+    assert "Change it before it starts" not in client.get(reverse("sender_api:schedule", args=[pk])).text
+
+
+def test_the_dashboard_shows_a_polite_error_for_a_bad_edit(api, sender_user, client):
+    customers(1)
+    pk = plan(api, timezone.now() + timedelta(hours=3)).json()["id"]
+    client.force_login(sender_user)
+    response = client.post(reverse("sender_api:schedule", args=[pk]),
+                           {"send_at": "2001-01-01T09:00", "subject": "Soon", "body": "x"})
+    assert response.status_code == 400 and "must be in the future" in response.text
+
+
+def test_the_compose_page_schedules_when_a_time_is_given(sender_user, client):
+    import json
+
+    from sender.api.models import MessageTemplate
+    from sender.models import MessageTypology
+
+    customers(2)
+    MessageTemplate.objects.create(name="Opening", typology=MessageTypology.objects.create(name="Notice"),
+                                   subject="Soon", body="Opening on {{ name }}'s day")
+    client.force_login(sender_user)
+    page = client.get(reverse("sender:compose"))
+    assert 'id="template-picker"' in page.text and "Opening on {{ name }}" in page.text
+    assert "Europe/Rome" in page.text
+    local = timezone.localtime(timezone.now() + timedelta(days=1)).strftime("%Y-%m-%dT%H:%M")
+    response = client.post(reverse("sender:compose"), {
+        "selection": json.dumps(EVERYONE), "methods": ["email"], "subject": "Soon", "body": "Hi {{ first_name }}",
+        "idempotency_key": "dash-1", "send_at": local,
+    })
+    scheduled = ScheduledBroadcast.objects.get()
+    assert response.status_code == 302 and response["Location"] == scheduled.get_absolute_url()
+    assert timezone.localtime(scheduled.send_at).strftime("%Y-%m-%dT%H:%M") == local
+    assert not Broadcast.objects.exists()
