@@ -11,7 +11,18 @@ FIND_PYTHON = for c in "$$PYTHON" python3.13 python3.12 python3 \
 	  if "$$c" -c 'import sys; sys.exit(sys.version_info < (3, 12))' >/dev/null 2>&1; then echo "$$c"; exit 0; fi; \
 	done; exit 1
 
-.PHONY: run test setup browsers bench clean
+# The scale-out configuration (PostgreSQL + Redis) that `make test` also runs on when both answer.
+SCALE_DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/sender
+SCALE_REDIS_URL ?= redis://127.0.0.1:6379/0
+SERVERS ?= 2
+WORKERS ?= 4
+# Exit 0 when both servers of the scale-out configuration accept connections.
+SCALE_UP = $(PY) -c 'import socket, sys, urllib.parse as u; \
+	urls = [u.urlsplit(x) for x in sys.argv[1:]]; \
+	[socket.create_connection((x.hostname, x.port), timeout=2).close() for x in urls]' \
+	"$(SCALE_DATABASE_URL)" "$(SCALE_REDIS_URL)" 2>/dev/null
+
+.PHONY: run run-scale test test-scale setup browsers bench clean
 
 $(VENV)/.installed: requirements.txt requirements-dev.txt
 	@base=$$($(FIND_PYTHON)) || { echo "Sender needs Python 3.12 or newer; none found. Install one or set PYTHON=/path/to/python3.12." >&2; exit 1; }; \
@@ -31,6 +42,23 @@ run: setup
 
 test: setup browsers
 	$(PY) -m pytest
+	@$(MAKE) --no-print-directory test-scale
+
+# The whole suite again on PostgreSQL (data and task queue) and Redis (channel layer).
+test-scale: setup
+	@if $(SCALE_UP); then \
+	  echo "Running the suite again on PostgreSQL ($(SCALE_DATABASE_URL)) and Redis ($(SCALE_REDIS_URL))"; \
+	  DATABASE_URL="$(SCALE_DATABASE_URL)" REDIS_URL="$(SCALE_REDIS_URL)" $(PY) -m pytest; \
+	else \
+	  echo "SKIPPED the PostgreSQL + Redis run: nothing answers at $(SCALE_DATABASE_URL) and $(SCALE_REDIS_URL)"; \
+	  echo "(start both, or point SCALE_DATABASE_URL / SCALE_REDIS_URL at yours)."; \
+	fi
+
+# Scale-out on one machine: SERVERS daphne processes, WORKERS db_workers, the periodic round.
+run-scale: setup
+	@$(SCALE_UP) || { echo "run-scale needs PostgreSQL and Redis at $(SCALE_DATABASE_URL) and $(SCALE_REDIS_URL)." >&2; exit 1; }
+	DATABASE_URL="$(SCALE_DATABASE_URL)" REDIS_URL="$(SCALE_REDIS_URL)" $(PY) manage.py run_scale --create-database \
+	  --servers $(SERVERS) --workers $(WORKERS) --port $(PORT)
 
 # Browser tests drive Debian's chromium through Playwright (never `playwright install`).
 # Installed here when missing and we may (root with apt); otherwise those tests skip and say why.

@@ -17,16 +17,9 @@ def deliver_batch(sent_id: int, batch: int) -> None:
 
 
 @task()
-def poll_sms(alias: str) -> None:
-    """Poll open SMS orders and fetch replies; run again while orders are open."""
-    from .methods import methods
+def poll_sms(alias: str, token: str) -> None:
+    """One turn of an SMS method's polling chain: delivery reports, replies, credits; then
+    it queues itself again (pipeline/tracking.py says how only one chain ever runs)."""
     from .pipeline import tracking
 
-    if tracking.poll_round(alias):
-        schedule_poll(alias, timezone.now() + timedelta(seconds=float(methods[alias].options["poll_interval"])))
-
-
-def schedule_poll(alias: str, when) -> None:
-    """Queue `poll_sms` for `when` (at once where the task backend cannot defer)."""
-    runner = poll_sms.using(run_after=when) if poll_sms.get_backend().supports_defer else poll_sms
-    runner.enqueue(alias)
+    tracking.poll_task(alias, token)

@@ -6,19 +6,19 @@ import sys
 from collections import Counter
 
 from django.conf import settings as django_settings
-from django.db import connection
 
 from sender.methods import Draft
 from sender.models import MessageRecipient, MessageSent
 from sender.pipeline import Selection, commit
 from sender.tasks import deliver_batch
 from tests.factories import customers
+from tests.processes import database_url
 
 
 def start_worker(name: str, smtp_port: int) -> subprocess.Popen:
     env = {
         **os.environ,
-        "DATABASE_URL": f"sqlite:///{connection.settings_dict['NAME']}",
+        "DATABASE_URL": database_url(),
         "SENDER_SMTP_PORT": str(smtp_port),
         "DJANGO_SETTINGS_MODULE": "project.settings",
     }

@@ -1,16 +1,32 @@
-"""Deliver one batch of one method: claim its pending rows, hand them to the method,
-record every outcome in bulk, update the counters, and say what happened.
+"""Deliver one batch of one method: claim its pending rows, hand them to the method a
+chunk at a time, record every chunk's outcomes in bulk, update the counters.
 
-A claim is a conditional UPDATE that stamps the rows with a token and a lease, so two
-workers never take the same row; rows whose lease expired (a crashed worker) can be
-claimed again.
+Crash safety rests on three facts:
+
+- A claim is a conditional UPDATE that stamps the rows with a token and a lease, so two
+  workers never take the same row; rows whose lease expired (a crashed worker) can be
+  claimed again, by any worker (`recover_expired` queues them).
+- Outcomes are written after every chunk of `CHECKPOINT_ROWS` rows, in id order. So when
+  a worker dies, the rows it left claimed are, in id order, the chunk it was sending and
+  then rows it never touched. The next claimer marks the first `CHECKPOINT_ROWS` of them
+  as "may have been sent" (`sent_at` set on a pending row): they are sent again, and end
+  `unknown` ("may have arrived twice") rather than `success`. Rows with a recorded
+  outcome are never sent again.
+- Writes are guarded by the claim token: a worker that outlived its lease cannot
+  overwrite the rows another worker took over, and counters move by what was written.
+
+A worker asked to stop (SIGTERM) finishes the chunk in hand, releases the rest of the
+batch and queues it again at once.
 """
 
 import logging
+import signal
+import time
 import uuid
 from collections import defaultdict
 from collections.abc import Sequence
-from datetime import timedelta
+from dataclasses import dataclass
+from datetime import datetime, timedelta
 from decimal import Decimal
 
 from django.db import transaction
@@ -20,6 +36,7 @@ from django.utils.translation import gettext as _
 
 from ..conf import sender_settings
 from ..exceptions import DeliveryError
+from ..inbox import live as inbox_live
 from ..methods import Outcome, methods
 from ..methods.base import RETRY
 from ..models import MessageRecipient, MessageSent
@@ -28,50 +45,167 @@ from . import progress
 logger = logging.getLogger(__name__)
 Status = MessageRecipient.Status
 FINAL = (Status.SUCCESS, Status.FAILED, Status.UNKNOWN)
+CONTINUE_NOW = 0.0
+"""deliver_batch's answer when it released rows (shutdown): queue the batch again at once."""
+
+
+def maybe_twice_reason() -> str:
+    return _("Sent again after a worker stopped while sending it: it may have arrived twice.")
+
+
+@dataclass
+class Claim:
+    """The rows one worker holds, and which of them may already have gone out once."""
+
+    sent: MessageSent
+    batch: int
+    token: uuid.UUID
+    rows: list[MessageRecipient]
+    suspect: set[int]
+    leased_at: float
 
 
 def deliver_batch(sent_id: int, batch: int) -> float | None:
     """Deliver batch `batch` of MessageSent `sent_id`.
 
     Returns None when the batch is finished, or the delay in seconds after which it
-    must run again (rows met a transient error and stay pending).
+    must run again (rows met a transient error, or were released on shutdown).
     """
     sent = MessageSent.objects.select_related("broadcast").get(pk=sent_id)
     if sent.status in (MessageSent.Status.CANCELLED, MessageSent.Status.DONE):
         return None
+    claim = take(sent, batch)
+    if claim is None:
+        return None
+    log = {"broadcast": sent.broadcast_id, "method": sent.method, "sent": sent.pk, "batch": batch}
+    logger.info("batch claimed: %d rows (%d may have been sent before)", len(claim.rows), len(claim.suspect),
+                extra={**log, "rows": len(claim.rows), "suspect": len(claim.suspect)})
+    method = methods[sent.method]
+    size = max(1, sender_settings.CHECKPOINT_ROWS)
+    delay: float | None = None
+    written = 0
+    for start in range(0, len(claim.rows), size):
+        if start and stop_requested():
+            released = release(claim, claim.rows[start:])
+            logger.warning("shutdown: released %d rows", released, extra={**log, "released": released})
+            delay = CONTINUE_NOW
+            break
+        renew(claim)
+        chunk = claim.rows[start:start + size]
+        outcomes, retry_after, stop = _deliver_chunk(method, sent, chunk, log)
+        rest = claim.rows[start + size:] if stop else []
+        if rest:  # the gateway is down or refused us: the rest of the batch shares the first chunk's fate
+            last = outcomes[-1]
+            outcomes += [Outcome(row.id, last.status, last.reason) for row in rest]
+        chunk_delay, n = record(claim, chunk + rest, outcomes, method.unit_price, retry_after, publish=False)
+        written += n
+        if chunk_delay is not None:
+            delay = chunk_delay if delay is None else max(delay, chunk_delay)
+        if stop:
+            break
+    sent.refresh_from_db(fields=["status", "pending_count", "success_count", "failed_count", "unknown_count",
+                                 "invalid_count", "duplicate_count", "cost"])
+    progress.publish(sent)
+    inbox_live.publish_delivered(sent)  # stored messages: open inboxes re-read their unread count
+    logger.info("batch done: %d rows recorded", written, extra={**log, "recorded": written, "retry_in": delay})
+    return delay
+
+
+def _deliver_chunk(method, sent: MessageSent, chunk: list[MessageRecipient], log: dict
+                   ) -> tuple[list[Outcome], float | None, bool]:
+    """Outcomes for one chunk, the gateway's retry-after, and whether to stop the batch here."""
+    try:
+        outcomes = method.deliver(sent, chunk)
+    except DeliveryError as exc:
+        logger.warning("%s", exc.message, extra={**log, "permanent": exc.permanent})
+        status = Status.FAILED if exc.permanent else RETRY
+        return [Outcome(row.id, status, exc.message) for row in chunk], exc.retry_after, True
+    except Exception as exc:  # a bug or bad data must not leave rows claimed forever: retry, then fail
+        logger.exception("the %s method failed unexpectedly", sent.method, extra=log)
+        reason = _("Internal error while sending (%(error)s).") % {"error": type(exc).__name__}
+        return [Outcome(row.id, RETRY, reason) for row in chunk], None, True
+    # A chunk that ends in a transient error met a broken connection or a busy server.
+    stop = bool(outcomes) and outcomes[-1].status == RETRY
+    return outcomes, None, stop
+
+
+def take(sent: MessageSent, batch: int) -> Claim | None:
+    """Claim the batch's pending rows that nobody holds (or whose holder's lease ran out)."""
     token, now = uuid.uuid4(), timezone.now()
     claimed = MessageRecipient.objects.filter(
         Q(claim__isnull=True) | Q(lease_until__lt=now),
-        message_sent_id=sent_id, batch=batch, status=Status.PENDING,
-    ).update(claim=token, lease_until=now + timedelta(seconds=sender_settings.LEASE_SECONDS),
-             attempts=F("attempts") + 1)
+        message_sent_id=sent.pk, batch=batch, status=Status.PENDING,
+    ).update(
+        claim=token, lease_until=now + timedelta(seconds=sender_settings.LEASE_SECONDS),
+        attempts=F("attempts") + 1,
+        # A row still claimed by someone else was abandoned mid-batch: stamp it to sort out below.
+        sent_at=Case(When(claim__isnull=False, sent_at__isnull=True, then=Value(now)), default=F("sent_at")),
+    )
     if not claimed:
         return None
     if sent.status == MessageSent.Status.QUEUED:
-        MessageSent.objects.filter(pk=sent_id, status=MessageSent.Status.QUEUED).update(status=MessageSent.Status.SENDING)
-    rows = list(MessageRecipient.objects.filter(claim=token).only("id", "address", "code", "attempts", "segments"))
-    method = methods[sent.method]
-    try:
-        outcomes = method.deliver(sent, rows)
-    except DeliveryError as exc:
-        logger.warning("broadcast=%s method=%s batch=%s: %s", sent.broadcast_id, sent.method, batch, exc.message)
-        status = Status.FAILED if exc.permanent else RETRY
-        outcomes = [Outcome(row.id, status, exc.message) for row in rows]
-        retry_after = exc.retry_after
-    else:
-        retry_after = None
-    return record(sent, rows, outcomes, method.unit_price, retry_after)
+        MessageSent.objects.filter(pk=sent.pk, status=MessageSent.Status.QUEUED).update(status=MessageSent.Status.SENDING)
+    rows = list(MessageRecipient.objects.filter(claim=token).order_by("id")
+                .only("id", "address", "code", "attempts", "segments", "sent_at"))
+    suspect = {row.id for row in rows if row.sent_at is not None and row.sent_at < now}
+    abandoned = [row.id for row in rows if row.sent_at is not None and row.sent_at >= now]
+    if abandoned:
+        suspect |= _sort_abandoned(sent, batch, abandoned)
+    return Claim(sent, batch, token, rows, suspect, time.monotonic())
 
 
-def record(sent: MessageSent, rows: Sequence[MessageRecipient], outcomes: Sequence[Outcome],
-           price_per_segment: Decimal, retry_after: float | None = None) -> float | None:
-    """Write outcomes: one UPDATE per (status, reason) group, counters with F() expressions."""
+def _sort_abandoned(sent: MessageSent, batch: int, abandoned: list[int]) -> set[int]:
+    """The dead worker was sending the first chunk of what it left: those may have gone out.
+    The rest were never touched; their stamp is removed so they count as fresh."""
+    size = max(1, sender_settings.CHECKPOINT_ROWS)
+    suspect, untouched = abandoned[:size], abandoned[size:]
+    if untouched:
+        MessageRecipient.objects.filter(pk__in=untouched).update(sent_at=None)
+    logger.warning("%d rows were abandoned by a stopped worker; %d may have been sent", len(abandoned),
+                   len(suspect), extra={"broadcast": sent.broadcast_id, "method": sent.method, "sent": sent.pk,
+                                        "batch": batch, "abandoned": len(abandoned), "suspect": len(suspect)})
+    return set(suspect)
+
+
+def renew(claim: Claim) -> None:
+    """Extend the lease once half of it has passed, so a long batch is not taken over."""
+    lease = sender_settings.LEASE_SECONDS
+    if time.monotonic() - claim.leased_at < lease / 2:
+        return
+    MessageRecipient.objects.filter(claim=claim.token, status=Status.PENDING).update(
+        lease_until=timezone.now() + timedelta(seconds=lease))
+    claim.leased_at = time.monotonic()
+
+
+def release(claim: Claim, rows: Sequence[MessageRecipient]) -> int:
+    """Give rows back untouched (their attempt does not count), for another worker."""
+    return MessageRecipient.objects.filter(pk__in=[r.id for r in rows], claim=claim.token).update(
+        claim=None, lease_until=None, attempts=F("attempts") - 1)
+
+
+def stop_requested() -> bool:
+    """True when the django-tasks-db worker running us was asked to stop (SIGTERM, Ctrl+C).
+
+    Its signal handler is a bound method of the Worker, which clears `running`."""
+    worker = getattr(signal.getsignal(signal.SIGTERM), "__self__", None)
+    return worker is not None and getattr(worker, "running", True) is False
+
+
+def record(claim: Claim, rows: Sequence[MessageRecipient], outcomes: Sequence[Outcome],
+           price_per_segment: Decimal, retry_after: float | None = None, publish: bool = True
+           ) -> tuple[float | None, int]:
+    """Write outcomes: one UPDATE per (status, reason) group, counters with F() expressions.
+
+    Only rows still under this claim are written. Returns (retry delay or None, rows written).
+    """
+    sent = claim.sent
     by_id = {row.id: row for row in rows}
     max_attempts = sender_settings.MAX_ATTEMPTS
-    groups: dict[tuple[str, str], list[Outcome]] = defaultdict(list)
+    groups: dict[tuple[str, str, bool], list[Outcome]] = defaultdict(list)
     retrying = []
     for outcome in outcomes:
         status, reason = outcome.status, outcome.reason
+        suspect = outcome.row_id in claim.suspect
         if status == RETRY:
             if by_id[outcome.row_id].attempts < max_attempts:
                 retrying.append(outcome.row_id)
@@ -79,29 +213,39 @@ def record(sent: MessageSent, rows: Sequence[MessageRecipient], outcomes: Sequen
             else:
                 status = Status.FAILED
                 reason = _("Gave up after %(n)d attempts: %(reason)s") % {"n": max_attempts, "reason": reason}
-        groups[(status, reason)].append(outcome)
+        elif status == Status.SUCCESS and suspect:
+            status, reason = Status.UNKNOWN, maybe_twice_reason()
+        groups[(status, reason, suspect)].append(outcome)
     now = timezone.now()
     delta: dict[str, int] = defaultdict(int)
     cost = Decimal(0)
+    written = 0
     with transaction.atomic():
-        for (status, reason), group in groups.items():
+        for (status, reason, suspect), group in groups.items():
             ids = [o.row_id for o in group]
             fields = {"status": status, "reason": reason, "updated_at": now, "claim": None, "lease_until": None}
             if status in FINAL:
                 fields["sent_at"] = now
-            if status == Status.SUCCESS:
-                segments = sum(by_id[i].segments for i in ids)
-                cost += segments * price_per_segment
-                if price_per_segment:
-                    fields["cost"] = F("segments") * price_per_segment
+            elif not suspect:
+                fields["sent_at"] = None  # pending again; a suspect row keeps its mark until it ends
+            charged = status == Status.SUCCESS or (status == Status.UNKNOWN and reason == maybe_twice_reason())
+            if charged and price_per_segment:
+                fields["cost"] = F("segments") * price_per_segment
             refs = {o.gateway_ref for o in group}
             if len(refs) == 1:
                 fields["gateway_ref"] = next(iter(refs))
-            MessageRecipient.objects.filter(pk__in=ids).update(**fields)
+            n = MessageRecipient.objects.filter(pk__in=ids, claim=claim.token).update(**fields)
+            if n != len(ids):  # our lease ran out and another worker took some of these rows
+                ids = list(MessageRecipient.objects.filter(pk__in=ids, updated_at=now, status=status)
+                           .values_list("id", flat=True))
+                group = [o for o in group if o.row_id in set(ids)]
+            if charged:
+                cost += sum(by_id[i].segments for i in ids) * price_per_segment
             if len(refs) > 1:
                 _store_refs(group)
+            written += n
             if status != Status.PENDING:
-                delta[status] += len(ids)
+                delta[status] += n
         done = sum(delta.values())
         if done:
             # One UPDATE moves the counters and, when nothing is left pending, finishes the method.
@@ -112,16 +256,40 @@ def record(sent: MessageSent, rows: Sequence[MessageRecipient], outcomes: Sequen
                 finished_at=Case(When(finishing, then=Value(now)), default=F("finished_at")),
                 **{f"{status}_count": F(f"{status}_count") + n for status, n in delta.items()},
             )
-    sent.refresh_from_db(fields=["status", "pending_count", "success_count", "failed_count", "unknown_count",
-                                 "invalid_count", "duplicate_count", "cost"])
-    progress.publish(sent)
+    if publish:
+        sent.refresh_from_db(fields=["status", "pending_count", "success_count", "failed_count", "unknown_count",
+                                     "invalid_count", "duplicate_count", "cost"])
+        progress.publish(sent)
     if not retrying:
-        return None
+        return None, written
     attempt = max(by_id[i].attempts for i in retrying)
     backoff = min(sender_settings.RETRY_BACKOFF * 2 ** (attempt - 1), sender_settings.RETRY_BACKOFF_MAX)
-    return max(backoff, min(retry_after or 0, sender_settings.RETRY_BACKOFF_MAX))
+    return max(backoff, min(retry_after or 0, sender_settings.RETRY_BACKOFF_MAX)), written
 
 
 def _store_refs(outcomes: Sequence[Outcome]) -> None:
     rows = [MessageRecipient(pk=o.row_id, gateway_ref=o.gateway_ref) for o in outcomes]
     MessageRecipient.objects.bulk_update(rows, ["gateway_ref"], batch_size=1000)
+
+
+def expired_batches(now: datetime | None = None) -> list[tuple[int, int, int]]:
+    """(sent id, batch, broadcast id) of batches holding rows whose worker's lease ran out."""
+    now = now or timezone.now()
+    return list(MessageRecipient.objects.filter(status=Status.PENDING, claim__isnull=False, lease_until__lt=now)
+                .values_list("message_sent_id", "batch", "message_sent__broadcast_id").distinct()
+                .order_by("message_sent_id", "batch"))
+
+
+def recover_expired() -> int:
+    """Queue every batch a stopped worker left behind; return how many were queued.
+
+    Run periodically (`manage.py sender_periodic`): django-tasks-db never re-runs a task
+    whose worker died, so without this the rows would wait forever."""
+    from ..tasks import deliver_batch
+
+    found = expired_batches()
+    for sent_id, batch, broadcast_id in found:
+        deliver_batch.enqueue(sent_id, batch)
+        logger.warning("re-queued a batch left by a stopped worker",
+                       extra={"broadcast": broadcast_id, "sent": sent_id, "batch": batch})
+    return len(found)

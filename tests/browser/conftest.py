@@ -11,9 +11,9 @@ from pathlib import Path
 
 import pytest
 from django.conf import settings
-from django.db import connection
 
 from tests.smtp import free_port
+from tests.processes import database_url
 
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 SCREENSHOTS = Path(settings.BASE_DIR) / "docs" / "screenshots"
@@ -38,7 +38,7 @@ def product(transactional_db, smtp_server):
     port = free_port()
     env = {
         **os.environ,
-        "DATABASE_URL": f"sqlite:///{connection.settings_dict['NAME']}",
+        "DATABASE_URL": database_url(),
         "DJANGO_SETTINGS_MODULE": "tests.settings",
         "SENDER_SMTP_PORT": str(smtp_server.port),
         "SENDER_ATTACHMENTS_DIR": str(Path(settings.STORAGES["attachments"]["OPTIONS"]["location"])),

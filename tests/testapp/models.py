@@ -9,7 +9,9 @@ from sender.recipients.mixin import RecipientMixin
 
 class School(models.Model):
     name = models.CharField(max_length=100)
-    staff = models.ManyToManyField(settings.AUTH_USER_MODEL, blank=True)
+    # No database constraint: this app has no migrations, so its tables are created before
+    # auth_user exists, which PostgreSQL (unlike SQLite) checks at once.
+    staff = models.ManyToManyField(settings.AUTH_USER_MODEL, blank=True, db_constraint=False)
 
 
 class Parent(RecipientMixin):

@@ -1,0 +1,46 @@
+"""Periodic housekeeping for a scaled-out Sender: run one of these next to the workers.
+
+    python manage.py sender_periodic            # every 30 s until stopped
+    python manage.py sender_periodic --once     # once (for cron or a systemd timer)
+
+Each round re-queues the batches whose worker stopped without finishing (SIGKILL, lost
+machine) once their lease has run out: django-tasks-db never re-runs such a task itself.
+"""
+
+import signal
+import time
+
+from django.core.management.base import BaseCommand
+from django.utils.translation import gettext as _
+
+from sender.pipeline.deliver import recover_expired
+
+
+class Command(BaseCommand):
+    help = "Re-queue batches left behind by stopped workers, periodically or once."
+
+    def add_arguments(self, parser) -> None:
+        parser.add_argument("--once", action="store_true", help="Run one round and exit.")
+        parser.add_argument("--every", type=float, default=30.0, help="Seconds between rounds (default 30).")
+
+    def handle(self, *args, once: bool, every: float, **options) -> None:
+        stop = False
+
+        def on_signal(signum, frame):
+            nonlocal stop
+            stop = True
+
+        if not once:
+            signal.signal(signal.SIGINT, on_signal)
+            signal.signal(signal.SIGTERM, on_signal)
+        while True:
+            queued = recover_expired()
+            if queued or options["verbosity"] > 1:
+                self.stdout.write(_("Re-queued %(n)d batches left by stopped workers.") % {"n": queued})
+            if once:
+                return
+            deadline = time.monotonic() + every
+            while not stop and time.monotonic() < deadline:
+                time.sleep(min(0.5, every))
+            if stop:
+                return

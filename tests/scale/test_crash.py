@@ -1,0 +1,97 @@
+"""Crash safety with real worker processes and a real SMTP server, counted at the server.
+
+A worker killed with SIGKILL mid-batch leaves claimed rows; once the lease runs out the
+periodic round re-queues them and another worker finishes. Rows with a recorded outcome
+are never sent again; the chunk that was on the wire is sent again and marked "may have
+arrived twice"; nothing is lost. SIGTERM finishes the chunk in hand and releases the rest.
+"""
+
+import signal
+from collections import Counter
+
+from django.core.management import call_command
+
+from sender.methods import Draft
+from sender.models import MessageRecipient, MessageSent
+from sender.pipeline import Selection, commit
+from sender.pipeline.deliver import expired_batches
+from tests.factories import customers
+from tests.scale.conftest import wait_until
+
+Status = MessageRecipient.Status
+N, BATCH, CHUNK = 200, 100, 20
+
+
+def email_broadcast(user, settings, key: str) -> tuple[MessageSent, list[str]]:
+    settings.SENDER = {**settings.SENDER, "BATCH_SIZE": BATCH}
+    cs = customers(N)
+    broadcast = commit(Selection.parse({"recipients.customer": {"filter": ""}}), user, ["email"],
+                       Draft(body="Hello", subject="Crash?"), key)
+    return broadcast.sents.get(), [c.email.lower() for c in cs]
+
+
+def statuses(sent: MessageSent) -> Counter:
+    return Counter(MessageRecipient.objects.filter(message_sent=sent).values_list("status", flat=True))
+
+
+def test_sigkill_mid_batch_loses_nothing_and_marks_what_may_go_twice(sender_user, settings, slow_smtp, workers):
+    sent, addresses = email_broadcast(sender_user, settings, "sigkill")
+    slow_smtp.handler.delay = 0.01
+    env = {"SENDER_BATCH_SIZE": str(BATCH), "SENDER_CHECKPOINT_ROWS": str(CHUNK), "SENDER_LEASE_SECONDS": "2"}
+    victim = workers("victim", batch=False, **env)
+    wait_until(lambda: len(slow_smtp.recipients()) >= 50, what="the first worker to be mid-batch")
+    victim.signal(signal.SIGKILL)
+    victim.wait()
+    sent_before_crash = Counter(slow_smtp.recipients())
+    recorded = {a for a, s in MessageRecipient.objects.filter(message_sent=sent).values_list("address", "status")
+                if s != Status.PENDING}
+    assert recorded and recorded <= set(sent_before_crash)  # what was recorded really went out
+    abandoned = MessageRecipient.objects.filter(message_sent=sent, status=Status.PENDING, claim__isnull=False)
+    assert abandoned.exists()
+
+    # Once the dead worker's lease runs out, the periodic round queues its batch again.
+    wait_until(lambda: expired_batches(), timeout=30, what="the lease to run out")
+    call_command("sender_periodic", "--once")
+    code, output = workers("rescuer", **env).wait()
+    assert code == 0, output
+
+    received = Counter(slow_smtp.recipients())
+    rows = dict(MessageRecipient.objects.filter(message_sent=sent).values_list("address", "status"))
+    twice = {a for a, n in received.items() if n > 1}
+    assert set(received) == set(addresses)                          # lost: 0
+    assert all(n <= 2 for n in received.values())
+    assert not any(received[a] > 1 for a in recorded)               # recorded before the crash: never re-sent
+    assert all(rows[a] == Status.UNKNOWN for a in twice)            # re-delivered rows say so
+    assert len(twice) <= CHUNK                                      # at most the chunk that was on the wire
+    assert set(rows.values()) <= {Status.SUCCESS, Status.UNKNOWN}   # every row final
+    unknown = [a for a, s in rows.items() if s == Status.UNKNOWN]
+    assert 0 < len(unknown) <= CHUNK
+    assert all("may have arrived twice" in r for r in MessageRecipient.objects.filter(
+        message_sent=sent, status=Status.UNKNOWN).values_list("reason", flat=True))
+    sent.refresh_from_db()
+    assert (sent.status, sent.pending_count, sent.success_count + sent.unknown_count) == ("done", 0, N)
+    assert sent.unknown_count == len(unknown)
+
+
+def test_sigterm_finishes_the_chunk_in_hand_and_releases_the_rest(sender_user, settings, slow_smtp, workers):
+    sent, addresses = email_broadcast(sender_user, settings, "sigterm")
+    slow_smtp.handler.delay = 0.01
+    env = {"SENDER_BATCH_SIZE": str(BATCH), "SENDER_CHECKPOINT_ROWS": str(CHUNK)}
+    first = workers("first", batch=False, **env)
+    wait_until(lambda: len(slow_smtp.recipients()) >= 30, what="the first worker to be mid-batch")
+    first.signal(signal.SIGTERM)
+    code, output = first.wait()
+    assert code == 0, output
+    assert "released" in output
+    # Nothing half-done: every row is either recorded or free for the next worker.
+    assert not MessageRecipient.objects.filter(message_sent=sent, claim__isnull=False).exists()
+    delivered_by_first = len(slow_smtp.recipients())
+    assert MessageRecipient.objects.filter(message_sent=sent, status=Status.SUCCESS).count() == delivered_by_first
+    assert delivered_by_first < N
+
+    code, output = workers("second", **env).wait()
+    assert code == 0, output
+    assert Counter(slow_smtp.recipients()) == Counter(addresses)   # each exactly once
+    assert statuses(sent) == {Status.SUCCESS: N}
+    sent.refresh_from_db()
+    assert (sent.status, sent.success_count, sent.pending_count) == ("done", N, 0)
