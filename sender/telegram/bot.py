@@ -130,7 +130,7 @@ async def contact(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
 
 async def stop(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     chat_id = update.effective_chat.id
-    count = await sync_to_async(links.deactivate)({str(chat_id): _("Unlinked by the person with /stop.")})
+    count = await sync_to_async(links.stop)(chat_id, _("Unlinked by the person with /stop."))
     context.chat_data.pop("deep_link", None)
     if count:
         reply = _("You are unlinked and will not receive our messages here any more. Send /start to link again.")

@@ -18,7 +18,10 @@ from django.db import models, transaction
 from django.utils import timezone
 from phonenumbers import PhoneNumberFormat
 
+from ..api.models import OptOut
+from ..api.optout import opt_in, opt_out
 from ..conf import sender_settings
+from ..methods import methods
 from ..recipients.registry import recipient_models
 from .models import DeepLink, TelegramLink
 
@@ -109,7 +112,26 @@ def link(chat_id: int, phone: str, recipients: list[models.Model]) -> LinkOutcom
             type(r)._default_manager.filter(pk=r.pk).update(**{_writable(type(r)): str(chat_id)})
             TelegramLink.objects.update_or_create(**_key(r), defaults={
                 "chat_id": chat_id, "phone": phone, "active": True, "reason": "", "linked_at": now})
+            for alias in telegram_aliases():  # linking again is asking for messages again
+                opt_in(alias, str(chat_id))
     return LinkOutcome(Result.LINKED, recipients)
+
+
+def telegram_aliases() -> list[str]:
+    """The configured send methods that deliver over Telegram."""
+    from ..methods.telegram import TelegramMethod
+
+    return [alias for alias in methods.settings if isinstance(methods[alias], TelegramMethod)]
+
+
+def stop(chat_id: int, reason: str) -> int:
+    """/stop: unlink the chat and opt it out, so a chat id typed back in by staff is still
+    refused ("opted out") until the person sends /start again. Returns the links ended."""
+    with transaction.atomic():
+        count = deactivate({str(chat_id): reason})
+        for alias in telegram_aliases():
+            opt_out(alias, str(chat_id), source=OptOut.Source.TELEGRAM)
+    return count
 
 
 def _key(obj: models.Model) -> dict:

@@ -7,7 +7,11 @@ import pytest
 from django.core.management import call_command
 from django.test import Client
 
+from sender.api.optout import is_opted_out
+from sender.methods.base import Draft
 from sender.models import IncomingMessage
+from sender.pipeline.preview import preview
+from sender.pipeline.selection import Selection
 from sender.recipients.models import Customer
 from sender.signals import message_received
 from sender.telegram.models import BotState, DeepLink, TelegramLink
@@ -150,10 +154,26 @@ def test_stop_unlinks(sandbox, mario):
     assert mario.telegram_chat_id == ""
     assert TelegramLink.objects.get().active is False
     assert replies(sandbox)[-1].startswith("You are unlinked")
+    assert is_opted_out("telegram", str(USER))
 
     sandbox.state.send_text(USER, "/stop")
     deliver(sandbox)
     assert replies(sandbox)[-1] == "This chat is not linked to anyone. Send /start to link your number."
+
+
+def test_a_chat_id_typed_back_after_stop_stays_opted_out_until_the_person_links_again(sandbox, mario, admin_user):
+    sandbox.state.share_contact(USER, "393471200001")
+    sandbox.state.send_text(USER, "/stop")
+    deliver(sandbox)
+    Customer.objects.filter(pk=mario.pk).update(telegram_chat_id=str(USER))  # staff types it back in
+    selection = Selection.parse({"recipients.customer": {"ids": [mario.pk]}})
+    result = preview(selection, admin_user, ["telegram"], Draft(body="Hello"))
+    assert [(row.status, row.reason) for row in result.methods[0].rejected] == [
+        ("invalid", "The recipient opted out of Telegram.")]
+
+    sandbox.state.share_contact(USER, "393471200001")
+    deliver(sandbox)
+    assert not is_opted_out("telegram", str(USER))
 
 
 def test_blocking_the_bot_marks_the_link_inactive(sandbox, mario):
