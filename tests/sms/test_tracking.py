@@ -2,8 +2,10 @@
 
 import uuid
 from collections import Counter
+from io import StringIO
 from datetime import timedelta
 
+from django.core.management import call_command
 from django.utils import timezone
 from django_tasks_db.models import DBTaskResult
 
@@ -95,6 +97,18 @@ def test_one_polling_task_runs_however_many_sends_and_a_dead_one_is_replaced(sen
     run_worker()  # the old task finds its token replaced and ends; the new one polls and queues one more
     assert polls_queued() == 1
     assert skebby.calls("GET sms") - before == 3  # each open order polled once in that turn
+
+
+def test_the_periodic_round_restarts_tracking_that_died(sender_user, skebby, run_worker):
+    customers(2)
+    send(sender_user)
+    settle(run_worker)
+    call_command("sender_periodic", "--once", stdout=StringIO())
+    assert polls_queued() == 1  # alive: the round adds nothing
+    DBTaskResult.objects.filter(task_path="sender.tasks.poll_sms").delete()  # the chain is lost
+    GatewayState.objects.update(poll_due_at=timezone.now() - timedelta(hours=1))
+    call_command("sender_periodic", "--once", stdout=StringIO())
+    assert polls_queued() == 1
 
 
 def test_replies_are_stored_once_linked_to_their_sender_and_announced(sender_user, skebby, run_worker):

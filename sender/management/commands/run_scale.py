@@ -10,15 +10,12 @@ a broadcast delivered by workers through Redis. Ctrl-C stops everything: workers
 SIGTERM, finish the chunk in hand and release the rest of their batch.
 """
 
-import signal
-import subprocess
-import sys
-import time
-
 from django.conf import settings
 from django.core.management import call_command
 from django.core.management.base import BaseCommand, CommandError
 from django.db import connection
+
+from sender.management.supervise import daphne, manage, supervise
 
 
 def create_database() -> bool:
@@ -58,33 +55,11 @@ class Command(BaseCommand):
             call_command("migrate", interactive=False, verbosity=0)
             call_command("seed_demo", "--if-empty")
             call_command("collectstatic", interactive=False, verbosity=0)
-        manage = [sys.executable, str(settings.BASE_DIR / "manage.py")]
-        children = [
-            *(subprocess.Popen([sys.executable, "-m", "daphne", "-b", host, "-p", str(port + k), "project.asgi:application"])
-              for k in range(servers)),
-            *(subprocess.Popen([*manage, "db_worker", "--no-reload", "--worker-id", f"scale-{n}"]) for n in range(workers)),
-            subprocess.Popen([*manage, "sender_periodic"]),
-        ]
         for k in range(servers):
             self.stdout.write(self.style.SUCCESS(f"Server {k + 1}: http://{host}:{port + k}/"))
         self.stdout.write(f"{workers} task workers, 1 periodic round. Press Ctrl-C to stop.")
-        stop = False
-
-        def on_signal(signum, frame):
-            nonlocal stop
-            stop = True
-
-        signal.signal(signal.SIGINT, on_signal)
-        signal.signal(signal.SIGTERM, on_signal)
-        try:
-            while not stop and all(child.poll() is None for child in children):
-                time.sleep(0.5)
-        finally:
-            for child in children:
-                if child.poll() is None:
-                    child.terminate()
-            for child in children:
-                try:
-                    child.wait(timeout=30)
-                except subprocess.TimeoutExpired:
-                    child.kill()
+        supervise([
+            *(daphne(host, port + k) for k in range(servers)),
+            *(manage("db_worker", "--no-reload", "--worker-id", f"scale-{n}") for n in range(workers)),
+            manage("sender_periodic"),
+        ])

@@ -4,7 +4,8 @@
     python manage.py sender_periodic --once     # once (for cron or a systemd timer)
 
 Each round re-queues the batches whose worker stopped without finishing (SIGKILL, lost
-machine) once their lease has run out: django-tasks-db never re-runs such a task itself.
+machine) once their lease has run out: django-tasks-db never re-runs such a task itself;
+and restarts an SMS method's delivery-tracking chain if it has died.
 """
 
 import signal
@@ -14,10 +15,11 @@ from django.core.management.base import BaseCommand
 from django.utils.translation import gettext as _
 
 from sender.pipeline.deliver import recover_expired
+from sender.pipeline.tracking import ensure_polling, sms_aliases
 
 
 class Command(BaseCommand):
-    help = "Re-queue batches left behind by stopped workers, periodically or once."
+    help = "Re-queue batches left behind by stopped workers and keep SMS tracking alive, periodically or once."
 
     def add_arguments(self, parser) -> None:
         parser.add_argument("--once", action="store_true", help="Run one round and exit.")
@@ -35,6 +37,8 @@ class Command(BaseCommand):
             signal.signal(signal.SIGTERM, on_signal)
         while True:
             queued = recover_expired()
+            for alias in sms_aliases():
+                ensure_polling(alias)
             if queued or options["verbosity"] > 1:
                 self.stdout.write(_("Re-queued %(n)d batches left by stopped workers.") % {"n": queued})
             if once:
