@@ -77,6 +77,8 @@ INSTALLED_APPS = [
     "channels",
     "sender",
     "sender.recipients",
+    "sender.telegram",
+    "sender.api",
 ]
 
 MIDDLEWARE = [
@@ -128,9 +130,21 @@ TASKS = {
 REDIS_URL = os.environ.get("REDIS_URL", "")
 CHANNEL_LAYERS = {
     "default": (
-        {"BACKEND": "channels_redis.core.RedisChannelLayer", "CONFIG": {"hosts": [REDIS_URL]}}
+        {"BACKEND": "channels_redis.core.RedisChannelLayer",
+         # The prefix lets several deployments (or test runs) share one Redis.
+         "CONFIG": {"hosts": [REDIS_URL], "prefix": os.environ.get("SENDER_REDIS_PREFIX", "asgi")}}
         if REDIS_URL
         else {"BACKEND": "channels.layers.InMemoryChannelLayer"}
+    )
+}
+
+# Login throttling counts attempts in the cache: shared through Redis when there is one.
+CACHES = {
+    "default": (
+        {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL,
+         "KEY_PREFIX": os.environ.get("SENDER_REDIS_PREFIX", "sender")}
+        if REDIS_URL
+        else {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}
     )
 }
 
@@ -141,7 +155,7 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
 ]
 LOGIN_URL = "login"
-LOGIN_REDIRECT_URL = "sender:home"
+LOGIN_REDIRECT_URL = "sender:start"  # recipients to their inbox, staff to the dashboard
 LOGOUT_REDIRECT_URL = "login"
 
 LANGUAGE_CODE = os.environ.get("DJANGO_LANGUAGE_CODE", "en")
@@ -176,8 +190,15 @@ STORAGES = {
 MEDIA_ROOT = VAR_DIR / "media"
 
 DEFAULT_FROM_EMAIL = os.environ.get("DEFAULT_FROM_EMAIL", "Sender <sender@localhost>")
-# Account emails (invitations, password resets) use the email send method's SMTP settings.
-EMAIL_BACKEND = "sender.inbox.mail.EmailMethodBackend"
+# Account emails (invitations, password resets) go through Django's default mailer, which
+# takes host, port, credentials and TLS from the email send method below (one SMTP setup).
+MAILERS = {"default": {"BACKEND": "sender.inbox.mail.EmailMethodBackend"}}
+
+# Telegram: the real Bot API once SENDER_TELEGRAM_TOKEN is set, else the loopback sandbox.
+TELEGRAM_SANDBOX_TOKEN = "123456789:SANDBOX-sender-bot-token"
+_telegram_real = bool(os.environ.get("SENDER_TELEGRAM_TOKEN"))
+TELEGRAM_API_URL = "https://api.telegram.org/bot" if _telegram_real else "http://127.0.0.1:8081/bot"
+TELEGRAM_FILE_URL = "https://api.telegram.org/file/bot" if _telegram_real else "http://127.0.0.1:8081/file/bot"
 
 # The send methods and everything else Sender needs, in one dict (see sender/conf.py).
 SENDER = {
@@ -194,9 +215,49 @@ SENDER = {
                 "use_tls": env_bool("SENDER_SMTP_TLS", False),
                 "timeout": 30,
                 "from_email": DEFAULT_FROM_EMAIL,
+                # This site's public address: with it every email carries an unsubscribe link and
+                # List-Unsubscribe headers (sender.api). Empty: no link.
+                "site_url": os.environ.get("SENDER_SITE_URL", ""),
             },
         },
         "storage": {"BACKEND": "sender.methods.storage.StorageMethod"},
+        "sms": {
+            "BACKEND": "sender.methods.sms.SmsMethod",
+            "OPTIONS": {
+                # skebby | console | file | locmem. `make run` starts a loopback Skebby sandbox on 8025.
+                "backend": os.environ.get("SENDER_SMS_BACKEND", "skebby"),
+                "url": os.environ.get("SENDER_SKEBBY_URL", "http://127.0.0.1:8025/API/v1.0/REST/" if DEBUG
+                                      else "https://api.skebby.it/API/v1.0/REST/"),
+                "username": os.environ.get("SENDER_SKEBBY_USERNAME", "sandbox" if DEBUG else ""),
+                "password": os.environ.get("SENDER_SKEBBY_PASSWORD", "sandbox" if DEBUG else ""),
+                "auth": os.environ.get("SENDER_SKEBBY_AUTH", "session"),  # or "token"
+                "message_type": os.environ.get("SENDER_SMS_QUALITY", "GP"),  # GP Classic+, TI Classic, SI Basic
+                "sender": os.environ.get("SENDER_SMS_SENDER", ""),  # an approved alias, GP only
+                "prices": {  # per segment, per quality
+                    "GP": os.environ.get("SENDER_SMS_PRICE_GP", "0.065"),
+                    "TI": os.environ.get("SENDER_SMS_PRICE_TI", "0.045"),
+                    "SI": os.environ.get("SENDER_SMS_PRICE_SI", "0.035"),
+                },
+                "max_segments": int(os.environ.get("SENDER_SMS_MAX_SEGMENTS", "7")),
+                "batch_size": int(os.environ.get("SENDER_SMS_BATCH_SIZE", "1000")),  # numbers per gateway call
+                "poll_interval": float(os.environ.get("SENDER_SMS_POLL_INTERVAL", "60")),
+                "track_hours": float(os.environ.get("SENDER_SMS_TRACK_HOURS", "48")),
+            },
+        },
+        "telegram": {
+            "BACKEND": "sender.methods.telegram.TelegramMethod",
+            "PRICE": os.environ.get("SENDER_TELEGRAM_PRICE", "0"),
+            "OPTIONS": {
+                # No token set: in development, the loopback Bot API sandbox `make run` starts on 8081.
+                "token": os.environ.get("SENDER_TELEGRAM_TOKEN", TELEGRAM_SANDBOX_TOKEN if DEBUG else ""),
+                "base_url": os.environ.get("SENDER_TELEGRAM_API_URL", TELEGRAM_API_URL),
+                "base_file_url": os.environ.get("SENDER_TELEGRAM_FILE_URL", TELEGRAM_FILE_URL),
+                "webhook_secret": os.environ.get("SENDER_TELEGRAM_WEBHOOK_SECRET", "dev-webhook-secret" if DEBUG else ""),
+                "rate": float(os.environ.get("SENDER_TELEGRAM_RATE", "30")),  # messages per second, all chats
+                "chat_interval": float(os.environ.get("SENDER_TELEGRAM_CHAT_INTERVAL", "1")),  # seconds per chat
+                "long_text": os.environ.get("SENDER_TELEGRAM_LONG_TEXT", "refuse"),  # or "split" (>4096 chars)
+            },
+        },
     },
     "RECIPIENT_MODELS": env_list(
         "SENDER_RECIPIENT_MODELS", "recipients.Customer,recipients.ExternalSubject"
@@ -207,15 +268,23 @@ SENDER = {
     "RETRY_BACKOFF": float(os.environ.get("SENDER_RETRY_BACKOFF", "30")),
     "RETRY_BACKOFF_MAX": float(os.environ.get("SENDER_RETRY_BACKOFF_MAX", "900")),
     "LEASE_SECONDS": int(os.environ.get("SENDER_LEASE_SECONDS", "300")),
+    "CHECKPOINT_ROWS": int(os.environ.get("SENDER_CHECKPOINT_ROWS", "1000")),
     "DEFAULT_REGION": os.environ.get("SENDER_DEFAULT_REGION", "IT"),
     "ATTACHMENT_MAX_BYTES": int(os.environ.get("SENDER_ATTACHMENT_MAX_BYTES", str(10 * 1024 * 1024))),
 }
 
+if os.environ.get("SENDER_SMS_BACKEND") == "off":  # no SMS at all: no Skebby credentials needed
+    del SENDER["METHODS"]["sms"]
+
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
-    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "formatters": {
+        "plain": {"()": "sender.logs.KeyValueFormatter", "format": "%(asctime)s %(levelname)s %(name)s %(message)s"},
+        "json": {"()": "sender.logs.JsonFormatter"},
+    },
+    # SENDER_LOG_FORMAT=json: one JSON object per line, with the broadcast id and batch as fields.
+    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": os.environ.get("SENDER_LOG_FORMAT", "plain")}},
     "loggers": {"sender": {"handlers": ["console"], "level": os.environ.get("SENDER_LOG_LEVEL", "INFO")}},
 }
 

@@ -9,3 +9,4 @@ class SenderConfig(AppConfig):
 
     def ready(self) -> None:
         from . import checks, conf  # noqa: F401  (registers system checks and setting resets)
+        from .inbox import checks as inbox_checks  # noqa: F401

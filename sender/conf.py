@@ -15,6 +15,13 @@ DEFAULTS: dict[str, Any] = {
     "RETRY_BACKOFF": 30.0,
     "RETRY_BACKOFF_MAX": 900.0,
     "LEASE_SECONDS": 300,
+    # Outcomes are written every this many rows: after a crash at most this many may go out twice.
+    "CHECKPOINT_ROWS": 1000,
+    # Login throttling (sender/throttle.py): failures allowed per username / per client address.
+    "LOGIN_ATTEMPTS": 5,
+    "LOGIN_ATTEMPTS_PER_IP": 30,
+    "LOGIN_WINDOW_SECONDS": 900,
+    "LOGIN_CLIENT_IP_HEADER": None,
     "DEFAULT_REGION": "IT",
     "ATTACHMENT_MAX_BYTES": 10 * 1024 * 1024,
     "CURRENCY": "€",

@@ -7,6 +7,7 @@ from django import forms
 from django.contrib.auth.models import AbstractBaseUser
 from django.utils.translation import gettext_lazy as _
 
+from .api.forms import LocalDateTimeInput
 from .exceptions import SelectionError
 from .methods import Draft, methods
 from .models import MessageAttachment, MessageTypology
@@ -21,9 +22,14 @@ class ComposeForm(forms.Form):
     subject = forms.CharField(label=_("Subject"), max_length=255, required=False)
     body = forms.CharField(label=_("Message"), widget=forms.Textarea(attrs={"rows": 8}),
                            error_messages={"required": _("Write the message first.")})
+    transliterate = forms.BooleanField(
+        label=_("SMS: replace accented and typographic characters so the message stays GSM-7 (cheaper)"),
+        required=False)
     attachments = forms.ModelMultipleChoiceField(queryset=MessageAttachment.objects.none(), required=False,
                                                  widget=forms.MultipleHiddenInput)
     idempotency_key = forms.CharField(widget=forms.HiddenInput, max_length=64)
+    send_at = forms.DateTimeField(label=_("Send later, at"), required=False, widget=LocalDateTimeInput,
+                                  input_formats=LocalDateTimeInput.input_formats)  # empty: now (sender.api.scheduling)
 
     def __init__(self, *args, user: AbstractBaseUser, **kwargs):
         kwargs.setdefault("initial", {}).setdefault("idempotency_key", uuid.uuid4().hex)
@@ -45,7 +51,8 @@ class ComposeForm(forms.Form):
 
     def draft(self) -> Draft:
         data = self.cleaned_data
-        return Draft(body=data["body"], subject=data.get("subject", ""), attachments=tuple(data.get("attachments", ())))
+        return Draft(body=data["body"], subject=data.get("subject", ""), attachments=tuple(data.get("attachments", ())),
+                     transliterate=data.get("transliterate", False))
 
 
 class CounterForm(forms.Form):

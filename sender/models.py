@@ -308,6 +308,28 @@ class GatewayOrder(models.Model):
         return self.order_id
 
 
+class GatewayState(models.Model):
+    """What we know of one SMS method's gateway account: the credit it last reported, and
+    the token of its polling task (exactly one queued poll task holds the current token)."""
+
+    method = models.CharField(_("send method"), max_length=32, unique=True)
+    credits = models.JSONField(_("credits"), default=dict, blank=True,
+                               help_text=_("Remaining SMS per message type, as the gateway last said."))
+    money = models.DecimalField(_("money left"), max_digits=12, decimal_places=4, null=True, blank=True)
+    credits_at = models.DateTimeField(_("credits checked at"), null=True, blank=True)
+    poll_token = models.UUIDField(_("poll token"), null=True, blank=True, editable=False)
+    poll_due_at = models.DateTimeField(_("next poll at"), null=True, blank=True)
+    polled_at = models.DateTimeField(_("last polled at"), null=True, blank=True)
+    error = models.TextField(_("last error"), blank=True)
+
+    class Meta:
+        verbose_name = _("gateway state")
+        verbose_name_plural = _("gateway states")
+
+    def __str__(self) -> str:
+        return self.method
+
+
 class IncomingMessage(models.Model):
     """An SMS a recipient sent us (a reply), linked to them and to the broadcast they last
     got over that method, when their number is known."""

@@ -2,8 +2,10 @@ from django.urls import path
 
 from . import consumers
 from .inbox.consumers import InboxCounterConsumer
+from .telegram.consumers import ChatConsumer as TelegramChatConsumer
 
 websocket_urlpatterns = [
     path("ws/broadcasts/<int:broadcast_id>/", consumers.BroadcastProgressConsumer.as_asgi()),
     path("ws/inbox/", InboxCounterConsumer.as_asgi()),
+    path("ws/telegram/<str:label>/<str:pk>/", TelegramChatConsumer.as_asgi()),
 ]

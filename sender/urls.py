@@ -1,11 +1,12 @@
-from django.urls import path
+from django.urls import include, path
 
-from .views import broadcasts, compose, history, inbox, picker, reports
+from .views import broadcasts, compose, health, history, inbox, picker, reports
 
 app_name = "sender"
 
 urlpatterns = [
     path("", broadcasts.home, name="home"),
+    path("health/", health.health_view, name="health"),
     path("send/", compose.compose, name="compose"),
     path("send/preview/", compose.preview_view, name="preview"),
     path("send/counter/", compose.counter, name="counter"),
@@ -17,6 +18,7 @@ urlpatterns = [
     path("broadcasts/<int:pk>/retry/<str:method>/", history.retry, name="retry"),
     path("history/", history.history, name="history"),
     path("recipients/<str:label>/<str:pk>/history/", history.recipient_history, name="recipient_history"),
+    path("telegram/", include("sender.telegram.urls")),
     path("reports/", reports.report, name="report"),
     path("reports/invoice/", reports.invoice, name="invoice"),
     path("attachments/<int:pk>/", broadcasts.attachment_download, name="attachment"),
@@ -27,4 +29,6 @@ urlpatterns = [
     path("inbox/unread.json", inbox.inbox_unread, name="inbox_unread"),
     path("inbox/<int:sent_id>/files/<int:pk>/", inbox.inbox_attachment, name="inbox_attachment"),
     path("inbox/<int:sent_id>/files/<int:pk>/thumbnail/", inbox.inbox_thumbnail, name="inbox_thumbnail"),
+    path("recipients/<str:label>/<str:pk>/invite/", inbox.inbox_invite, name="inbox_invite"),
+    path("start/", inbox.start, name="start"),
 ]

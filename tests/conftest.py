@@ -3,12 +3,18 @@ a real SMTP server on loopback; the real task worker."""
 
 from pathlib import Path
 
+import hypothesis
 import pytest
 from django.contrib.auth.models import Group, Permission, User
 from django.test import override_settings
 from django.utils import translation
 
 from tests.smtp import SMTPServer
+
+# Property tests explore the same examples on every run, so CI is a verdict on the code, not
+# on the draw; `pytest --hypothesis-profile=default` explores new examples.
+hypothesis.settings.register_profile("sender", derandomize=True, database=None)
+hypothesis.settings.load_profile("sender")
 
 
 def pytest_sessionfinish(session, exitstatus):
@@ -30,7 +36,8 @@ def _private_storage(settings, tmp_path):
                         "OPTIONS": {"location": str(tmp_path / "attachments")}},
     }
     settings.TASKS = {"default": {"BACKEND": "django_tasks_db.DatabaseBackend"}}
-    settings.CHANNEL_LAYERS = {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer"}}
+    if not settings.CHANNEL_LAYERS["default"]["BACKEND"].startswith("channels_redis"):  # REDIS_URL: the scale-out run
+        settings.CHANNEL_LAYERS = {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer"}}
 
 
 @pytest.fixture(autouse=True)

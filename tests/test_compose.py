@@ -146,7 +146,7 @@ def test_uploads_are_checked_and_images_get_a_thumbnail(staff):
     assert data["name"] == "photo.png" and data["thumbnail"]
     thumb = staff.get(data["thumbnail"])
     assert thumb["Content-Type"] == "image/jpeg"
-    assert max(Image.open(io.BytesIO(thumb.content)).size) == 160
+    assert max(Image.open(io.BytesIO(b"".join(thumb.streaming_content))).size) == 160
     bad = io.BytesIO(b"%PDF-1.4 not really a png")
     bad.name = "fake.png"
     refused = staff.post(reverse("sender:upload"), {"file": bad})

@@ -338,7 +338,7 @@ def test_recipient_history_lists_every_method_with_read_status(client, sender_us
     person, other = customers(2)
     Customer.objects.filter(pk=person.pk).update(user=outsider)
     first = send(sender_user, [person, other], ["email", "storage"], subject="First")
-    second = send(sender_user, [person], ["storage"], subject="Second")
+    send(sender_user, [person], ["storage"], subject="Second")
     settle(first.sents.get(method="email"), failed={person.email: "550 no"})
     MessageUserRead.objects.create(message_sent=first.sents.get(method="storage"), user=outsider)
     client.force_login(sender_user)

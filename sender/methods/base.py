@@ -24,6 +24,7 @@ class Draft:
     body: str
     subject: str = ""
     attachments: Sequence["MessageAttachment"] = field(default_factory=tuple)
+    transliterate: bool = False  # SMS: replace characters outside GSM-7 where a close one exists
 
 
 @dataclass(frozen=True, slots=True)
@@ -72,6 +73,10 @@ class BaseMethod:
         problems = []
         if not draft.body.strip():
             problems.append(_("The message body is empty."))
+        if "\x00" in draft.body or "\x00" in draft.subject:  # no database stores it, no gateway wants it
+            problems.append(_("The message contains a NUL character; remove it."))
+        if any(ch in draft.subject for ch in "\r\n\x0b\x0c\x1c\x1d\x1e\x85\u2028\u2029"):
+            problems.append(_("The subject must be a single line."))
         if self.requires_subject and not draft.subject.strip():
             problems.append(_("%(method)s needs a subject.") % {"method": self.label})
         if self.max_length is not None and len(draft.body) > self.max_length:
@@ -94,6 +99,10 @@ class BaseMethod:
     def price(self, draft: Draft) -> Decimal:
         """Cost of sending this draft to one recipient."""
         return self.unit_price * self.segments(draft)
+
+    def sent_extra(self, draft: Draft) -> dict[str, Any]:
+        """What the MessageSent row keeps about how this draft goes out (read back by deliver)."""
+        return {"segments": self.segments(draft)}
 
     def deliver(self, message: "MessageSent", rows: Sequence["MessageRecipient"]) -> list[Outcome]:
         """Deliver one batch of pending rows; return one outcome per row.

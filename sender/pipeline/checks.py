@@ -6,6 +6,7 @@ from django.contrib.auth.models import AbstractBaseUser
 from django.core.exceptions import PermissionDenied
 from django.utils.translation import gettext as _
 
+from ..api.templating import problems as template_problems, uses_placeholders
 from ..exceptions import InvalidMethod, SelectionError
 from ..methods import BaseMethod, Draft, methods
 from ..permissions import can_send
@@ -31,5 +32,18 @@ def load_methods(aliases: Sequence[str]) -> list[BaseMethod]:
 
 def presend(loaded: Sequence[BaseMethod], draft: Draft) -> None:
     problems = [problem for method in loaded for problem in method.presend(draft)]
+    problems += placeholder_problems(loaded, draft)
     if problems:
         raise SelectionError(list(dict.fromkeys(problems)))
+
+
+def placeholder_problems(loaded: Sequence[BaseMethod], draft: Draft) -> list[str]:
+    """Placeholders ({{ name }}) only in the body, only the allowed ones, only for methods that fill them in."""
+    if not uses_placeholders(draft.body) and not uses_placeholders(draft.subject):
+        return []
+    found = template_problems(draft.body)
+    if uses_placeholders(draft.subject):
+        found.append(_("Placeholders work in the message body only, not in the subject."))
+    found += [_("%(method)s cannot fill in placeholders such as {{ name }}.") % {"method": method.label}
+              for method in loaded if not getattr(method, "supports_placeholders", False)]
+    return found

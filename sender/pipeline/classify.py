@@ -1,14 +1,17 @@
 """Classify each resolved recipient per method: valid, duplicate or invalid, with a reason.
 
 Normalization is the method's; deduplication is a set per method, so the whole step is
-linear in the number of recipients (the ancestor's was quadratic).
+linear in the number of recipients (the ancestor's was quadratic). Addresses that opted out
+of a method (sender.api.optout) are invalid: one query per run (per chunk if there are very many).
 """
 
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
+from itertools import islice
 
 from django.utils.translation import gettext as _
 
+from ..api.optout import Suppressions
 from ..exceptions import InvalidAddress
 from ..methods import BaseMethod
 from ..models import MessageRecipient
@@ -16,6 +19,7 @@ from .resolve import Resolved
 
 Status = MessageRecipient.Status
 ADDRESS_MAX = MessageRecipient._meta.get_field("address").max_length
+OPT_OUT_CHUNK = 2000
 
 
 @dataclass(slots=True)
@@ -37,7 +41,28 @@ def classify(resolved: Iterable[Resolved], methods: Sequence[BaseMethod]) -> Ite
     # million recipients that set alone was 150 MB).
     seen: dict[str, set[str] | None] = {m.alias: set() if m.address_field else None for m in methods}
     missing = {m.alias: _("No address for %(method)s.") % {"method": m.label} for m in methods if m.address_field}
-    for ct_id, object_id, addresses, only in resolved:
+    opted = {m.alias: _("The recipient opted out of %(method)s.") % {"method": m.label} for m in methods}
+    resolved = iter(resolved)
+    # Opt-outs: one query for the whole run, or one per chunk when there are very many; never per address.
+    suppressions = Suppressions(alias for alias, addresses in seen.items() if addresses is not None)
+    while chunk := list(islice(resolved, OPT_OUT_CHUNK)):
+        rows = list(_normalize(chunk, methods, missing))
+        refused = suppressions.refused({(c.method, c.address) for c in rows if c.status == Status.PENDING
+                                        and seen[c.method] is not None})
+        for row in rows:
+            if row.status == Status.PENDING and (row.method, row.address) in refused:
+                row.status, row.reason = Status.INVALID, opted[row.method]
+            elif row.status == Status.PENDING and (addresses_seen := seen[row.method]) is not None:
+                if row.address in addresses_seen:
+                    row.status, row.reason = Status.DUPLICATE, _("Same address as another recipient of this message.")
+                else:
+                    addresses_seen.add(row.address)
+            yield row
+
+
+def _normalize(chunk: Sequence[Resolved], methods: Sequence[BaseMethod], missing: dict[str, str]) -> Iterator[Classified]:
+    """Each recipient's address per method, normalized: PENDING, or INVALID with the reason."""
+    for ct_id, object_id, addresses, only in chunk:
         for method in methods:
             kind = method.address_field
             if only is not None and kind != only:
@@ -49,15 +74,9 @@ def classify(resolved: Iterable[Resolved], methods: Sequence[BaseMethod]) -> Ite
                 continue
             try:
                 address = method.normalize(str(raw))
+                if len(address) > ADDRESS_MAX:  # PostgreSQL would refuse the whole broadcast
+                    raise InvalidAddress(_("The address is too long (%(n)d characters, at most %(max)d).")
+                                         % {"n": len(address), "max": ADDRESS_MAX})
+                yield Classified(alias, ct_id, object_id, address, Status.PENDING)
             except InvalidAddress as exc:
                 yield Classified(alias, ct_id, object_id, str(raw)[:ADDRESS_MAX], Status.INVALID, str(exc))
-                continue
-            addresses_seen = seen[alias]
-            if addresses_seen is None:
-                yield Classified(alias, ct_id, object_id, address, Status.PENDING)
-            elif address in addresses_seen:
-                yield Classified(alias, ct_id, object_id, address, Status.DUPLICATE,
-                                 _("Same address as another recipient of this message."))
-            else:
-                addresses_seen.add(address)
-                yield Classified(alias, ct_id, object_id, address, Status.PENDING)

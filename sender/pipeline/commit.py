@@ -76,7 +76,7 @@ def _write(selection, user, loaded: list[BaseMethod], draft: Draft, key: str, ty
     if draft.attachments:
         broadcast.attachments.set(draft.attachments)
     sents = {
-        m.alias: MessageSent.objects.create(broadcast=broadcast, method=m.alias, extra={"segments": m.segments(draft)})
+        m.alias: MessageSent.objects.create(broadcast=broadcast, method=m.alias, extra=m.sent_extra(draft))
         for m in loaded
     }
     kinds = {m.address_field for m in loaded if m.address_field}

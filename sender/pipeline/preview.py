@@ -30,6 +30,8 @@ class MethodPreview:
     cost: Decimal = Decimal(0)
     rejected: list[Classified] = field(default_factory=list)
     """The first SAMPLE_SIZE duplicate or invalid rows, with their reasons."""
+    example: Classified | None = None
+    """The first valid row: whom a rendered example of the message is shown for."""
 
     @property
     def total(self) -> int:
@@ -68,9 +70,12 @@ def preview(selection: Selection, user: AbstractBaseUser, method_aliases: list[s
     kinds = {m.address_field for m in loaded if m.address_field}
     counts: dict[str, Counter] = {m.alias: Counter() for m in loaded}
     rejected: dict[str, list[Classified]] = {m.alias: [] for m in loaded}
+    examples: dict[str, Classified] = {}
     for row in classify(resolve(selection, user, kinds), loaded):
         counts[row.method][row.status] += 1
-        if row.status != Status.PENDING and len(rejected[row.method]) < SAMPLE_SIZE:
+        if row.status == Status.PENDING:
+            examples.setdefault(row.method, row)
+        elif len(rejected[row.method]) < SAMPLE_SIZE:
             rejected[row.method].append(row)
     result, warnings = [], []
     for method in loaded:
@@ -79,7 +84,7 @@ def preview(selection: Selection, user: AbstractBaseUser, method_aliases: list[s
         result.append(MethodPreview(
             alias=method.alias, label=method.label, valid=c[Status.PENDING], duplicate=c[Status.DUPLICATE],
             invalid=c[Status.INVALID], segments=method.segments(draft), unit_cost=unit,
-            cost=unit * c[Status.PENDING], rejected=rejected[method.alias],
+            cost=unit * c[Status.PENDING], rejected=rejected[method.alias], example=examples.get(method.alias),
         ))
         warnings.extend(method.warnings(draft))
         if not c[Status.PENDING]:

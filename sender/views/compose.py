@@ -9,9 +9,12 @@ from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
 from django.template.defaultfilters import filesizeformat
 from django.urls import reverse
+from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
+from ..api.scheduling import schedule
+from ..api.templating import examples, saved_templates
 from ..attachments import KINDS, store_attachment
 from ..conf import sender_settings
 from ..exceptions import SelectionError
@@ -49,6 +52,11 @@ def compose(request: HttpRequest) -> HttpResponse:
     if request.method == "POST" and form.is_valid():
         data = form.cleaned_data
         try:
+            if data.get("send_at"):
+                scheduled, _preview = schedule(data["selection"], request.user, data["methods"], form.draft(),
+                                               data["send_at"], data["idempotency_key"], typology=data["typology"])
+                messages.success(request, _("Scheduled: it will be sent at the time you chose."))
+                return redirect(scheduled)
             broadcast = commit(data["selection"], request.user, data["methods"], form.draft(),
                                data["idempotency_key"], typology=data["typology"])
         except (SelectionError, PermissionDenied) as exc:
@@ -60,6 +68,7 @@ def compose(request: HttpRequest) -> HttpResponse:
     status = 400 if form.errors else 200
     return render(request, "sender/compose.html", {
         "form": form, "tabs": tabs, "limits": limits(), "method_objects": [(alias, methods[alias]) for alias in methods],
+        "message_templates": saved_templates(), "time_zone": timezone.get_current_timezone_name(),
     }, status=status)
 
 
@@ -74,7 +83,8 @@ def preview_view(request: HttpRequest) -> HttpResponse:
             result = preview(data["selection"], request.user, data["methods"], form.draft())
         except SelectionError as exc:
             form.add_error(None, exc.errors)
-    return render(request, "sender/_preview.html", {"form": form, "preview": result})
+    return render(request, "sender/_preview.html", {"form": form, "preview": result,
+                                                    "examples": examples(result, form.draft()) if result else []})
 
 
 @login_required

@@ -150,8 +150,8 @@ def test_json_unread_count_and_mark_all_read(client, sender_user, rita, olga):
     user, record = rita
     _, olga_record = olga
     first = send_stored(sender_user, [record], subject="One").sents.get()
-    for subject in ("Two", "Three"):
-        send_stored(sender_user, [record, olga_record], subject=subject)
+    for title in ("Two", "Three"):
+        send_stored(sender_user, [record, olga_record], subject=title)
     client.force_login(user)
     client.get(reverse("sender:inbox_message", args=[first.pk]))
 

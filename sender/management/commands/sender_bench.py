@@ -26,6 +26,7 @@ import time
 import uuid
 from contextlib import contextmanager, nullcontext
 from pathlib import Path
+from urllib.parse import urlsplit
 
 from django.conf import settings
 from django.contrib.auth.models import Permission, User
@@ -40,6 +41,7 @@ from sender.demo import seed_recipients
 from sender.methods import Draft
 from sender.models import MessageAttachment, MessageRecipient, MessageSent
 from sender.pipeline import Selection, commit, preview
+from sender.sandbox.skebby import BenchGateway
 
 BODY = (
     "Dear customer,\n\nthis is a benchmark message. It has a few lines of plain text, like a real notice:\n"
@@ -136,6 +138,37 @@ class SMTPSink:
         return config
 
 
+def postgres_name(workdir: Path) -> str:
+    """The throwaway PostgreSQL database belonging to this run's temporary folder."""
+    return "sender_bench_" + re.sub(r"[^a-z0-9]", "_", workdir.name.lower())
+
+
+def _postgres_admin(url: str):
+    import psycopg
+
+    parts = urlsplit(url)
+    return psycopg.connect(host=parts.hostname or None, port=parts.port or None, user=parts.username or None,
+                           password=parts.password or None, dbname="postgres", autocommit=True)
+
+
+def create_postgres(workdir: Path) -> str:
+    """Create a fresh database on SENDER_BENCH_POSTGRES_URL; return its DATABASE_URL."""
+    server = os.environ.get("SENDER_BENCH_POSTGRES_URL", "postgres://postgres@127.0.0.1:5432/").rstrip("/")
+    name = postgres_name(workdir)
+    try:
+        with _postgres_admin(server) as conn:
+            conn.execute(f'CREATE DATABASE "{name}"')
+    except Exception as exc:
+        raise CommandError(f"Cannot create a PostgreSQL database on {server}: {exc}") from exc
+    return f"{server}/{name}"
+
+
+def drop_postgres(url: str) -> None:
+    name = urlsplit(url).path.lstrip("/")
+    with _postgres_admin(url) as conn:
+        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
 class QueryCounter:
     def __init__(self):
         self.count = 0
@@ -194,7 +227,11 @@ def run_worker(workers: int) -> None:
     email = settings.SENDER["METHODS"].get("email", {}).get("OPTIONS", {})
     env.update(SENDER_SMTP_HOST=str(email.get("host", "127.0.0.1")), SENDER_SMTP_PORT=str(email.get("port", 25)),
                SENDER_BATCH_SIZE=str(settings.SENDER.get("BATCH_SIZE", 2000)))
-    manage = [sys.executable, str(settings.BASE_DIR / "manage.py"), "db_worker", "--batch", "--no-reload",
+    sms = settings.SENDER["METHODS"].get("sms", {}).get("OPTIONS", {})
+    if sms.get("url"):
+        env.update(SENDER_SKEBBY_URL=sms["url"], SENDER_SKEBBY_USERNAME=sms.get("username", ""),
+                   SENDER_SKEBBY_PASSWORD=sms.get("password", ""), SENDER_SMS_POLL_INTERVAL="3600")
+    manage = [sys.executable, str(settings.BASE_DIR / "manage.py"), "db_worker", "--skip-checks", "--batch", "--no-reload",
               "--no-startup-delay", "--interval", "0", "-v", "0"]
     processes = [subprocess.Popen([*manage, "--worker-id", f"bench-{i}"], env=env) for i in range(workers)]
     if any(p.wait() for p in processes):
@@ -248,7 +285,7 @@ def verify(result: dict, method: str, expected: dict, received: int | None) -> l
         problems.append(f"the SMTP sink received {received} messages, expected {expected['valid']}")
     from django_tasks_db.models import DBTaskResult
 
-    failed = DBTaskResult.objects.exclude(status="SUCCESSFUL").count()
+    failed = DBTaskResult.objects.exclude(status="SUCCESSFUL").exclude(task_path="sender.tasks.poll_sms").count()
     if failed:
         problems.append(f"{failed} delivery tasks did not succeed")
     return problems
@@ -260,11 +297,15 @@ def bench(n: int, method: str, attachment_kb: int = 0, workers: int = 1, batch_s
     if workdir is None:
         with tempfile.TemporaryDirectory(prefix="sender-bench-") as tmp:
             return bench(n, method, attachment_kb, workers, batch_size, sink, Path(tmp), profile)
+    if method == "telegram":  # against the Bot API sandbox at Telegram's limits (sender/telegram/bench.py)
+        from sender.telegram.bench import bench_telegram
+
+        return bench_telegram(n, bench_user(), lambda: run_worker(workers), batch_size=batch_size)
     start = time.perf_counter()
     counts = seed_recipients(n)
     seed_s = round(time.perf_counter() - start, 3)
     seed_rss = peak_rss_mb()
-    expected = counts if method == "email" else {"total": n, "valid": n, "duplicate": 0, "invalid": 0}
+    expected = counts if method in ("email", "sms") else {"total": n, "valid": n, "duplicate": 0, "invalid": 0}
     user = bench_user()
     attachments = (make_attachment(user, attachment_kb),) if attachment_kb else ()
     draft = Draft(body=BODY, subject="Benchmark", attachments=attachments)
@@ -272,18 +313,21 @@ def bench(n: int, method: str, attachment_kb: int = 0, workers: int = 1, batch_s
     config = dict(settings.SENDER)
     if batch_size:
         config["BATCH_SIZE"] = batch_size
-    with SMTPSink(workdir, sink) if method == "email" else nullcontext() as smtp:
+    gateway = BenchGateway(dict(settings.SENDER)) if method == "sms" else None  # the Skebby sandbox, counting
+    with SMTPSink(workdir, sink) if method == "email" else gateway or nullcontext() as smtp:
         if smtp is not None:
             config = {**smtp.sender_settings(), "BATCH_SIZE": config["BATCH_SIZE"]}
         with override_settings(SENDER=config, DEBUG=False):
             result = run_pipeline(selection, user, method, draft, workers, profile)
         received = smtp.stop() if smtp is not None else None
     problems = verify(result, method, expected, received)
+    if gateway is not None and gateway.summary()["twice"]:
+        problems.append(f"the Skebby sandbox got {len(gateway.summary()['twice'])} numbers more than once")
     if problems:
         raise CommandError("Verification failed: " + "; ".join(problems))
     valid = expected["valid"]
     return {
-        "n": n, "method": method, "attachment_kb": attachment_kb, "workers": workers,
+        "n": n, "method": method, "attachment_kb": attachment_kb, "workers": workers, "database": connection.vendor,
         "batch_size": config["BATCH_SIZE"], "sink": smtp.kind if smtp is not None else None,
         "valid": valid, "duplicate": expected["duplicate"], "invalid": expected["invalid"],
         "received": received, "seed_s": seed_s,
@@ -292,6 +336,7 @@ def bench(n: int, method: str, attachment_kb: int = 0, workers: int = 1, batch_s
         "msgs_per_s": round(valid / result["deliver_s"], 1) if result["deliver_s"] else None,
         "sql_queries": result["sql_queries"], "sql_by_phase": result["sql_by_phase"],
         "peak_rss_mb": peak_rss_mb(), "rss_mb_after": {"seed": seed_rss, **result["rss_mb_after"]},
+        **({"gateway_calls": gateway.summary()["calls"]} if gateway is not None else {}),
         "verified": True,
     }
 
@@ -301,13 +346,16 @@ class Command(BaseCommand):
 
     def add_arguments(self, parser) -> None:
         parser.add_argument("--n", type=int, default=10_000, help="Recipients to seed (default 10000).")
-        parser.add_argument("--method", choices=["email", "storage"], default="email")
+        parser.add_argument("--method", choices=["email", "storage", "telegram", "sms"], default="email")
         parser.add_argument("--attachment-kb", type=int, default=0, help="Attach a file of this many KB.")
         parser.add_argument("--workers", type=int, default=1, help="Worker processes (1 = in this process).")
         parser.add_argument("--batch-size", type=int, default=None, help='Override SENDER["BATCH_SIZE"].')
         parser.add_argument("--sink", choices=["auto", "smtp-sink", "aiosmtpd"], default="auto",
                             help="SMTP sink: Postfix's smtp-sink when installed (auto), or aiosmtpd.")
         parser.add_argument("--profile", metavar="PREFIX", help="Write pyinstrument profiles to PREFIX-<phase>.*")
+        parser.add_argument("--database", choices=["sqlite", "postgres"], default="sqlite",
+                            help="Throwaway database: a SQLite file (default), or a fresh PostgreSQL database "
+                                 "on SENDER_BENCH_POSTGRES_URL (default postgres://postgres@127.0.0.1:5432/).")
         parser.add_argument("--keep", action="store_true", help="Keep the temporary database folder.")
         parser.add_argument("--json", action="store_true", help="Print the result as JSON.")
         parser.add_argument("--workdir", help=argparse.SUPPRESS)
@@ -323,12 +371,16 @@ class Command(BaseCommand):
     def _parent(self, options: dict) -> None:
         """Re-run this command in a child process whose database is a fresh SQLite file."""
         workdir = Path(tempfile.mkdtemp(prefix="sender-bench-"))
+        database_url = f"sqlite:///{workdir / 'bench.sqlite3'}"
+        if options["database"] == "postgres":
+            database_url = create_postgres(workdir)
         env = {
-            **os.environ, "DATABASE_URL": f"sqlite:///{workdir / 'bench.sqlite3'}", "SENDER_VAR_DIR": str(workdir),
+            **os.environ, "DATABASE_URL": database_url, "SENDER_VAR_DIR": str(workdir),
             "SENDER_ATTACHMENTS_DIR": str(workdir / "attachments"), "DJANGO_DEBUG": "0",
             "DJANGO_SECRET_KEY": secrets.token_urlsafe(32), "SENDER_LOG_LEVEL": "WARNING",
         }
-        argv = [sys.executable, str(settings.BASE_DIR / "manage.py"), "sender_bench", "--workdir", str(workdir),
+        # --skip-checks: production checks of methods the bench does not use (SMS credentials…) must not stop it.
+        argv = [sys.executable, str(settings.BASE_DIR / "manage.py"), "sender_bench", "--skip-checks", "--workdir", str(workdir),
                 "--n", str(options["n"]), "--method", options["method"], "--attachment-kb", str(options["attachment_kb"]),
                 "--workers", str(options["workers"]), "--sink", options["sink"]]
         if options["batch_size"]:
@@ -345,14 +397,18 @@ class Command(BaseCommand):
                 raise CommandError(f"The benchmark failed (exit status {child.returncode}).")
         finally:
             if options["keep"]:
-                self.stderr.write(f"Kept {workdir}")
+                self.stderr.write(f"Kept {workdir}" + (f" and {database_url}" if options["database"] == "postgres" else ""))
             else:
+                if options["database"] == "postgres":
+                    drop_postgres(database_url)
                 shutil.rmtree(workdir, ignore_errors=True)
 
     def _child(self, options: dict) -> None:
         workdir = Path(options["workdir"]).resolve()
         db = settings.DATABASES["default"]
-        if db["ENGINE"] != "django.db.backends.sqlite3" or not Path(db["NAME"]).resolve().is_relative_to(workdir):
+        throwaway = (db["NAME"] == postgres_name(workdir) if db["ENGINE"] == "django.db.backends.postgresql"
+                     else db["ENGINE"] == "django.db.backends.sqlite3" and Path(db["NAME"]).resolve().is_relative_to(workdir))
+        if not throwaway:
             raise CommandError(f"Refusing to benchmark outside the throwaway folder {workdir}: database is {db['NAME']}.")
         call_command("migrate", verbosity=0, interactive=False)
         result = bench(options["n"], options["method"], options["attachment_kb"], options["workers"],
