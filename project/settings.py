@@ -223,6 +223,7 @@ SENDER = {
         "storage": {"BACKEND": "sender.methods.storage.StorageMethod"},
         "sms": {
             "BACKEND": "sender.methods.sms.SmsMethod",
+            "CHECKPOINT_ROWS": 1000,  # after a crash at most this many SMS may be paid for twice
             "OPTIONS": {
                 # skebby | console | file | locmem. `make run` starts a loopback Skebby sandbox on 8025.
                 "backend": os.environ.get("SENDER_SMS_BACKEND", "skebby"),
@@ -246,6 +247,7 @@ SENDER = {
         },
         "telegram": {
             "BACKEND": "sender.methods.telegram.TelegramMethod",
+            "CHECKPOINT_ROWS": 1000,  # 33 s of sending at 30/s
             "PRICE": os.environ.get("SENDER_TELEGRAM_PRICE", "0"),
             "OPTIONS": {
                 # No token set: in development, the loopback Bot API sandbox `make run` starts on 8081.
@@ -268,7 +270,7 @@ SENDER = {
     "RETRY_BACKOFF": float(os.environ.get("SENDER_RETRY_BACKOFF", "30")),
     "RETRY_BACKOFF_MAX": float(os.environ.get("SENDER_RETRY_BACKOFF_MAX", "900")),
     "LEASE_SECONDS": int(os.environ.get("SENDER_LEASE_SECONDS", "300")),
-    "CHECKPOINT_ROWS": int(os.environ.get("SENDER_CHECKPOINT_ROWS", "1000")),
+    "CHECKPOINT_ROWS": int(os.environ.get("SENDER_CHECKPOINT_ROWS", "5000")),
     "DEFAULT_REGION": os.environ.get("SENDER_DEFAULT_REGION", "IT"),
     "ATTACHMENT_MAX_BYTES": int(os.environ.get("SENDER_ATTACHMENT_MAX_BYTES", str(10 * 1024 * 1024))),
 }

@@ -16,7 +16,8 @@ DEFAULTS: dict[str, Any] = {
     "RETRY_BACKOFF_MAX": 900.0,
     "LEASE_SECONDS": 300,
     # Outcomes are written every this many rows: after a crash at most this many may go out twice.
-    "CHECKPOINT_ROWS": 1000,
+    # A method may set its own (SENDER["METHODS"][alias]["CHECKPOINT_ROWS"]).
+    "CHECKPOINT_ROWS": 5000,
     # Login throttling (sender/throttle.py): failures allowed per username / per client address.
     "LOGIN_ATTEMPTS": 5,
     "LOGIN_ATTEMPTS_PER_IP": 30,

@@ -6,7 +6,7 @@ Crash safety rests on three facts:
 - A claim is a conditional UPDATE that stamps the rows with a token and a lease, so two
   workers never take the same row; rows whose lease expired (a crashed worker) can be
   claimed again, by any worker (`recover_expired` queues them).
-- Outcomes are written after every chunk of `CHECKPOINT_ROWS` rows, in id order. So when
+- Outcomes are written after every chunk of `checkpoint_rows` rows, in id order. So when
   a worker dies, the rows it left claimed are, in id order, the chunk it was sending and
   then rows it never touched. The next claimer marks the first `CHECKPOINT_ROWS` of them
   as "may have been sent" (`sent_at` set on a pending row): they are sent again, and end
@@ -81,7 +81,7 @@ def deliver_batch(sent_id: int, batch: int) -> float | None:
     logger.info("batch claimed: %d rows (%d may have been sent before)", len(claim.rows), len(claim.suspect),
                 extra={**log, "rows": len(claim.rows), "suspect": len(claim.suspect)})
     method = methods[sent.method]
-    size = max(1, sender_settings.CHECKPOINT_ROWS)
+    size = checkpoint_rows(sent.method)
     delay: float | None = None
     written = 0
     for start in range(0, len(claim.rows), size):
@@ -129,6 +129,13 @@ def _deliver_chunk(method, sent: MessageSent, chunk: list[MessageRecipient], log
     return outcomes, None, stop
 
 
+def checkpoint_rows(alias: str) -> int:
+    """Rows sent between two writes of outcomes: the method's own CHECKPOINT_ROWS (SMS and
+    Telegram keep it small: a duplicate costs money or annoys), else the global one (each
+    checkpoint costs three statements, so large broadcasts want it large)."""
+    return max(1, int(methods.settings.get(alias, {}).get("CHECKPOINT_ROWS", sender_settings.CHECKPOINT_ROWS)))
+
+
 def take(sent: MessageSent, batch: int) -> Claim | None:
     """Claim the batch's pending rows that nobody holds (or whose holder's lease ran out)."""
     token, now = uuid.uuid4(), timezone.now()
@@ -157,7 +164,7 @@ def take(sent: MessageSent, batch: int) -> Claim | None:
 def _sort_abandoned(sent: MessageSent, batch: int, abandoned: list[int]) -> set[int]:
     """The dead worker was sending the first chunk of what it left: those may have gone out.
     The rest were never touched; their stamp is removed so they count as fresh."""
-    size = max(1, sender_settings.CHECKPOINT_ROWS)
+    size = checkpoint_rows(sent.method)
     suspect, untouched = abandoned[:size], abandoned[size:]
     if untouched:
         MessageRecipient.objects.filter(pk__in=untouched).update(sent_at=None)
