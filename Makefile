@@ -22,7 +22,7 @@ SCALE_UP = $(PY) -c 'import socket, sys, urllib.parse as u; \
 	[socket.create_connection((x.hostname, x.port), timeout=2).close() for x in urls]' \
 	"$(SCALE_DATABASE_URL)" "$(SCALE_REDIS_URL)" 2>/dev/null
 
-.PHONY: run run-scale test test-scale setup browsers sink bench clean
+.PHONY: run run-scale test test-scale setup browsers screenshots sink bench clean
 
 $(VENV)/.installed: requirements.txt requirements-dev.txt
 	@base=$$($(FIND_PYTHON)) || { echo "Sender needs Python 3.12 or newer; none found. Install one or set PYTHON=/path/to/python3.12." >&2; exit 1; }; \
@@ -59,6 +59,10 @@ run-scale: setup
 	@$(SCALE_UP) || { echo "run-scale needs PostgreSQL and Redis at $(SCALE_DATABASE_URL) and $(SCALE_REDIS_URL)." >&2; exit 1; }
 	DATABASE_URL="$(SCALE_DATABASE_URL)" REDIS_URL="$(SCALE_REDIS_URL)" $(PY) manage.py run_scale --create-database \
 	  --servers $(SERVERS) --workers $(WORKERS) --port $(PORT)
+
+# The README's screenshots, retaken by the browser tests.
+screenshots: setup browsers
+	SENDER_SCREENSHOTS=1 $(PY) -m pytest -m browser -q
 
 # Browser tests drive Debian's chromium through Playwright (never `playwright install`).
 # Installed here when missing and we may (root with apt); otherwise those tests skip and say why.

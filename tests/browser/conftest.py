@@ -5,6 +5,7 @@ import os
 import shutil
 import subprocess
 import sys
+import tempfile
 import time
 import urllib.request
 from pathlib import Path
@@ -92,8 +93,11 @@ def page(product, monkeypatch):
 
 
 def shot(page, name: str) -> None:
-    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
-    page.screenshot(path=str(SCREENSHOTS / f"{name}.png"), full_page=True)
+    """Screenshot a step; into the README's folder only with SENDER_SCREENSHOTS=1 (`make
+    screenshots`), so an ordinary test run leaves the tree as it was."""
+    folder = SCREENSHOTS if os.environ.get("SENDER_SCREENSHOTS") else Path(tempfile.gettempdir()) / "sender-screenshots"
+    folder.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(folder / f"{name}.png"), full_page=True)
 
 
 def log_in(page, username: str, password: str) -> None:
