@@ -1,8 +1,13 @@
 from django.contrib import admin
 from django.contrib.auth import views as auth_views
+from django.contrib.auth.decorators import login_required
 from django.urls import include, path
 
 from sender.throttle import ThrottledLoginView
+
+# One door, with the throttle: the admin's own login form would let passwords be guessed
+# without it. Anonymous visitors of /admin/login/ go to the site's login and come back.
+admin.site.login = login_required(admin.site.login)
 
 urlpatterns = [
     path("admin/", admin.site.urls),

@@ -76,6 +76,8 @@ def test_public_pages_never_fail(route, db):
 def test_the_admin_asks_for_a_staff_login(db):
     response = Client().get("/admin/")
     assert response.status_code == 302 and response["Location"].startswith("/admin/login/")
+    response = Client().get(response["Location"])
+    assert response.status_code == 302 and response["Location"].startswith("/accounts/login/")
 
 
 @pytest.fixture

@@ -59,3 +59,15 @@ def test_the_client_address_header_of_a_proxy_is_used_when_configured(db, settin
     other = client.post("/accounts/login/", {"username": "v", "password": "x"}, REMOTE_ADDR="127.0.0.1",
                         HTTP_X_REAL_IP="203.0.113.6")
     assert (blocked.status_code, other.status_code) == (429, 200)
+
+
+def test_the_admin_login_goes_through_the_throttled_one(sender_user, settings):
+    settings.SENDER = {**settings.SENDER, "LOGIN_ATTEMPTS": 1}
+    sender_user.is_superuser = True
+    sender_user.save()
+    client = Client()
+    response = client.post("/admin/login/", {"username": "sally", "password": "pw-sally-123"})
+    assert response.status_code == 302 and response["Location"].startswith("/accounts/login/")
+    assert "_auth_user_id" not in client.session  # the admin's form never checked the password
+    attempt(client, "sally", "a guess")
+    assert attempt(client, "sally", "pw-sally-123").status_code == 429
