@@ -2,7 +2,7 @@
 
 Events arrive through the channel layer when workers share it (Redis). The embedded
 default's in-memory layer cannot cross processes, so the consumer also reads the counters
-from the database every POLL_SECONDS while the broadcast is active; either way the page
+from the database every second while the broadcast is active; either way the page
 receives each change once.
 """
 
@@ -17,10 +17,38 @@ from .pipeline.cancel import ACTIVE
 from .pipeline.progress import group_name
 from .views.access import visible_broadcasts
 
-POLL_SECONDS = 1.0
+class LiveConsumer(AsyncJsonWebsocketConsumer):
+    """A socket fed by channel-layer groups and by a database poll every `poll_seconds`: the
+    embedded default's in-memory layer cannot carry events from worker processes."""
+
+    poll_seconds = 1.0
+
+    async def join(self, *groups: str) -> None:
+        """Accept the socket, listen to `groups` and start polling (the first poll at once)."""
+        self.groups_joined = groups
+        for group in groups:
+            await self.channel_layer.group_add(group, self.channel_name)
+        await self.accept()
+        self.poller = asyncio.create_task(self._poll_loop())
+
+    async def disconnect(self, code: int) -> None:
+        for group in getattr(self, "groups_joined", ()):
+            await self.channel_layer.group_discard(group, self.channel_name)
+        if hasattr(self, "poller"):
+            self.poller.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self.poller
+
+    async def poll(self) -> bool:
+        """Read the database once and send what changed; False ends the polling."""
+        raise NotImplementedError
+
+    async def _poll_loop(self) -> None:
+        while await self.poll():
+            await asyncio.sleep(self.poll_seconds)
 
 
-class BroadcastProgressConsumer(AsyncJsonWebsocketConsumer):
+class BroadcastProgressConsumer(LiveConsumer):
     async def connect(self) -> None:
         user = self.scope.get("user")
         self.broadcast_id = self.scope["url_route"]["kwargs"]["broadcast_id"]
@@ -28,18 +56,7 @@ class BroadcastProgressConsumer(AsyncJsonWebsocketConsumer):
             await self.close(code=4403)
             return
         self.last: dict[int, dict] = {}
-        self.group = group_name(self.broadcast_id)
-        await self.channel_layer.group_add(self.group, self.channel_name)
-        await self.accept()
-        self.poller = asyncio.create_task(self._poll())
-
-    async def disconnect(self, code: int) -> None:
-        if hasattr(self, "group"):
-            await self.channel_layer.group_discard(self.group, self.channel_name)
-        if hasattr(self, "poller"):
-            self.poller.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self.poller
+        await self.join(group_name(self.broadcast_id))
 
     async def broadcast_progress(self, event: dict) -> None:
         await self._send_if_changed({k: v for k, v in event.items() if k != "type"})
@@ -49,14 +66,11 @@ class BroadcastProgressConsumer(AsyncJsonWebsocketConsumer):
             self.last[counters["sent"]] = counters
             await self.send_json(counters)
 
-    async def _poll(self) -> None:
-        while True:
-            snapshot = await self._snapshot()
-            for counters in snapshot:
-                await self._send_if_changed(counters)
-            if not any(c["status"] in ACTIVE for c in snapshot):
-                return
-            await asyncio.sleep(POLL_SECONDS)
+    async def poll(self) -> bool:
+        snapshot = await self._snapshot()
+        for counters in snapshot:
+            await self._send_if_changed(counters)
+        return any(c["status"] in ACTIVE for c in snapshot)
 
     @database_sync_to_async
     def _may_see(self, user) -> bool:

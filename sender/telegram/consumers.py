@@ -2,19 +2,16 @@
 
 Messages stored in this process (the webhook under daphne) arrive through the channel
 layer at once. The polling command runs in another process, which the in-memory layer
-cannot cross, so the consumer also looks for newer rows every POLL_SECONDS; either way
+cannot cross, so the consumer also looks for newer rows every two seconds; either way
 each message is sent once.
 """
 
-import asyncio
-import contextlib
-
 from channels.db import database_sync_to_async
-from channels.generic.websocket import AsyncJsonWebsocketConsumer
 from django.contrib.contenttypes.models import ContentType
 from django.core.exceptions import ValidationError
 from django.template.loader import render_to_string
 
+from ..consumers import LiveConsumer
 from ..exceptions import SelectionError
 from ..models import IncomingMessage
 from ..pipeline.resolve import visible
@@ -22,10 +19,9 @@ from ..recipients.registry import get_recipient_model
 from .chat import incoming_entry, telegram_aliases
 from .incoming import chat_group
 
-POLL_SECONDS = 2.0
+class ChatConsumer(LiveConsumer):
+    poll_seconds = 2.0
 
-
-class ChatConsumer(AsyncJsonWebsocketConsumer):
     async def connect(self) -> None:
         user = self.scope.get("user")
         kwargs = self.scope["url_route"]["kwargs"]
@@ -35,18 +31,7 @@ class ChatConsumer(AsyncJsonWebsocketConsumer):
             return
         self.content_type_id, self.object_id, self.last_id = target
         self.seen: set[int] = set()
-        self.group = chat_group(self.content_type_id, self.object_id)
-        await self.channel_layer.group_add(self.group, self.channel_name)
-        await self.accept()
-        self.poller = asyncio.create_task(self._poll())
-
-    async def disconnect(self, code: int) -> None:
-        if hasattr(self, "group"):
-            await self.channel_layer.group_discard(self.group, self.channel_name)
-        if hasattr(self, "poller"):
-            self.poller.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self.poller
+        await self.join(chat_group(self.content_type_id, self.object_id))
 
     async def chat_message(self, event: dict) -> None:
         await self._send_once(event["id"], event["html"])
@@ -58,11 +43,10 @@ class ChatConsumer(AsyncJsonWebsocketConsumer):
         self.last_id = max(self.last_id, message_id)
         await self.send_json({"id": message_id, "html": html})
 
-    async def _poll(self) -> None:
-        while True:
-            await asyncio.sleep(POLL_SECONDS)
-            for message_id, html in await self._newer():
-                await self._send_once(message_id, html)
+    async def poll(self) -> bool:
+        for message_id, html in await self._newer():
+            await self._send_once(message_id, html)
+        return True
 
     @database_sync_to_async
     def _recipient(self, user, label: str, pk: str) -> tuple[int, str, int] | None:

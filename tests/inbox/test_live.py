@@ -30,7 +30,7 @@ def socket_for(user=None) -> WebsocketCommunicator:
 
 def test_the_counter_follows_deliveries_by_the_real_worker_and_reads(sender_user, rita, olga, transactional_db,
                                                                       monkeypatch):
-    monkeypatch.setattr(consumers, "POLL_SECONDS", 600)  # so only the worker's event can bring the update
+    monkeypatch.setattr(consumers.InboxCounterConsumer, "poll_seconds", 600)  # so only the worker's event can bring the update
     rita_user, rita_record = rita
     _, olga_record = olga
     send_stored(sender_user, [rita_record], subject="Already there")

@@ -20,7 +20,7 @@ pytestmark = pytest.mark.skipif(
 
 
 def test_a_worker_process_reaches_the_websocket_through_redis(sender_user, transactional_db, monkeypatch):
-    monkeypatch.setattr(consumers, "POLL_SECONDS", 3600)  # one read at connect, then only the layer
+    monkeypatch.setattr(consumers.BroadcastProgressConsumer, "poll_seconds", 3600)  # one read at connect, then only the layer
     customers(3)
     broadcast = commit(Selection.parse({"recipients.customer": {"filter": ""}}), sender_user, ["storage"],
                        Draft(body="Hi"), "redis")
