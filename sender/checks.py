@@ -33,7 +33,7 @@ def check_sender_settings(app_configs=None, **kwargs) -> list[checks.CheckMessag
             errors.append(checks.Error('SENDER["RECIPIENT_MODELS"] lists no model.', id="sender.E006"))
     except ImproperlyConfigured as exc:
         errors.append(checks.Error(str(exc), id="sender.E007"))
-    for key in ("BATCH_SIZE", "MAX_ATTEMPTS", "LEASE_SECONDS"):
+    for key in ("BATCH_SIZE", "MAX_ATTEMPTS", "LEASE_SECONDS", "CHECKPOINT_ROWS"):
         value = config.get(key, 1)
         if not isinstance(value, int) or value < 1:
             errors.append(checks.Error(f'SENDER["{key}"] must be a positive integer.', id="sender.E008"))

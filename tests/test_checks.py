@@ -33,6 +33,9 @@ def test_the_shipped_settings_pass(settings):
     ({"RECIPIENT_MODELS": ["auth.User"]}, "sender.E007", "does not use sender.recipients.mixin.RecipientMixin"),
     ({"RECIPIENT_MODELS": []}, "sender.E006", "lists no model"),
     ({"BATCH_SIZE": 0}, "sender.E008", 'SENDER["BATCH_SIZE"] must be a positive integer'),
+    ({"CHECKPOINT_ROWS": 0}, "sender.E008", 'SENDER["CHECKPOINT_ROWS"] must be a positive integer'),
+    ({"METHODS": {"storage": {"BACKEND": "sender.methods.storage.StorageMethod", "CHECKPOINT_ROWS": "1000"}}},
+     "sender.E004", "CHECKPOINT_ROWS must be a positive integer, not '1000'"),
 ])
 def test_malformed_settings_are_named_in_the_check(settings, sender, code, words):
     found = messages(settings, **sender)

@@ -60,6 +60,11 @@ class BaseMethod:
             raise InvalidMethod(f"Send method '{alias}': PRICE must be a number, not {params['PRICE']!r}.") from None
         if params.get("LABEL"):
             self.label = params["LABEL"]
+        # Rows between two writes of outcomes, when this method wants its own (sender.pipeline.deliver).
+        self.checkpoint_rows: int | None = params.get("CHECKPOINT_ROWS")
+        if self.checkpoint_rows is not None and (type(self.checkpoint_rows) is not int or self.checkpoint_rows < 1):
+            raise InvalidMethod(f"Send method '{alias}': CHECKPOINT_ROWS must be a positive integer, "
+                                f"not {self.checkpoint_rows!r}.")
 
     def __repr__(self) -> str:
         return f"<{type(self).__name__} {self.alias!r}>"

@@ -133,7 +133,7 @@ def checkpoint_rows(alias: str) -> int:
     """Rows sent between two writes of outcomes: the method's own CHECKPOINT_ROWS (SMS and
     Telegram keep it small: a duplicate costs money or annoys), else the global one (each
     checkpoint costs three statements, so large broadcasts want it large)."""
-    return max(1, int(methods.settings.get(alias, {}).get("CHECKPOINT_ROWS", sender_settings.CHECKPOINT_ROWS)))
+    return methods[alias].checkpoint_rows or sender_settings.CHECKPOINT_ROWS
 
 
 def take(sent: MessageSent, batch: int) -> Claim | None:
