@@ -41,6 +41,7 @@ run: setup
 	$(PY) manage.py run_sender --port $(PORT)
 
 test: setup browsers
+	$(VENV)/bin/lint-imports
 	$(PY) -m pytest
 	@$(MAKE) --no-print-directory test-scale
 

@@ -75,11 +75,22 @@ INSTALLED_APPS = [
     "django_filters",
     "django_tasks_db",
     "channels",
+    # Sender, one app per layer (docs/architecture.md): the ledger, who receives, the channels,
+    # compose → deliver, the recipients' inbox, and the faces.
     "sender",
-    "sender.recipients",
-    "sender.telegram",
+    "sender.audience",
+    "sender.channels",
+    "sender.channels.sms",
+    "sender.channels.telegram",
+    "sender.pipeline",
+    "sender.inbox",
+    "sender.web",
     "sender.api",
 ]
+# Sandboxes, demo data and benchmarks: development only (`make run`, the tests, `make bench`).
+SENDER_DEV = env_bool("SENDER_DEV", DEBUG)
+if SENDER_DEV:
+    INSTALLED_APPS.append("sender.dev")
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
@@ -204,7 +215,7 @@ TELEGRAM_FILE_URL = "https://api.telegram.org/file/bot" if _telegram_real else "
 SENDER = {
     "METHODS": {
         "email": {
-            "BACKEND": "sender.methods.email.EmailMethod",
+            "BACKEND": "sender.channels.email.method.EmailMethod",
             "PRICE": os.environ.get("SENDER_EMAIL_PRICE", "0"),
             "OPTIONS": {
                 # `make run` starts a loopback mail sandbox on 2525 (manage.py run_sender).
@@ -220,9 +231,9 @@ SENDER = {
                 "site_url": os.environ.get("SENDER_SITE_URL", ""),
             },
         },
-        "storage": {"BACKEND": "sender.methods.storage.StorageMethod"},
+        "storage": {"BACKEND": "sender.channels.storage.method.StorageMethod"},
         "sms": {
-            "BACKEND": "sender.methods.sms.SmsMethod",
+            "BACKEND": "sender.channels.sms.method.SmsMethod",
             "CHECKPOINT_ROWS": 1000,  # after a crash at most this many SMS may be paid for twice
             "OPTIONS": {
                 # skebby | console | file | locmem. `make run` starts a loopback Skebby sandbox on 8025.
@@ -246,7 +257,7 @@ SENDER = {
             },
         },
         "telegram": {
-            "BACKEND": "sender.methods.telegram.TelegramMethod",
+            "BACKEND": "sender.channels.telegram.method.TelegramMethod",
             "CHECKPOINT_ROWS": 1000,  # 33 s of sending at 30/s
             "PRICE": os.environ.get("SENDER_TELEGRAM_PRICE", "0"),
             "OPTIONS": {

@@ -3,7 +3,7 @@ from django.contrib.auth import views as auth_views
 from django.contrib.auth.decorators import login_required
 from django.urls import include, path
 
-from sender.throttle import ThrottledLoginView
+from sender.web.throttle import ThrottledLoginView
 
 # One door, with the throttle: the admin's own login form would let passwords be guessed
 # without it. Anonymous visitors of /admin/login/ go to the site's login and come back.
@@ -20,5 +20,5 @@ urlpatterns = [
     path("accounts/reset/done/", auth_views.PasswordResetCompleteView.as_view(), name="password_reset_complete"),
     path("i18n/", include("django.conf.urls.i18n")),
     path("", include("sender.api.urls")),
-    path("", include("sender.urls")),
+    path("", include("sender.web.urls")),
 ]

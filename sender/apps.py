@@ -8,5 +8,4 @@ class SenderConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
 
     def ready(self) -> None:
-        from . import checks, conf  # noqa: F401  (registers system checks and setting resets)
-        from .inbox import checks as inbox_checks  # noqa: F401
+        from sender import checks  # noqa: F401  (app loading: registers the system checks)

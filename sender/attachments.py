@@ -20,11 +20,12 @@ from django.core.exceptions import ValidationError
 from django.core.files import File
 from django.core.files.base import ContentFile
 from django.template.defaultfilters import filesizeformat
-from django.utils.translation import gettext as _, gettext_lazy
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 from PIL import Image, ImageOps, ImageSequence
 
-from .conf import sender_settings
-from .models import MessageAttachment
+from sender.conf import sender_settings
+from sender.models import MessageAttachment
 
 NAME_MAX = MessageAttachment._meta.get_field("name").max_length
 MAX_PIXELS = 50_000_000  # a 50-megapixel photo; more is a decompression bomb, not an attachment

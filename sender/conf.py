@@ -3,8 +3,6 @@
 from typing import Any
 
 from django.conf import settings
-from django.core.signals import setting_changed
-from django.dispatch import receiver
 
 DEFAULTS: dict[str, Any] = {
     "METHODS": {},
@@ -47,12 +45,3 @@ class SenderSettings:
 
 sender_settings = SenderSettings()
 
-
-@receiver(setting_changed)
-def _reset_on_change(*, setting: str, **kwargs: Any) -> None:
-    if setting == "SENDER":
-        from .methods import methods
-        from .recipients.registry import recipient_models
-
-        methods.reset()
-        recipient_models.cache_clear()

@@ -1,4 +1,5 @@
-"""What a broadcast leaves behind: the message, one row per method, one row per address."""
+"""The ledger: what a broadcast leaves behind (the message, one row per method, one row per
+address, reads) and what people send back."""
 
 import uuid
 from decimal import Decimal
@@ -13,6 +14,8 @@ from django.dispatch import receiver
 from django.urls import reverse
 from django.utils.functional import LazyObject, empty
 from django.utils.translation import gettext_lazy as _
+
+from sender.statuses import RecipientStatus
 
 
 class _AttachmentStorage(LazyObject):
@@ -163,13 +166,6 @@ class MessageSent(models.Model):
     def __str__(self) -> str:
         return f"{self.broadcast} ({self.method})"
 
-    @property
-    def method_label(self) -> str:
-        """The configured method's label; the alias if it is no longer configured."""
-        from .methods import methods
-
-        return methods[self.method].label if self.method in methods.settings else self.method
-
     # The ancestor kept the message on this row; keep reading it from here working.
     @property
     def subject(self) -> str:
@@ -195,34 +191,11 @@ class MessageSent(models.Model):
         """Rows with a final status: everything but pending."""
         return self.total - self.pending_count
 
-    def counters(self) -> dict:
-        from .templatetags.sender_tags import money
-
-        return {
-            "status": self.status,
-            "status_display": str(self.get_status_display()),
-            "pending": self.pending_count,
-            "success": self.success_count,
-            "failed": self.failed_count,
-            "unknown": self.unknown_count,
-            "invalid": self.invalid_count,
-            "duplicate": self.duplicate_count,
-            "total": self.total,
-            "cost": str(self.cost),
-            "cost_display": money(self.cost),
-        }
-
 
 class MessageRecipient(models.Model):
     """One address of one recipient for one method, and what became of it."""
 
-    class Status(models.TextChoices):
-        PENDING = "pending", _("pending")
-        SUCCESS = "success", _("success")
-        FAILED = "failed", _("failed")
-        UNKNOWN = "unknown", _("unknown")
-        INVALID = "invalid", _("invalid")
-        DUPLICATE = "duplicate", _("duplicate")
+    Status = RecipientStatus
 
     message_sent = models.ForeignKey(
         MessageSent, on_delete=models.CASCADE, related_name="recipients", verbose_name=_("message sent")
@@ -282,52 +255,6 @@ class MessageUserRead(models.Model):
 
     def __str__(self) -> str:
         return f"{self.user} read {self.message_sent}"
-
-
-class GatewayOrder(models.Model):
-    """One order handed to an SMS gateway (many recipients per call), polled for delivery
-    reports until every row of it has a final status or the tracking time runs out."""
-
-    message_sent = models.ForeignKey(
-        MessageSent, on_delete=models.CASCADE, related_name="orders", verbose_name=_("message sent")
-    )
-    order_id = models.CharField(_("order id"), max_length=64, unique=True)
-    size = models.PositiveIntegerField(_("recipients"), default=0)
-    open = models.BooleanField(_("open"), default=True)
-    next_poll_at = models.DateTimeField(_("next poll at"))
-    polled_at = models.DateTimeField(_("last polled at"), null=True, blank=True)
-    created_at = models.DateTimeField(_("created at"), auto_now_add=True)
-
-    class Meta:
-        ordering = ["id"]
-        verbose_name = _("gateway order")
-        verbose_name_plural = _("gateway orders")
-        indexes = [models.Index(fields=["open", "next_poll_at"], name="gatewayorder_due")]
-
-    def __str__(self) -> str:
-        return self.order_id
-
-
-class GatewayState(models.Model):
-    """What we know of one SMS method's gateway account: the credit it last reported, and
-    the token of its polling task (exactly one queued poll task holds the current token)."""
-
-    method = models.CharField(_("send method"), max_length=32, unique=True)
-    credits = models.JSONField(_("credits"), default=dict, blank=True,
-                               help_text=_("Remaining SMS per message type, as the gateway last said."))
-    money = models.DecimalField(_("money left"), max_digits=12, decimal_places=4, null=True, blank=True)
-    credits_at = models.DateTimeField(_("credits checked at"), null=True, blank=True)
-    poll_token = models.UUIDField(_("poll token"), null=True, blank=True, editable=False)
-    poll_due_at = models.DateTimeField(_("next poll at"), null=True, blank=True)
-    polled_at = models.DateTimeField(_("last polled at"), null=True, blank=True)
-    error = models.TextField(_("last error"), blank=True)
-
-    class Meta:
-        verbose_name = _("gateway state")
-        verbose_name_plural = _("gateway states")
-
-    def __str__(self) -> str:
-        return self.method
 
 
 class IncomingMessage(models.Model):

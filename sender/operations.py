@@ -11,8 +11,9 @@ from channels.layers import get_channel_layer
 from django.db import connection
 from django.db.models import Count, Min, Q, Sum
 from django.utils import timezone
+from django_tasks_db.models import DBTaskResult, get_date_max
 
-from .models import MessageRecipient, MessageSent
+from sender.models import MessageRecipient, MessageSent
 
 Status = MessageRecipient.Status
 
@@ -58,8 +59,6 @@ def check_channel_layer(timeout: float = 2.0) -> Check:
 
 def queue_stats(now: datetime | None = None) -> dict:
     """Task queue depth (ready now, deferred, running) and the oldest ready task's age."""
-    from django_tasks_db.models import DBTaskResult, get_date_max
-
     now = now or timezone.now()
     # django-tasks-db stores "no run_after" as the maximum date: those are ready too.
     ready = Q(status="READY") & (Q(run_after=get_date_max()) | Q(run_after__lte=now))

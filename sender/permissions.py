@@ -2,7 +2,7 @@
 
 from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
 
-from .conf import sender_settings
+from sender.conf import sender_settings
 
 
 def can_send(user: AbstractBaseUser | AnonymousUser) -> bool:

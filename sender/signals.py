@@ -5,6 +5,10 @@ message_status_changed
     `sender=MessageRecipient`, `message_sent_id`, `row_ids` (list), `old_status`, `status`,
     `reason`. Per group rather than per row, so 100,000 receipts are not 100,000 calls.
 
+batch_delivered
+    A worker finished a batch of one method: `sender=MessageSent`, `message_sent` (with fresh
+    counters). The inbox listens, so open inboxes re-read their unread count.
+
 message_received
     Incoming messages were stored: `sender=IncomingMessage`, `messages` (list of
     IncomingMessage, each linked to its recipient when the number is known).
@@ -14,3 +18,4 @@ from django.dispatch import Signal
 
 message_status_changed = Signal()
 message_received = Signal()
+batch_delivered = Signal()

@@ -1,6 +1,6 @@
 """Small builders for recipient rows used across tests."""
 
-from sender.recipients.models import Customer, ExternalSubject
+from sender.audience.models import Customer, ExternalSubject
 
 
 def customers(n: int, **fields) -> list[Customer]:

@@ -10,9 +10,10 @@ from django.contrib.auth.models import Permission, User
 from django.db.models import Count, Q, Sum
 from django.utils import timezone
 
-from sender.methods import Draft
+from sender.audience.selection import Selection
+from sender.channels import Draft
 from sender.models import Broadcast, MessageRecipient, MessageSent, MessageTypology
-from sender.pipeline import Selection, commit
+from sender.pipeline.commit import commit
 
 Status = MessageRecipient.Status
 

@@ -7,8 +7,8 @@ from datetime import timedelta
 
 import pytest
 from django.contrib.auth.models import Permission, User
-from django.db import connection
 from django.core.files.uploadedfile import SimpleUploadedFile
+from django.db import connection
 from django.test import override_settings
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
@@ -16,13 +16,19 @@ from django.utils import timezone
 from django_tasks_db.models import DBTaskResult
 
 from sender.attachments import store_attachment
-from sender.methods import Draft
+from sender.audience.models import Customer, ExternalSubject, ExternalSubjectTypology
+from sender.audience.selection import Selection
+from sender.channels import Draft
 from sender.models import (
-    Broadcast, MessageAttachment, MessageRecipient, MessageSent, MessageTypology, MessageUserRead,
+    Broadcast,
+    MessageAttachment,
+    MessageRecipient,
+    MessageSent,
+    MessageTypology,
+    MessageUserRead,
 )
-from sender.pipeline import Selection, commit
+from sender.pipeline.commit import commit
 from sender.pipeline.retry import retry_failed
-from sender.recipients.models import Customer, ExternalSubject, ExternalSubjectTypology
 from tests.factories import customers, subject
 from tests.test_attachments import PDF
 
@@ -240,7 +246,7 @@ def test_ticking_invoiced_records_the_user_and_leaves_the_counters_alone(client,
 # --- retry failed ------------------------------------------------------------------------------
 
 def queued_batches(sent: MessageSent) -> list[int]:
-    tasks = DBTaskResult.objects.filter(status="READY", task_path="sender.tasks.deliver_batch")
+    tasks = DBTaskResult.objects.filter(status="READY", task_path="sender.pipeline.deliver.deliver_task")
     return sorted(t.args_kwargs["args"][1] for t in tasks if t.args_kwargs["args"][0] == sent.pk)
 
 

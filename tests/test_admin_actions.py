@@ -10,8 +10,14 @@ from django.urls import reverse
 from django.utils import timezone
 from django_tasks_db.models import DBTaskResult
 
-from sender.models import GatewayOrder, GatewayState, IncomingMessage, MessageRecipient, MessageSent, MessageTypology
-from sender.reports import totals
+from sender.channels.sms.models import GatewayOrder, GatewayState
+from sender.models import (
+    IncomingMessage,
+    MessageRecipient,
+    MessageSent,
+    MessageTypology,
+)
+from sender.web.reports import totals
 from tests.factories import customers
 from tests.history_world import Status, grant, send, settle
 

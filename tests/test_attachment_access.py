@@ -9,9 +9,10 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from django.urls import reverse
 
 from sender.attachments import store_attachment
-from sender.methods import Draft
+from sender.audience.selection import Selection
+from sender.channels import Draft
 from sender.models import MessageAttachment
-from sender.pipeline import Selection, commit
+from sender.pipeline.commit import commit
 from tests.factories import customers
 from tests.test_attachments import PDF
 

@@ -9,8 +9,14 @@ import pytest
 from django.core.management import CommandError, call_command
 from django_tasks_db.models import DBTaskResult
 
-from sender.models import Broadcast, MessageAttachment, MessageRecipient, MessageSent, MessageTypology
-from sender.recipients.models import Customer
+from sender.audience.models import Customer
+from sender.models import (
+    Broadcast,
+    MessageAttachment,
+    MessageRecipient,
+    MessageSent,
+    MessageTypology,
+)
 from tests.factories import customers, subject
 from tests.test_attachments import PDF, image_bytes, stored_files
 

@@ -1,20 +1,19 @@
 """Malformed SENDER settings are reported by `manage.py check` with a clear message."""
 
 import pytest
+from django.core.checks import run_checks
 from django.core.management import call_command
 from django.core.management.base import SystemCheckError
 
-from sender.checks import check_sender_settings
+from sender.channels import methods
 from sender.exceptions import InvalidMethod
-from sender.methods import methods
-
 
 pytestmark = pytest.mark.django_db
 
 
 def messages(settings, **sender):
     settings.SENDER = {**settings.SENDER, **sender}
-    return [(e.id, e.msg) for e in check_sender_settings()]
+    return [(e.id, e.msg) for e in run_checks(tags=["sender"]) if e.id.startswith("sender.")]
 
 
 def test_the_shipped_settings_pass(settings):
@@ -25,16 +24,16 @@ def test_the_shipped_settings_pass(settings):
 @pytest.mark.parametrize("sender, code, words", [
     ({"METHODS": {}}, "sender.E002", "at least one send method"),
     ({"METHODS": {"email": {"OPTIONS": {}}}}, "sender.E003", "needs a BACKEND"),
-    ({"METHODS": {"fax": {"BACKEND": "sender.methods.fax.FaxMethod"}}}, "sender.E004", "cannot import backend 'sender.methods.fax.FaxMethod'"),
+    ({"METHODS": {"fax": {"BACKEND": "sender.channels.fax.FaxMethod"}}}, "sender.E004", "cannot import backend 'sender.channels.fax.FaxMethod'"),
     ({"METHODS": {"x": {"BACKEND": "sender.models.Broadcast"}}}, "sender.E004", "is not a BaseMethod subclass"),
-    ({"METHODS": {"storage": {"BACKEND": "sender.methods.storage.StorageMethod", "PRICE": "free"}}}, "sender.E004", "PRICE must be a number, not 'free'"),
-    ({"METHODS": {"email": {"BACKEND": "sender.methods.email.EmailMethod", "OPTIONS": {"host": ""}}}}, "sender.E010", "OPTIONS['host'] is empty"),
+    ({"METHODS": {"storage": {"BACKEND": "sender.channels.storage.method.StorageMethod", "PRICE": "free"}}}, "sender.E004", "PRICE must be a number, not 'free'"),
+    ({"METHODS": {"email": {"BACKEND": "sender.channels.email.method.EmailMethod", "OPTIONS": {"host": ""}}}}, "sender.E010", "OPTIONS['host'] is empty"),
     ({"RECIPIENT_MODELS": ["shop.Order"]}, "sender.E007", 'no model "shop.Order"'),
-    ({"RECIPIENT_MODELS": ["auth.User"]}, "sender.E007", "does not use sender.recipients.mixin.RecipientMixin"),
+    ({"RECIPIENT_MODELS": ["auth.User"]}, "sender.E007", "does not use sender.audience.mixin.RecipientMixin"),
     ({"RECIPIENT_MODELS": []}, "sender.E006", "lists no model"),
     ({"BATCH_SIZE": 0}, "sender.E008", 'SENDER["BATCH_SIZE"] must be a positive integer'),
     ({"CHECKPOINT_ROWS": 0}, "sender.E008", 'SENDER["CHECKPOINT_ROWS"] must be a positive integer'),
-    ({"METHODS": {"storage": {"BACKEND": "sender.methods.storage.StorageMethod", "CHECKPOINT_ROWS": "1000"}}},
+    ({"METHODS": {"storage": {"BACKEND": "sender.channels.storage.method.StorageMethod", "CHECKPOINT_ROWS": "1000"}}},
      "sender.E004", "CHECKPOINT_ROWS must be a positive integer, not '1000'"),
 ])
 def test_malformed_settings_are_named_in_the_check(settings, sender, code, words):

@@ -12,10 +12,16 @@ from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from django_tasks_db.models import DBTaskResult
 
-from sender.methods import Draft
-from sender.models import MessageRecipient, MessageSent, MessageTypology, MessageUserRead
-from sender.pipeline import Selection, commit
-from sender.recipients.models import Customer
+from sender.audience.models import Customer
+from sender.audience.selection import Selection
+from sender.channels import Draft
+from sender.models import (
+    MessageRecipient,
+    MessageSent,
+    MessageTypology,
+    MessageUserRead,
+)
+from sender.pipeline.commit import commit
 from tests.factories import customers, subject
 from tests.history_world import Status, at, backdate, grant, send, settle
 
@@ -250,7 +256,7 @@ def test_csv_follows_the_status_filter_and_defuses_formulas(client, sender_user)
 def test_csv_reads_rows_with_a_server_side_iterator(client, sender_user, monkeypatch):
     """Rows come in chunks from `.iterator()` and leave in chunks: one query whatever the row
     count, and the response is sent piece by piece, never built whole."""
-    from sender.views import history
+    from sender.web.views import history
 
     monkeypatch.setattr(history, "CSV_CHUNK", 10)
     broadcast = send(sender_user, customers(30), ["email"])
@@ -285,7 +291,7 @@ def test_retry_requeues_only_the_failed_rows_of_that_method(client, sender_user,
     assert (storage.failed_count, storage.pending_count) == (1, 0)
     assert set(MessageRecipient.objects.filter(status=Status.PENDING).values_list("address", flat=True)) == {
         people[0].email, people[2].email}
-    assert DBTaskResult.objects.filter(task_path="sender.tasks.deliver_batch").count() == 1
+    assert DBTaskResult.objects.filter(task_path="sender.pipeline.deliver.deliver_task").count() == 1
 
 
 def test_retry_is_refused_to_staff_who_did_not_send_it_or_may_not_send(client, sender_user, nosend_user):

@@ -7,9 +7,11 @@ from django.contrib.auth.models import Permission
 from django.test import Client
 
 from project.asgi import application
-from sender.methods import Draft
+from sender.audience.selection import Selection
+from sender.channels import Draft
 from sender.models import MessageSent
-from sender.pipeline import Selection, commit, deliver
+from sender.pipeline import deliver
+from sender.pipeline.commit import commit
 from tests.factories import customers
 
 

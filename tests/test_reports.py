@@ -13,7 +13,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from sender.models import MessageSent
-from sender.reports import Period, cost_report, fill_gaps, mark_invoiced
+from sender.web.reports import Period, cost_report, fill_gaps, mark_invoiced
 from tests.factories import customers
 from tests.history_world import at, backdate, grant, send, settle
 
@@ -166,7 +166,7 @@ def test_the_chart_is_inline_svg_with_a_bar_per_period_gaps_included(client, yea
 
 
 def test_fill_gaps_adds_empty_periods():
-    from sender.reports import ReportRow
+    from sender.web.reports import ReportRow
 
     rows = [ReportRow(Period("monthly", 2025, 10), 1, 1, 1, 0, Decimal(1), Decimal(1), 1),
             ReportRow(Period("monthly", 2026, 1), 1, 2, 2, 0, Decimal(2), Decimal(2), 1)]
@@ -264,6 +264,6 @@ def test_period_boundaries():
 @pytest.mark.parametrize("value, ceiling", [(0, 1), (7, 10), (22, 25), (26, 50), (100, 100), (101, 200),
                                             (0.3, 0.5), (0.0013, 0.002)])
 def test_chart_axes_end_on_round_numbers(value, ceiling):
-    from sender.charts import nice_ceiling
+    from sender.web.charts import nice_ceiling
 
     assert nice_ceiling(value) == pytest.approx(ceiling)

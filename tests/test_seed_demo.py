@@ -5,12 +5,13 @@ from django.contrib.auth import authenticate
 from django.contrib.auth.models import User
 from django.core.management import call_command
 
-from sender.demo import seed_recipients
-from sender.methods import Draft
+from sender.audience.models import Customer, ExternalSubject, ExternalSubjectTypology
+from sender.audience.selection import Selection
+from sender.channels import Draft
+from sender.dev.demo import seed_recipients
 from sender.models import MessageTypology
 from sender.permissions import can_send
-from sender.pipeline import Selection, preview
-from sender.recipients.models import Customer, ExternalSubject, ExternalSubjectTypology
+from sender.pipeline.preview import preview
 
 pytestmark = pytest.mark.django_db
 

@@ -10,8 +10,8 @@ from django.contrib.contenttypes.models import ContentType
 from django.core.management import CommandError, call_command
 from django.db import connection
 
-from sender.management.commands.sender_bench import bench
-from sender.recipients.models import Customer
+from sender.audience.models import Customer
+from sender.dev.management.commands.sender_bench import bench
 
 KEYS = {"n", "method", "valid", "duplicate", "invalid", "preview_s", "commit_s", "deliver_s", "msgs_per_s",
         "sql_queries", "peak_rss_mb", "verified"}

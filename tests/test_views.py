@@ -3,8 +3,9 @@
 from django.contrib.auth.models import Permission
 from django.urls import reverse
 
-from sender.methods import Draft
-from sender.pipeline import Selection, commit
+from sender.audience.selection import Selection
+from sender.channels import Draft
+from sender.pipeline.commit import commit
 from tests.factories import customers
 
 

@@ -7,10 +7,11 @@ from collections import Counter
 
 from django.conf import settings as django_settings
 
-from sender.methods import Draft
+from sender.audience.selection import Selection
+from sender.channels import Draft
 from sender.models import MessageRecipient, MessageSent
-from sender.pipeline import Selection, commit
-from sender.tasks import deliver_batch
+from sender.pipeline.commit import commit
+from sender.pipeline.deliver import deliver_task
 from tests.factories import customers
 from tests.processes import database_url
 
@@ -36,7 +37,7 @@ def test_two_workers_never_deliver_a_row_twice(sender_user, smtp_server, transac
                        Draft(body="Hello", subject="Twice?"), "two-workers")
     sent = broadcast.sents.get()
     for batch in range(10):  # every batch queued a second time: both workers may grab the same one
-        deliver_batch.enqueue(sent.pk, batch)
+        deliver_task.enqueue(sent.pk, batch)
     workers = [start_worker(f"w{n}", smtp_server.port) for n in range(2)]
     for worker in workers:
         output, _ = worker.communicate(timeout=120)

@@ -13,8 +13,8 @@ from django.http import Http404, HttpRequest, JsonResponse
 from django.utils.translation import gettext as _
 from django.views.decorators.csrf import csrf_exempt
 
-from ..exceptions import SelectionError
-from .tokens import authenticate
+from sender.api.tokens import authenticate
+from sender.exceptions import SelectionError
 
 
 class ApiError(Exception):

@@ -11,13 +11,14 @@ from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 from django.utils.translation import gettext as _
 
-from ..forms import ComposeForm
-from ..methods import Draft
-from ..models import Broadcast, MessageAttachment, MessageRecipient, MessageSent
-from ..pipeline.preview import Preview
-from .http import ApiError
-from .models import MessageTemplate, ScheduledBroadcast
-from .templating import examples
+from sender.api.http import ApiError
+from sender.channels import Draft
+from sender.models import Broadcast, MessageAttachment, MessageRecipient, MessageSent
+from sender.pipeline.forms import ComposeForm
+from sender.pipeline.models import MessageTemplate, ScheduledBroadcast
+from sender.pipeline.preview import Preview
+from sender.pipeline.progress import counters
+from sender.pipeline.templates import examples
 
 MESSAGE_FIELDS = ("selection", "methods", "typology", "template", "subject", "body", "attachments", "transliterate")
 
@@ -102,7 +103,7 @@ def overall_status(sents: list[MessageSent]) -> str:
 def broadcast_json(broadcast: Broadcast, request) -> dict[str, Any]:
     """A broadcast with its counters, from its prefetched per-method rows."""
     sents = list(broadcast.sents.all())
-    methods = [{"method": s.method, **{k: v for k, v in s.counters().items() if k not in ("status_display", "cost_display")},
+    methods = [{"method": s.method, **{k: v for k, v in counters(s).items() if k not in ("status_display", "cost_display")},
                 "finished_at": when(s.finished_at), "error": s.error} for s in sents]
     totals = {k: sum(m[k] for m in methods) for k in ("pending", "success", "failed", "unknown", "invalid",
                                                        "duplicate", "total")}

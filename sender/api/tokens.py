@@ -7,7 +7,7 @@ from datetime import timedelta
 from django.contrib.auth.models import AbstractBaseUser
 from django.utils import timezone
 
-from .models import ApiToken
+from sender.api.models import ApiToken
 
 PREFIX = "snd_"
 TOUCH_EVERY = timedelta(minutes=1)  # last_used_at is a hint, not an audit log: one write a minute at most

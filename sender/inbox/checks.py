@@ -7,7 +7,7 @@ from django.conf import settings
 from django.core import checks
 from django.utils.module_loading import import_string
 
-from ..conf import sender_settings
+from sender.conf import sender_settings
 
 SENDFILE_HEADERS = {"x-accel-redirect", "x-sendfile"}
 

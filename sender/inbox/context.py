@@ -9,8 +9,8 @@ from functools import cached_property
 
 from django.http import HttpRequest
 
-from .messages import unread_count
-from .people import Records, records_for
+from sender.inbox.messages import unread_count
+from sender.inbox.people import Records, records_for
 
 
 class Person:

@@ -19,11 +19,11 @@ from django.http.response import HttpResponseBase
 from django.utils.http import content_disposition_header
 from PIL import Image
 
-from ..conf import sender_settings
-from ..models import MessageAttachment, attachment_storage
-from ..views.access import visible_attachments
-from .messages import find_message
-from .people import Records
+from sender.access import visible_attachments
+from sender.conf import sender_settings
+from sender.inbox.messages import find_message
+from sender.inbox.people import Records
+from sender.models import MessageAttachment, attachment_storage
 
 INLINE_TYPES = {"image/png", "image/jpeg", "image/gif", "image/webp"}
 THUMBNAIL_SIZE = (160, 160)

@@ -4,7 +4,7 @@ import django_filters
 from django.db.models import Q, QuerySet
 from django.utils.translation import gettext_lazy as _
 
-from ..models import MessageRecipient, MessageTypology
+from sender.models import MessageRecipient, MessageTypology
 
 
 class InboxFilterSet(django_filters.FilterSet):

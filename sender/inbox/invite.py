@@ -21,8 +21,8 @@ from django.utils.encoding import force_bytes
 from django.utils.http import urlsafe_base64_encode
 from django.utils.translation import gettext as _
 
-from ..permissions import can_send
-from .people import linked_user, user_field
+from sender.inbox.people import linked_user, user_field
+from sender.permissions import can_send
 
 
 class InviteError(ValueError):

@@ -12,8 +12,11 @@ import logging
 
 from asgiref.sync import async_to_sync
 from channels.layers import get_channel_layer
+from django.dispatch import receiver
 
-from ..models import MessageSent
+from sender.inbox.messages import storage_aliases
+from sender.models import MessageSent
+from sender.signals import batch_delivered
 
 logger = logging.getLogger(__name__)
 DELIVERED_GROUP = "inbox-delivered"
@@ -34,11 +37,10 @@ def _send(group: str) -> None:
         logger.warning("Could not publish inbox event to %s", group, exc_info=True)
 
 
-def publish_delivered(sent: MessageSent) -> None:
+@receiver(batch_delivered, dispatch_uid="sender_inbox_delivered")
+def publish_delivered(sender, message_sent: MessageSent, **kwargs) -> None:
     """Stored messages just reached people: every open inbox re-reads its count."""
-    from .messages import storage_aliases
-
-    if sent.method in storage_aliases():
+    if message_sent.method in storage_aliases():
         _send(DELIVERED_GROUP)
 
 

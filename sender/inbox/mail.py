@@ -16,7 +16,7 @@ from django.conf import settings
 from django.core.mail import InvalidMailer
 from django.core.mail.backends.smtp import EmailBackend
 
-from ..conf import sender_settings
+from sender.conf import sender_settings
 
 SMTP_OPTIONS = ("host", "port", "username", "password", "use_tls", "use_ssl", "timeout", "ssl_keyfile", "ssl_certfile")
 

@@ -9,17 +9,16 @@ fixed number of queries, whatever the number of messages.
 from django.contrib.auth.models import AbstractBaseUser
 from django.db.models import Count, Exists, OuterRef, QuerySet
 
-from ..methods import methods
-from ..methods.storage import StorageMethod
-from ..models import MessageRecipient, MessageSent, MessageUserRead
-from .people import Records, addressed_to
+from sender.channels.registry import aliases_of
+from sender.inbox.people import Records, addressed_to
+from sender.models import MessageRecipient, MessageSent, MessageUserRead
 
 CHUNK = 5000
 
 
 def storage_aliases() -> list[str]:
     """The configured methods that keep messages online (the storage backend or a subclass)."""
-    return [alias for alias in methods.settings if isinstance(methods[alias], StorageMethod)]
+    return aliases_of("storage")
 
 
 def received(records: Records) -> QuerySet[MessageRecipient]:

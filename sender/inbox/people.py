@@ -19,8 +19,8 @@ from django.core.exceptions import FieldDoesNotExist
 from django.db.models import Model, Q
 from django.utils.module_loading import import_string
 
-from ..conf import sender_settings
-from ..recipients.registry import recipient_models
+from sender.audience.registry import recipient_models
+from sender.conf import sender_settings
 
 Records = dict[int, list[str]]
 """{content type id: [object ids as MessageRecipient stores them]} for one person."""

@@ -3,8 +3,9 @@ who received it. A fixed number of queries per storage method of a broadcast."""
 
 from dataclasses import dataclass, field
 
-from ..models import Broadcast, MessageUserRead
-from .messages import storage_aliases
+from sender.channels import methods
+from sender.inbox.messages import storage_aliases
+from sender.models import Broadcast, MessageUserRead
 
 LATEST = 50
 
@@ -36,5 +37,5 @@ def read_shares(broadcast: Broadcast, limit: int = LATEST) -> list[ReadShare]:
         if sent.method not in aliases:
             continue
         reads = sent.reads.select_related("user").order_by("-read_at", "-pk")
-        shares.append(ReadShare(sent.method_label, sent.success_count, reads.count(), list(reads[:limit])))
+        shares.append(ReadShare(str(methods[sent.method].label), sent.success_count, reads.count(), list(reads[:limit])))
     return shares

@@ -6,8 +6,8 @@ from django.db.models import F, Q
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from ..models import Broadcast, MessageRecipient, MessageSent
-from . import progress
+from sender.models import Broadcast, MessageRecipient, MessageSent
+from sender.pipeline import progress
 
 Status = MessageRecipient.Status
 ACTIVE = (MessageSent.Status.QUEUED, MessageSent.Status.SENDING)

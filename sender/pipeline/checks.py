@@ -6,10 +6,11 @@ from django.contrib.auth.models import AbstractBaseUser
 from django.core.exceptions import PermissionDenied
 from django.utils.translation import gettext as _
 
-from ..api.templating import problems as template_problems, uses_placeholders
-from ..exceptions import InvalidMethod, SelectionError
-from ..methods import BaseMethod, Draft, methods
-from ..permissions import can_send
+from sender.audience.placeholders import problems as template_problems
+from sender.audience.placeholders import uses_placeholders
+from sender.channels import BaseMethod, Draft, methods
+from sender.exceptions import InvalidMethod, SelectionError
+from sender.permissions import can_send
 
 
 def require_sender(user: AbstractBaseUser) -> None:

@@ -2,7 +2,7 @@
 
 Normalization is the method's; deduplication is a set per method, so the whole step is
 linear in the number of recipients (the ancestor's was quadratic). Addresses that opted out
-of a method (sender.api.optout) are invalid: one query per run (per chunk if there are very many).
+of a method (sender.audience.optout) are invalid: one query per run (per chunk if there are very many).
 """
 
 from collections.abc import Iterable, Iterator, Sequence
@@ -11,11 +11,11 @@ from itertools import islice
 
 from django.utils.translation import gettext as _
 
-from ..api.optout import Suppressions
-from ..exceptions import InvalidAddress
-from ..methods import BaseMethod
-from ..models import MessageRecipient
-from .resolve import Resolved
+from sender.audience.optout import Suppressions
+from sender.audience.resolve import Resolved
+from sender.channels import BaseMethod
+from sender.exceptions import InvalidAddress
+from sender.models import MessageRecipient
 
 Status = MessageRecipient.Status
 ADDRESS_MAX = MessageRecipient._meta.get_field("address").max_length

@@ -14,16 +14,17 @@ from django.contrib.auth.models import AbstractBaseUser
 from django.db import IntegrityError, transaction
 from django.utils.translation import gettext as _
 
-from ..conf import sender_settings
-from ..exceptions import SelectionError
-from ..methods import BaseMethod, Draft
-from ..models import Broadcast, MessageRecipient, MessageSent, MessageTypology
-from . import progress
-from .checks import load_methods, presend, require_sender
-from .classify import Classified, classify
-from .resolve import resolve
-from .rows import RowWriter
-from .selection import Selection
+from sender.audience.resolve import resolve
+from sender.audience.selection import Selection
+from sender.channels import BaseMethod, Draft
+from sender.conf import sender_settings
+from sender.exceptions import SelectionError
+from sender.models import Broadcast, MessageRecipient, MessageSent, MessageTypology
+from sender.pipeline import progress
+from sender.pipeline.checks import load_methods, presend, require_sender
+from sender.pipeline.classify import Classified, classify
+from sender.pipeline.deliver import deliver_task
+from sender.pipeline.rows import RowWriter
 
 Status = MessageRecipient.Status
 
@@ -67,8 +68,6 @@ def _existing(key: str, user: AbstractBaseUser) -> Broadcast | None:
 
 
 def _write(selection, user, loaded: list[BaseMethod], draft: Draft, key: str, typology) -> Broadcast:
-    from ..tasks import deliver_batch
-
     broadcast = Broadcast.objects.create(
         idempotency_key=key, typology=typology, subject=draft.subject, body=draft.body,
         sender=user, selection=selection.to_json(),
@@ -106,5 +105,5 @@ def _write(selection, user, loaded: list[BaseMethod], draft: Draft, key: str, ty
             status=MessageSent.Status.QUEUED if c[Status.PENDING] else MessageSent.Status.DONE,
         )
         for batch in range((c[Status.PENDING] + batch_size - 1) // batch_size):
-            deliver_batch.enqueue(sent.pk, batch)
+            deliver_task.enqueue(sent.pk, batch)
     return broadcast

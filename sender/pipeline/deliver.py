@@ -29,18 +29,20 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from decimal import Decimal
 
+from django.core.exceptions import ImproperlyConfigured
 from django.db import transaction
 from django.db.models import Case, F, Q, Value, When
+from django.tasks import task
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from ..conf import sender_settings
-from ..exceptions import DeliveryError
-from ..inbox import live as inbox_live
-from ..methods import Outcome, methods
-from ..methods.base import RETRY
-from ..models import MessageRecipient, MessageSent
-from . import progress
+from sender.channels import Outcome, methods
+from sender.channels.base import RETRY
+from sender.conf import sender_settings
+from sender.exceptions import DeliveryError, InvalidMethod
+from sender.models import MessageRecipient, MessageSent
+from sender.pipeline import progress
+from sender.signals import batch_delivered
 
 logger = logging.getLogger(__name__)
 Status = MessageRecipient.Status
@@ -72,7 +74,12 @@ def deliver_batch(sent_id: int, batch: int) -> float | None:
     must run again (rows met a transient error, or were released on shutdown).
     """
     sent = MessageSent.objects.select_related("broadcast").get(pk=sent_id)
-    if sent.status in (MessageSent.Status.CANCELLED, MessageSent.Status.DONE):
+    if sent.status in (MessageSent.Status.CANCELLED, MessageSent.Status.DONE, MessageSent.Status.FAILED):
+        return None
+    try:
+        method = methods[sent.method]
+    except InvalidMethod as exc:  # removed from the settings after commit: end it, never loop
+        fail_unconfigured(sent, exc)
         return None
     claim = take(sent, batch)
     if claim is None:
@@ -80,7 +87,6 @@ def deliver_batch(sent_id: int, batch: int) -> float | None:
     log = {"broadcast": sent.broadcast_id, "method": sent.method, "sent": sent.pk, "batch": batch}
     logger.info("batch claimed: %d rows (%d may have been sent before)", len(claim.rows), len(claim.suspect),
                 extra={**log, "rows": len(claim.rows), "suspect": len(claim.suspect)})
-    method = methods[sent.method]
     size = checkpoint_rows(sent.method)
     delay: float | None = None
     written = 0
@@ -106,7 +112,7 @@ def deliver_batch(sent_id: int, batch: int) -> float | None:
     sent.refresh_from_db(fields=["status", "pending_count", "success_count", "failed_count", "unknown_count",
                                  "invalid_count", "duplicate_count", "cost"])
     progress.publish(sent)
-    inbox_live.publish_delivered(sent)  # stored messages: open inboxes re-read their unread count
+    batch_delivered.send(sender=MessageSent, message_sent=sent)
     logger.info("batch done: %d rows recorded", written, extra={**log, "recorded": written, "retry_in": delay})
     return delay
 
@@ -115,11 +121,13 @@ def _deliver_chunk(method, sent: MessageSent, chunk: list[MessageRecipient], log
                    ) -> tuple[list[Outcome], float | None, bool]:
     """Outcomes for one chunk, the gateway's retry-after, and whether to stop the batch here."""
     try:
-        outcomes = method.deliver(sent, chunk)
+        outcomes = one_per_row(method.deliver(sent, chunk), chunk, log)
     except DeliveryError as exc:
         logger.warning("%s", exc.message, extra={**log, "permanent": exc.permanent})
         status = Status.FAILED if exc.permanent else RETRY
         return [Outcome(row.id, status, exc.message) for row in chunk], exc.retry_after, True
+    except ImproperlyConfigured:
+        raise  # a configuration error is for staff to mend, not for the retry loop to hide
     except Exception as exc:  # a bug or bad data must not leave rows claimed forever: retry, then fail
         logger.exception("the %s method failed unexpectedly", sent.method, extra=log)
         reason = _("Internal error while sending (%(error)s).") % {"error": type(exc).__name__}
@@ -127,6 +135,45 @@ def _deliver_chunk(method, sent: MessageSent, chunk: list[MessageRecipient], log
     # A chunk that ends in a transient error met a broken connection or a busy server.
     stop = bool(outcomes) and outcomes[-1].status == RETRY
     return outcomes, None, stop
+
+
+def one_per_row(outcomes: Sequence[Outcome], chunk: Sequence[MessageRecipient], log: dict) -> list[Outcome]:
+    """Exactly one outcome per row of the chunk, in its order. A method that answers for a row
+    twice, or not at all, has a bug: the extra answers are dropped and a missing one ends the
+    row `unknown` (it may have gone out; sending it again could make a duplicate)."""
+    by_row: dict[int, Outcome] = {}
+    for outcome in outcomes:
+        by_row.setdefault(outcome.row_id, outcome)
+    if len(by_row) != len(outcomes) or by_row.keys() != {row.id for row in chunk}:
+        logger.error("the method answered %d outcomes for %d rows", len(outcomes), len(chunk), extra=log)
+    missing = _("The send method reported nothing for this row; it may or may not have been sent.")
+    return [by_row.get(row.id) or Outcome(row.id, Status.UNKNOWN, missing) for row in chunk]
+
+
+def fail_unconfigured(sent: MessageSent, error: Exception) -> int:
+    """The method of `sent` is gone from the settings: every row still pending fails with the
+    reason, the method ends `failed`, and nothing is sent or queued again."""
+    reason = _("Not sent: %(error)s") % {"error": error}
+    now = timezone.now()
+    with transaction.atomic():
+        n = MessageRecipient.objects.filter(message_sent=sent, status=Status.PENDING).update(
+            status=Status.FAILED, reason=reason, claim=None, lease_until=None, updated_at=now)
+        MessageSent.objects.filter(pk=sent.pk).update(
+            status=MessageSent.Status.FAILED, error=reason, finished_at=now,
+            pending_count=F("pending_count") - n, failed_count=F("failed_count") + n)
+    logger.error("%s", reason, extra={"broadcast": sent.broadcast_id, "method": sent.method, "sent": sent.pk,
+                                        "failed": n})
+    sent.refresh_from_db()
+    progress.publish(sent)
+    return n
+
+
+@task()
+def deliver_task(sent_id: int, batch: int) -> None:
+    """The background task: deliver one batch; if rows met a transient error, run again after the backoff."""
+    delay = deliver_batch(sent_id, batch)
+    if delay is not None:
+        deliver_task.using(run_after=timezone.now() + timedelta(seconds=delay)).enqueue(sent_id, batch)
 
 
 def checkpoint_rows(alias: str) -> int:
@@ -139,16 +186,17 @@ def checkpoint_rows(alias: str) -> int:
 def take(sent: MessageSent, batch: int) -> Claim | None:
     """Claim the batch's pending rows that nobody holds (or whose holder's lease ran out)."""
     token, now = uuid.uuid4(), timezone.now()
-    claimed = MessageRecipient.objects.filter(
-        Q(claim__isnull=True) | Q(lease_until__lt=now),
-        message_sent_id=sent.pk, batch=batch, status=Status.PENDING,
-    ).update(
+    free = MessageRecipient.objects.filter(
+        Q(claim__isnull=True) | Q(lease_until__lt=now), message_sent_id=sent.pk, batch=batch, status=Status.PENDING)
+    claimed = free.filter(attempts__lt=sender_settings.MAX_ATTEMPTS).update(
         claim=token, lease_until=now + timedelta(seconds=sender_settings.LEASE_SECONDS),
         attempts=F("attempts") + 1,
         # A row still claimed by someone else was abandoned mid-batch: stamp it to sort out below.
         sent_at=Case(When(claim__isnull=False, sent_at__isnull=True, then=Value(now)), default=F("sent_at")),
     )
     if not claimed:
+        # Rows left only by workers that stopped MAX_ATTEMPTS times: end them, or they would wait forever.
+        _give_up_exhausted(sent, free.filter(attempts__gte=sender_settings.MAX_ATTEMPTS), now)
         return None
     if sent.status == MessageSent.Status.QUEUED:
         MessageSent.objects.filter(pk=sent.pk, status=MessageSent.Status.QUEUED).update(status=MessageSent.Status.SENDING)
@@ -159,6 +207,24 @@ def take(sent: MessageSent, batch: int) -> Claim | None:
     if abandoned:
         suspect |= _sort_abandoned(sent, batch, abandoned)
     return Claim(sent, batch, token, rows, suspect, time.monotonic())
+
+
+def _give_up_exhausted(sent: MessageSent, rows, now: datetime) -> None:
+    """Rows claimed MAX_ATTEMPTS times whose worker stopped each time end `unknown`, charged:
+    sending them again could be one duplicate too many, and they may well have arrived."""
+    reason = _("Gave up after %(n)d attempts: the worker stopped while sending it each time; "
+               "it may or may not have arrived.") % {"n": sender_settings.MAX_ATTEMPTS}
+    price = methods[sent.method].unit_price
+    with transaction.atomic():
+        segments = dict(rows.values_list("id", "segments"))
+        if not segments:
+            return
+        n = MessageRecipient.objects.filter(pk__in=list(segments), status=Status.PENDING).update(
+            status=Status.UNKNOWN, reason=reason, claim=None, lease_until=None, updated_at=now, sent_at=now,
+            cost=F("segments") * price)
+        _move_counters(sent, {Status.UNKNOWN: n}, sum(segments.values()) * price, now)
+    logger.warning("%d rows given up after %d attempts", n, sender_settings.MAX_ATTEMPTS,
+                   extra={"broadcast": sent.broadcast_id, "method": sent.method, "sent": sent.pk})
 
 
 def _sort_abandoned(sent: MessageSent, batch: int, abandoned: list[int]) -> set[int]:
@@ -208,10 +274,10 @@ def record(claim: Claim, rows: Sequence[MessageRecipient], outcomes: Sequence[Ou
     sent = claim.sent
     by_id = {row.id: row for row in rows}
     max_attempts = sender_settings.MAX_ATTEMPTS
-    groups: dict[tuple[str, str, bool], list[Outcome]] = defaultdict(list)
+    groups: dict[tuple[str, str, bool, bool], list[Outcome]] = defaultdict(list)
     retrying = []
     for outcome in outcomes:
-        status, reason = outcome.status, outcome.reason
+        status, reason, charged = outcome.status, outcome.reason, outcome.charged
         suspect = outcome.row_id in claim.suspect
         if status == RETRY:
             if by_id[outcome.row_id].attempts < max_attempts:
@@ -222,20 +288,19 @@ def record(claim: Claim, rows: Sequence[MessageRecipient], outcomes: Sequence[Ou
                 reason = _("Gave up after %(n)d attempts: %(reason)s") % {"n": max_attempts, "reason": reason}
         elif status == Status.SUCCESS and suspect:
             status, reason = Status.UNKNOWN, maybe_twice_reason()
-        groups[(status, reason, suspect)].append(outcome)
+        groups[(status, reason, suspect, charged)].append(outcome)
     now = timezone.now()
     delta: dict[str, int] = defaultdict(int)
     cost = Decimal(0)
     written = 0
     with transaction.atomic():
-        for (status, reason, suspect), group in groups.items():
+        for (status, reason, suspect, charged), group in groups.items():
             ids = [o.row_id for o in group]
             fields = {"status": status, "reason": reason, "updated_at": now, "claim": None, "lease_until": None}
             if status in FINAL:
                 fields["sent_at"] = now
             elif not suspect:
                 fields["sent_at"] = None  # pending again; a suspect row keeps its mark until it ends
-            charged = status == Status.SUCCESS or (status == Status.UNKNOWN and reason == maybe_twice_reason())
             if charged and price_per_segment:
                 fields["cost"] = F("segments") * price_per_segment
             refs = {o.gateway_ref for o in group}
@@ -253,16 +318,7 @@ def record(claim: Claim, rows: Sequence[MessageRecipient], outcomes: Sequence[Ou
             written += n
             if status != Status.PENDING:
                 delta[status] += n
-        done = sum(delta.values())
-        if done:
-            # One UPDATE moves the counters and, when nothing is left pending, finishes the method.
-            finishing = Q(pending_count=done, status__in=[MessageSent.Status.QUEUED, MessageSent.Status.SENDING])
-            MessageSent.objects.filter(pk=sent.pk).update(
-                pending_count=F("pending_count") - done, cost=F("cost") + cost,
-                status=Case(When(finishing, then=Value(MessageSent.Status.DONE)), default=F("status")),
-                finished_at=Case(When(finishing, then=Value(now)), default=F("finished_at")),
-                **{f"{status}_count": F(f"{status}_count") + n for status, n in delta.items()},
-            )
+        _move_counters(sent, delta, cost, now)
     if publish:
         sent.refresh_from_db(fields=["status", "pending_count", "success_count", "failed_count", "unknown_count",
                                      "invalid_count", "duplicate_count", "cost"])
@@ -272,6 +328,21 @@ def record(claim: Claim, rows: Sequence[MessageRecipient], outcomes: Sequence[Ou
     attempt = max(by_id[i].attempts for i in retrying)
     backoff = min(sender_settings.RETRY_BACKOFF * 2 ** (attempt - 1), sender_settings.RETRY_BACKOFF_MAX)
     return max(backoff, min(retry_after or 0, sender_settings.RETRY_BACKOFF_MAX)), written
+
+
+def _move_counters(sent: MessageSent, delta: dict[str, int], cost: Decimal, now: datetime) -> None:
+    """One UPDATE moves pending rows to their final counters and, when nothing is left
+    pending, finishes the method."""
+    done = sum(delta.values())
+    if not done:
+        return
+    finishing = Q(pending_count=done, status__in=[MessageSent.Status.QUEUED, MessageSent.Status.SENDING])
+    MessageSent.objects.filter(pk=sent.pk).update(
+        pending_count=F("pending_count") - done, cost=F("cost") + cost,
+        status=Case(When(finishing, then=Value(MessageSent.Status.DONE)), default=F("status")),
+        finished_at=Case(When(finishing, then=Value(now)), default=F("finished_at")),
+        **{f"{status}_count": F(f"{status}_count") + n for status, n in delta.items()},
+    )
 
 
 def _store_refs(outcomes: Sequence[Outcome]) -> None:
@@ -292,11 +363,9 @@ def recover_expired() -> int:
 
     Run periodically (`manage.py sender_periodic`): django-tasks-db never re-runs a task
     whose worker died, so without this the rows would wait forever."""
-    from ..tasks import deliver_batch
-
     found = expired_batches()
     for sent_id, batch, broadcast_id in found:
-        deliver_batch.enqueue(sent_id, batch)
+        deliver_task.enqueue(sent_id, batch)
         logger.warning("re-queued a batch left by a stopped worker",
                        extra={"broadcast": broadcast_id, "sent": sent_id, "batch": batch})
     return len(found)

@@ -7,12 +7,12 @@ from decimal import Decimal
 from django.contrib.auth.models import AbstractBaseUser
 from django.utils.translation import gettext as _
 
-from ..methods import Draft
-from ..models import MessageRecipient
-from .checks import load_methods, presend, require_sender
-from .classify import Classified, classify
-from .resolve import resolve
-from .selection import Selection
+from sender.audience.resolve import resolve
+from sender.audience.selection import Selection
+from sender.channels import Draft
+from sender.models import MessageRecipient
+from sender.pipeline.checks import load_methods, presend, require_sender
+from sender.pipeline.classify import Classified, classify
 
 Status = MessageRecipient.Status
 SAMPLE_SIZE = 100

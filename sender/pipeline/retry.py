@@ -8,8 +8,9 @@ from django.db import transaction
 from django.db.models import F
 from django.utils import timezone
 
-from ..models import MessageRecipient, MessageSent
-from . import progress
+from sender.models import MessageRecipient, MessageSent
+from sender.pipeline import progress
+from sender.pipeline.deliver import deliver_task
 
 Status = MessageRecipient.Status
 
@@ -21,8 +22,6 @@ def retry_failed(sent: MessageSent) -> int:
     The batches are queued once the transaction commits, so a worker never looks for
     rows that are not yet pending.
     """
-    from ..tasks import deliver_batch
-
     with transaction.atomic():
         # Lock the MessageSent row: two clicks on "retry" must not both move the counters.
         locked = MessageSent.objects.select_for_update().get(pk=sent.pk)
@@ -38,7 +37,7 @@ def retry_failed(sent: MessageSent) -> int:
             pending_count=F("pending_count") + count, failed_count=F("failed_count") - count,
             status=MessageSent.Status.QUEUED, error="", finished_at=None,
         )
-        transaction.on_commit(lambda: [deliver_batch.enqueue(sent.pk, batch) for batch in batches])
+        transaction.on_commit(lambda: [deliver_task.enqueue(sent.pk, batch) for batch in batches])
     sent.refresh_from_db()
     progress.publish(sent)
     return count

@@ -12,7 +12,7 @@ from decimal import Decimal
 from django.db import connections, router
 from django.utils import timezone
 
-from ..models import MessageRecipient
+from sender.models import MessageRecipient
 
 VARYING = ("message_sent", "content_type", "object_id", "address", "status", "reason", "code", "segments", "batch")
 CONSTANT = ("gateway_ref", "cost", "attempts", "is_sender", "created_at", "updated_at")

@@ -6,9 +6,11 @@ from django.contrib.auth.models import User
 from django.urls import reverse
 from django.utils import timezone
 
-from sender.api.models import ApiToken, MessageTemplate, OptOut, ScheduledBroadcast
+from sender.api.models import ApiToken
 from sender.api.tokens import create_token
+from sender.audience.models import OptOut
 from sender.models import MessageTypology
+from sender.pipeline.models import MessageTemplate, ScheduledBroadcast
 
 
 def test_the_admin_lists_load_and_tokens_are_revoked_from_there(sender_user, client):
@@ -20,9 +22,9 @@ def test_the_admin_lists_load_and_tokens_are_revoked_from_there(sender_user, cli
                                       idempotency_key="k", body="x", methods=["storage"])
     client.force_login(admin)
     for model in (ApiToken, MessageTemplate, OptOut, ScheduledBroadcast):
-        assert client.get(reverse(f"admin:sender_api_{model._meta.model_name}_changelist")).status_code == 200
+        assert client.get(reverse(f"admin:{model._meta.app_label}_{model._meta.model_name}_changelist")).status_code == 200
     assert client.get(reverse("admin:sender_api_apitoken_add")).status_code == 403
-    assert client.get(reverse("admin:sender_api_scheduledbroadcast_add")).status_code == 403
+    assert client.get(reverse("admin:sender_pipeline_scheduledbroadcast_add")).status_code == 403
     client.post(reverse("admin:sender_api_apitoken_changelist"), {"action": "revoke", "_selected_action": [token.pk]})
     token.refresh_from_db()
     assert token.revoked_at is not None
@@ -31,7 +33,7 @@ def test_the_admin_lists_load_and_tokens_are_revoked_from_there(sender_user, cli
 def test_an_opt_out_added_in_the_admin_is_stored_normalized(db, client):
     admin = User.objects.create_superuser("root", "root@example.com", "pw-root-123")
     client.force_login(admin)
-    client.post(reverse("admin:sender_api_optout_add"), {"method": "email", "address": " Anna@Example.COM ",
+    client.post(reverse("admin:recipients_optout_add"), {"method": "email", "address": " Anna@Example.COM ",
                                                         "source": "staff"})
     assert OptOut.objects.get().address == "anna@example.com"
 
@@ -40,7 +42,7 @@ def test_a_template_with_a_forbidden_placeholder_is_refused_in_the_admin(db, cli
     admin = User.objects.create_superuser("root", "root@example.com", "pw-root-123")
     client.force_login(admin)
     typology = MessageTypology.objects.create(name="N")
-    page = client.post(reverse("admin:sender_api_messagetemplate_add"),
+    page = client.post(reverse("admin:sender_pipeline_messagetemplate_add"),
                        {"name": "Bad", "typology": typology.pk, "subject": "", "body": "{% debug %}"})
     assert page.status_code == 200 and "is not allowed in a message" in page.text
     assert not MessageTemplate.objects.exists()

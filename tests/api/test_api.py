@@ -9,10 +9,17 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django_tasks_db.models import DBTaskResult
 
-from sender.api.models import ApiToken, MessageTemplate
+from sender.api.models import ApiToken
 from sender.api.tokens import create_token, revoke
-from sender.models import Broadcast, MessageAttachment, MessageRecipient, MessageSent, MessageTypology
-from sender.recipients.models import Customer
+from sender.audience.models import Customer
+from sender.models import (
+    Broadcast,
+    MessageAttachment,
+    MessageRecipient,
+    MessageSent,
+    MessageTypology,
+)
+from sender.pipeline.models import MessageTemplate
 from tests.factories import customers
 
 EVERYONE = {"recipients.customer": {"filter": ""}}

@@ -4,10 +4,12 @@ the shared parts are encoded once, the text per recipient."""
 import pytest
 from django.core.files.base import ContentFile
 
-from sender.api.models import OptOut
-from sender.methods import Draft, methods
+from sender.audience.models import OptOut
+from sender.audience.selection import Selection
+from sender.channels import Draft, methods
 from sender.models import MessageAttachment
-from sender.pipeline import Selection, commit, preview
+from sender.pipeline.commit import commit
+from sender.pipeline.preview import preview
 from tests.factories import customers
 
 EVERYONE = Selection.parse({"recipients.customer": {"filter": ""}})
@@ -46,7 +48,7 @@ def test_placeholders_are_filled_per_recipient_and_attachments_survive(sender_us
 
 
 def test_the_shared_parts_are_encoded_once_per_broadcast(sender_user, smtp_server, run_worker, monkeypatch):
-    from sender.methods.email import EmailMethod
+    from sender.channels.email.method import EmailMethod
 
     customers(5)
     calls = []
@@ -78,7 +80,7 @@ def test_every_email_carries_a_working_unsubscribe_link_and_one_click_headers(se
 
 
 def test_a_tampered_unsubscribe_token_changes_nothing(client, db):
-    from sender.api.optout import unsubscribe_token
+    from sender.audience.optout import unsubscribe_token
 
     token = unsubscribe_token("email", "a@example.com")
     response = client.post(f"/unsubscribe/{token[:-2]}xx/")

@@ -8,8 +8,8 @@ from django.urls import reverse
 from django.utils import timezone
 from django_tasks_db.models import DBTaskResult
 
-from sender.api.models import ScheduledBroadcast
 from sender.models import Broadcast, MessageSent
+from sender.pipeline.models import ScheduledBroadcast
 from tests.factories import customers
 
 EVERYONE = {"recipients.customer": {"filter": ""}}
@@ -111,26 +111,26 @@ def test_the_dashboard_lists_edits_in_local_time_and_cancels(api, sender_user, c
     when = timezone.now() + timedelta(hours=3)
     pk = plan(api, when).json()["id"]
     client.force_login(sender_user)
-    page = client.get(reverse("sender_api:schedules_page"))
+    page = client.get(reverse("sender:schedules_page"))
     assert ">Soon<" in page.text and "Europe/Rome" in page.text
     local = timezone.localtime(when + timedelta(days=1)).strftime("%Y-%m-%dT%H:%M")
-    response = client.post(reverse("sender_api:schedule", args=[pk]),
+    response = client.post(reverse("sender:schedule", args=[pk]),
                            {"send_at": local, "subject": "Soon", "body": "New words"})
     assert response.status_code == 302
     scheduled = ScheduledBroadcast.objects.get()
     assert scheduled.body == "New words"
     assert timezone.localtime(scheduled.send_at).strftime("%Y-%m-%dT%H:%M") == local
-    client.post(reverse("sender_api:schedule_cancel", args=[pk]))
+    client.post(reverse("sender:schedule_cancel", args=[pk]))
     scheduled.refresh_from_db()
     assert scheduled.status == ScheduledBroadcast.Status.CANCELLED
-    assert "Change it before it starts" not in client.get(reverse("sender_api:schedule", args=[pk])).text
+    assert "Change it before it starts" not in client.get(reverse("sender:schedule", args=[pk])).text
 
 
 def test_the_dashboard_shows_a_polite_error_for_a_bad_edit(api, sender_user, client):
     customers(1)
     pk = plan(api, timezone.now() + timedelta(hours=3)).json()["id"]
     client.force_login(sender_user)
-    response = client.post(reverse("sender_api:schedule", args=[pk]),
+    response = client.post(reverse("sender:schedule", args=[pk]),
                            {"send_at": "2001-01-01T09:00", "subject": "Soon", "body": "x"})
     assert response.status_code == 400 and "must be in the future" in response.text
 
@@ -138,8 +138,8 @@ def test_the_dashboard_shows_a_polite_error_for_a_bad_edit(api, sender_user, cli
 def test_the_compose_page_schedules_when_a_time_is_given(sender_user, client):
     import json
 
-    from sender.api.models import MessageTemplate
     from sender.models import MessageTypology
+    from sender.pipeline.models import MessageTemplate
 
     customers(2)
     MessageTemplate.objects.create(name="Opening", typology=MessageTypology.objects.create(name="Notice"),

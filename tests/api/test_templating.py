@@ -3,12 +3,14 @@
 import pytest
 from django.core.exceptions import ValidationError
 
-from sender.api.models import MessageTemplate
-from sender.api.templating import problems, render, values_for
-from sender.methods import Draft
-from sender.models import MessageTypology
-from sender.pipeline import Selection, commit, preview
+from sender.audience.placeholders import problems, render, values_for
+from sender.audience.selection import Selection
+from sender.channels import Draft
 from sender.exceptions import SelectionError
+from sender.models import MessageTypology
+from sender.pipeline.commit import commit
+from sender.pipeline.models import MessageTemplate
+from sender.pipeline.preview import preview
 from tests.factories import customers
 
 EVERYONE = Selection.parse({"recipients.customer": {"filter": ""}})

@@ -11,10 +11,17 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from PIL import Image
 
 from sender.attachments import store_attachment
-from sender.methods import Draft
-from sender.models import Broadcast, MessageAttachment, MessageRecipient, MessageTypology
-from sender.pipeline import Selection, commit, deliver
-from sender.recipients.models import Customer
+from sender.audience.models import Customer
+from sender.audience.selection import Selection
+from sender.channels import Draft
+from sender.models import (
+    Broadcast,
+    MessageAttachment,
+    MessageRecipient,
+    MessageTypology,
+)
+from sender.pipeline import deliver
+from sender.pipeline.commit import commit
 
 
 def person(username: str, email: str) -> tuple[User, Customer]:

@@ -13,9 +13,9 @@ from django.core import mail
 from django.urls import reverse
 
 from project import settings as project_settings
+from sender.audience.models import Customer
 from sender.inbox.invite import InviteError, invite
 from sender.inbox.mail import EmailMethodBackend
-from sender.recipients.models import Customer
 from tests.factories import customers, subject
 from tests.smtp import free_port
 

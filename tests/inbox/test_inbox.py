@@ -6,9 +6,11 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
-from sender.methods import Draft
+from sender.audience.selection import Selection
+from sender.channels import Draft
 from sender.models import MessageTypology, MessageUserRead
-from sender.pipeline import Selection, commit, deliver
+from sender.pipeline import deliver
+from sender.pipeline.commit import commit
 from tests.factories import customers, subject
 from tests.inbox.conftest import send_stored
 

@@ -8,9 +8,10 @@ from channels.testing import WebsocketCommunicator
 from django.test import Client
 
 from project.asgi import application
-from sender.inbox import consumers, live
+from sender.inbox import live
 from sender.inbox.messages import find_message, mark_read, received
 from sender.inbox.people import records_for
+from sender.web import inbox_counter as consumers
 from tests.inbox.conftest import send_stored
 from tests.worker import run_worker
 

@@ -9,8 +9,8 @@ from django.contrib.contenttypes.models import ContentType
 from django.core.management import call_command
 from django.db.models import Q
 
+from sender.audience.models import Customer
 from sender.inbox.people import records_for
-from sender.recipients.models import Customer
 from tests.factories import customers
 
 pytestmark = pytest.mark.django_db

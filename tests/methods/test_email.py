@@ -5,9 +5,10 @@ from django.core.files.base import ContentFile
 from django.utils import timezone
 from django_tasks_db.models import DBTaskResult
 
-from sender.methods import Draft
+from sender.audience.selection import Selection
+from sender.channels import Draft
 from sender.models import MessageAttachment, MessageRecipient, MessageSent
-from sender.pipeline import Selection, commit
+from sender.pipeline.commit import commit
 from tests.factories import customers
 from tests.smtp import free_port
 
@@ -115,6 +116,6 @@ def test_a_server_that_is_down_leaves_rows_failed_with_the_reason_after_the_last
 
 @pytest.mark.parametrize("address", ["a@example.com", "first.last+tag@sub.example.co.uk"])
 def test_normalize_keeps_valid_addresses(address, db):
-    from sender.methods import methods
+    from sender.channels import methods
 
     assert methods["email"].normalize(f"  {address.upper()} ") == address

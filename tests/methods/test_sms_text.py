@@ -1,6 +1,6 @@
 import pytest
 
-from sender.methods.sms_text import analyze
+from sender.channels.sms.text import analyze
 
 
 @pytest.mark.parametrize("text, encoding, units, segments", [

@@ -1,4 +1,4 @@
-from sender.methods import methods
+from sender.channels import methods
 from sender.models import MessageRecipient
 from sender.pipeline.classify import classify
 

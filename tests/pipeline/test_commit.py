@@ -4,10 +4,11 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django_tasks_db.models import DBTaskResult
 
+from sender.audience.selection import Selection
+from sender.channels import Draft
 from sender.exceptions import SelectionError
-from sender.methods import Draft
 from sender.models import Broadcast, MessageRecipient, MessageSent
-from sender.pipeline import Selection, commit
+from sender.pipeline.commit import commit
 from tests.factories import customers
 
 Status = MessageRecipient.Status

@@ -1,13 +1,18 @@
 import uuid
 from datetime import timedelta
 
+import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
+from django_tasks_db.models import DBTaskResult
 
-from sender.methods import Draft
+from sender.audience.selection import Selection
+from sender.channels import Draft, Outcome
+from sender.channels.base import RETRY
 from sender.models import MessageRecipient, MessageSent
-from sender.pipeline import Selection, commit
+from sender.pipeline.commit import commit
+from sender.pipeline.deliver import one_per_row
 from tests.factories import customers
 
 Status = MessageRecipient.Status
@@ -78,3 +83,42 @@ def test_rows_under_a_live_lease_are_left_to_their_worker(sender_user, run_worke
     run_worker()
     sent.refresh_from_db()
     assert (sent.status, sent.pending_count, sent.success_count) == (MessageSent.Status.QUEUED, 3, 0)
+
+
+def test_a_method_removed_from_the_settings_after_commit_ends_failed_and_is_not_queued_again(
+        sender_user, run_worker, settings):
+    customers(3)
+    sent = broadcast(sender_user).sents.get()
+    settings.SENDER = {**settings.SENDER, "METHODS": {
+        alias: params for alias, params in settings.SENDER["METHODS"].items() if alias != "storage"}}
+    run_worker()  # returns only once the queue is empty: nothing loops
+    sent.refresh_from_db()
+    assert (sent.status, sent.pending_count, sent.failed_count) == (MessageSent.Status.FAILED, 0, 3)
+    assert "storage" in sent.error and "Not sent" in sent.error
+    assert set(MessageRecipient.objects.values_list("status", "attempts")) == {("failed", 0)}
+    assert not DBTaskResult.objects.filter(status="READY").exists()
+
+
+def test_rows_whose_worker_stopped_max_attempts_times_end_unknown_instead_of_being_claimed_again(
+        sender_user, run_worker, settings):
+    customers(2)
+    sent = broadcast(sender_user).sents.get()
+    MessageRecipient.objects.filter(message_sent=sent).update(
+        claim=uuid.uuid4(), lease_until=timezone.now() - timedelta(seconds=1), attempts=settings.SENDER.get("MAX_ATTEMPTS", 5))
+    run_worker()
+    sent.refresh_from_db()
+    assert (sent.status, sent.pending_count, sent.unknown_count) == (MessageSent.Status.DONE, 0, 2)
+    assert all("Gave up after" in reason for reason in MessageRecipient.objects.values_list("reason", flat=True))
+
+
+def test_an_outcome_outside_the_closed_set_is_refused():
+    with pytest.raises(ValueError, match="not one of"):
+        Outcome(1, "delivered-ish")
+    assert Outcome(1, Status.SUCCESS).charged and not Outcome(1, RETRY).charged
+
+
+def test_a_method_that_answers_for_a_row_twice_or_not_at_all_leaves_each_row_exactly_one_outcome():
+    rows = [MessageRecipient(id=i) for i in (1, 2, 3)]
+    answered = [Outcome(1, Status.SUCCESS), Outcome(1, Status.FAILED), Outcome(3, RETRY), Outcome(9, Status.SUCCESS)]
+    fixed = one_per_row(answered, rows, {})
+    assert [(o.row_id, o.status) for o in fixed] == [(1, "success"), (2, "unknown"), (3, "retry")]

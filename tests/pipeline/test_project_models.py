@@ -3,9 +3,11 @@
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
-from sender.methods import Draft
+from sender.audience.selection import Selection
+from sender.channels import Draft
 from sender.models import MessageRecipient
-from sender.pipeline import Selection, commit, preview
+from sender.pipeline.commit import commit
+from sender.pipeline.preview import preview
 from tests.testapp.models import Parent, School, Student
 
 Status = MessageRecipient.Status

@@ -1,10 +1,12 @@
 import pytest
 
+from sender.audience.models import Customer
+from sender.audience.selection import Selection
+from sender.channels import Draft
 from sender.exceptions import SelectionError
-from sender.methods import Draft
 from sender.models import Broadcast, MessageRecipient
-from sender.pipeline import Selection, commit, preview
-from sender.recipients.models import Customer
+from sender.pipeline.commit import commit
+from sender.pipeline.preview import preview
 from tests.factories import customers
 
 

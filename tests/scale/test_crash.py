@@ -11,9 +11,10 @@ from collections import Counter
 
 from django.core.management import call_command
 
-from sender.methods import Draft
+from sender.audience.selection import Selection
+from sender.channels import Draft
 from sender.models import MessageRecipient, MessageSent
-from sender.pipeline import Selection, commit
+from sender.pipeline.commit import commit
 from sender.pipeline.deliver import expired_batches
 from tests.factories import customers
 from tests.scale.conftest import wait_until

@@ -8,11 +8,11 @@ from decimal import Decimal
 import pytest
 from django.utils import timezone
 
-from sender.methods import Draft, Outcome
+from sender.audience.selection import Selection
+from sender.channels import Draft, Outcome
 from sender.models import MessageRecipient, MessageSent
-from sender.pipeline import Selection, commit
-from sender.pipeline.deliver import record, take
-from sender.tasks import deliver_batch
+from sender.pipeline.commit import commit
+from sender.pipeline.deliver import deliver_task, record, take
 from tests.factories import customers
 
 Status = MessageRecipient.Status
@@ -26,7 +26,7 @@ def test_workers_deliver_every_row_exactly_once(n_workers, sender_user, settings
                        Draft(body="Hello", subject="Many"), f"many-{n_workers}")
     sent = broadcast.sents.get()
     for batch in range(16):  # every batch queued twice: workers race for the same rows
-        deliver_batch.enqueue(sent.pk, batch)
+        deliver_task.enqueue(sent.pk, batch)
     env = {"SENDER_BATCH_SIZE": "25", "SENDER_CHECKPOINT_ROWS": "10"}
     running = [workers(f"w{i}", **env) for i in range(n_workers)]
     for worker in running:

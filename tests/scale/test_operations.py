@@ -10,10 +10,11 @@ from django.core.management import call_command
 from django.test import Client
 from django.utils import timezone
 
+from sender.audience.selection import Selection
+from sender.channels import Draft
 from sender.logs import JsonFormatter, KeyValueFormatter
-from sender.methods import Draft
 from sender.models import MessageRecipient
-from sender.pipeline import Selection, commit
+from sender.pipeline.commit import commit
 from tests.factories import customers
 from tests.smtp import free_port
 

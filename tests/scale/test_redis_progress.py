@@ -5,9 +5,10 @@ import pytest
 from asgiref.sync import async_to_sync
 from django.conf import settings
 
-from sender import consumers
-from sender.methods import Draft
-from sender.pipeline import Selection, commit
+from sender.audience.selection import Selection
+from sender.channels import Draft
+from sender.pipeline.commit import commit
+from sender.web import consumers
 from tests.factories import customers
 from tests.processes import process_env
 from tests.scale.conftest import Worker

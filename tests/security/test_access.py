@@ -2,16 +2,20 @@
 no 500 for anyone, and another user's objects answer 404."""
 
 import io
+from datetime import timedelta
 
 import pytest
-from PIL import Image
 from django.contrib.auth.models import User
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.test import Client
+from django.utils import timezone
+from PIL import Image
 
 from sender.attachments import store_attachment
-from sender.methods import Draft
-from sender.pipeline import Selection, commit
+from sender.audience.selection import Selection
+from sender.channels import Draft
+from sender.pipeline.commit import commit
+from sender.pipeline.models import ScheduledBroadcast
 from tests.factories import customers
 from tests.security.urlconf import routes
 
@@ -20,7 +24,7 @@ PUBLIC = {
     "login", "password_reset", "password_reset_done", "password_reset_confirm", "password_reset_complete",
     "set_language",                    # language switch, also on the login page
     "sender:health",                   # for load balancers; says nothing about messages
-    "sender_api:unsubscribe",          # a signed token in the link is the proof
+    "sender:unsubscribe",          # a signed token in the link is the proof
     "telegram:webhook",                # Telegram's secret header is the proof
     "sender_api:openapi",              # the API's description, no data
     "sender:start",                    # a recipient's invitation landing page (signed token)
@@ -82,20 +86,23 @@ def test_the_admin_asks_for_a_staff_login(db):
 
 @pytest.fixture
 def others_objects(sender_user):
-    """A broadcast and an attachment belonging to sender_user."""
+    """A broadcast, an attachment and a scheduled broadcast belonging to sender_user."""
     customers(2)
     png = io.BytesIO()
     Image.new("RGB", (8, 8), "red").save(png, "PNG")
     attachment = store_attachment(SimpleUploadedFile("dot.png", png.getvalue()), sender_user)
     broadcast = commit(Selection.parse({"recipients.customer": {"filter": ""}}), sender_user, ["storage"],
                        Draft(body="Hi", attachments=(attachment,)), "idor")
-    return {"broadcast": broadcast, "attachment": attachment, "sent": broadcast.sents.get()}
+    schedule = ScheduledBroadcast.objects.create(sender=sender_user, send_at=timezone.now() + timedelta(hours=1),
+                                                 idempotency_key="idor-later", body="Later", methods=["storage"])
+    return {"broadcast": broadcast, "attachment": attachment, "sent": broadcast.sents.get(), "schedule": schedule}
 
 
 # Each object view of the core, with the object its id names.
 OBJECT_VIEWS = {
     "sender:broadcast": "broadcast", "sender:cancel": "broadcast", "sender:broadcast_csv": "broadcast",
     "sender:retry": "broadcast", "sender:attachment": "attachment", "sender:thumbnail": "attachment",
+    "sender:schedule": "schedule", "sender:schedule_cancel": "schedule",
 }
 
 

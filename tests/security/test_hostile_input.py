@@ -3,8 +3,8 @@ bodies, filter query strings, posted ids and JSON, uploaded files — gets a cle
 (a reason, a form error, a 400) and never a crash or a half-written broadcast."""
 
 import io
-import os
 import json
+import os
 import string
 import uuid
 import zipfile
@@ -13,15 +13,18 @@ import pytest
 from django.core.exceptions import ValidationError
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.test import Client
-from hypothesis import HealthCheck, assume, given, settings as hsettings, strategies as st
+from hypothesis import HealthCheck, assume, given
+from hypothesis import settings as hsettings
+from hypothesis import strategies as st
 from PIL import Image
 
 from sender.attachments import store_attachment
+from sender.audience.selection import Selection
+from sender.channels import Draft, methods
 from sender.exceptions import InvalidAddress, SelectionError
-from sender.methods import Draft, methods
 from sender.models import Broadcast, MessageAttachment, MessageRecipient
-from sender.pipeline import Selection, preview
 from sender.pipeline.classify import ADDRESS_MAX, classify
+from sender.pipeline.preview import preview
 from tests.factories import customers
 
 Status = MessageRecipient.Status
@@ -91,7 +94,7 @@ def test_classify_gives_every_recipient_one_row_per_method_with_a_reason(people,
 @FAST
 @given(body=st.text(st.characters(codec="utf-8"), max_size=400))
 def test_any_unicode_body_is_counted_for_sms(body):
-    from sender.methods.sms_text import analyze
+    from sender.channels.sms.text import analyze
 
     text = analyze(body)
     assert text.encoding in ("GSM-7", "UCS-2")

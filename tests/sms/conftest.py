@@ -6,7 +6,7 @@ import pytest
 from django.test import override_settings
 from django.utils import timezone
 
-from sender.sandbox.skebby import SkebbySandbox, SkebbyState
+from sender.dev.sandbox.skebby import SkebbySandbox, SkebbyState
 
 
 def sms_settings(settings, url: str, **options) -> dict:
@@ -50,7 +50,7 @@ def time_passes(seconds: float, sandbox: Skebby | None = None) -> None:
     open orders due now (as if the clock had moved), so the real worker runs them."""
     from django_tasks_db.models import DBTaskResult
 
-    from sender.models import GatewayOrder
+    from sender.channels.sms.models import GatewayOrder
 
     if sandbox is not None:
         sandbox.state.advance(seconds)

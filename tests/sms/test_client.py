@@ -4,9 +4,9 @@ import json
 
 import pytest
 
+from sender.channels.sms.gateway import SkebbyClient
+from sender.dev.sandbox.skebby import SkebbySandbox, SkebbyState
 from sender.exceptions import DeliveryError
-from sender.gateways.skebby import SkebbyClient
-from sender.sandbox.skebby import SkebbySandbox, SkebbyState
 
 NUMBERS = ["+393471234567", "+393471234568"]
 OTHERS = ["+393471234569", "+393471234560"]
@@ -102,7 +102,7 @@ def test_a_gateway_that_keeps_failing_ends_in_a_transient_error_with_its_words(s
 
 def test_rate_limiting_honours_retry_after(sandbox, monkeypatch):
     waits = []
-    monkeypatch.setattr("sender.gateways.skebby.time.sleep", waits.append)
+    monkeypatch.setattr("sender.channels.sms.gateway.time.sleep", waits.append)
     sandbox.state.faults.rate_limited = 1
     sandbox.state.faults.retry_after = 0.04
     with client(sandbox) as c:

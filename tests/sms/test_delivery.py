@@ -7,9 +7,11 @@ from decimal import Decimal
 import pytest
 from django.utils import timezone
 
-from sender.methods import Draft, methods
-from sender.models import Broadcast, GatewayOrder, GatewayState, MessageRecipient, MessageSent
-from sender.pipeline import Selection, commit
+from sender.audience.selection import Selection
+from sender.channels import Draft, methods
+from sender.channels.sms.models import GatewayOrder, GatewayState
+from sender.models import Broadcast, MessageRecipient, MessageSent
+from sender.pipeline.commit import commit
 from tests.factories import customers
 from tests.sms.conftest import sms_settings
 
@@ -36,7 +38,7 @@ def settle(run_worker, rounds: int = 10) -> None:
 
     for _ in range(rounds):
         run_worker()
-        waiting = DBTaskResult.objects.filter(status="READY", task_path="sender.tasks.deliver_batch")
+        waiting = DBTaskResult.objects.filter(status="READY", task_path="sender.pipeline.deliver.deliver_task")
         if not waiting.exists():
             return
         waiting.update(run_after=timezone.now())
@@ -158,7 +160,7 @@ def test_the_text_sent_is_the_transliterated_one_when_asked(sender_user, skebby,
 
 @pytest.mark.parametrize("backend", ["console", "file", "locmem"])
 def test_development_backends_deliver_without_a_gateway(sender_user, run_worker, settings, backend, tmp_path, capsys):
-    from sender.methods.sms_backends import LocmemBackend
+    from sender.channels.sms.backends import LocmemBackend
 
     LocmemBackend.reset()
     settings.SENDER = sms_settings(settings, "", backend=backend, file_path=str(tmp_path))

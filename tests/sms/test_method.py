@@ -5,10 +5,11 @@ from decimal import Decimal
 import pytest
 from django.core import checks
 
+from sender.audience.models import Customer
+from sender.audience.selection import Selection
+from sender.channels import Draft, methods
 from sender.exceptions import InvalidAddress, SelectionError
-from sender.methods import Draft, methods
-from sender.pipeline import Selection, preview
-from sender.recipients.models import Customer
+from sender.pipeline.preview import preview
 from tests.factories import customers
 
 

@@ -6,12 +6,13 @@ from decimal import Decimal
 from django.urls import reverse
 from django.utils import timezone
 
-from sender.gateways.skebby import Received
-from sender.methods import Draft
-from sender.models import GatewayState
-from sender.pipeline import Selection, commit
-from sender.pipeline.incoming import store_incoming
-from sender.recipients.models import Customer
+from sender.audience.models import Customer
+from sender.audience.selection import Selection
+from sender.channels import Draft
+from sender.channels.sms.gateway import Received
+from sender.channels.sms.incoming import store_incoming
+from sender.channels.sms.models import GatewayState
+from sender.pipeline.commit import commit
 from tests.factories import customers
 
 EVERYONE = json.dumps({"recipients.customer": {"filter": ""}})

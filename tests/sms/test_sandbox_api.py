@@ -3,7 +3,7 @@
 import httpx
 import pytest
 
-from sender.sandbox.skebby import SkebbySandbox, SkebbyState
+from sender.dev.sandbox.skebby import SkebbySandbox, SkebbyState
 
 
 @pytest.fixture

@@ -2,18 +2,20 @@
 
 import uuid
 from collections import Counter
-from io import StringIO
 from datetime import timedelta
+from io import StringIO
 
 from django.core.management import call_command
 from django.utils import timezone
 from django_tasks_db.models import DBTaskResult
 
-from sender.methods import Draft
-from sender.models import GatewayOrder, GatewayState, IncomingMessage, MessageRecipient, MessageSent
-from sender.pipeline import Selection, commit
-from sender.pipeline.tracking import ensure_polling
-from sender.recipients.models import Customer
+from sender.audience.models import Customer
+from sender.audience.selection import Selection
+from sender.channels import Draft
+from sender.channels.sms.models import GatewayOrder, GatewayState
+from sender.channels.sms.tracking import ensure_polling
+from sender.models import IncomingMessage, MessageRecipient, MessageSent
+from sender.pipeline.commit import commit
 from sender.signals import message_received, message_status_changed
 from tests.factories import customers
 from tests.sms.conftest import time_passes
@@ -32,7 +34,7 @@ def rows(sent) -> dict[str, tuple[str, str]]:
 
 
 def polls_queued() -> int:
-    return DBTaskResult.objects.filter(status="READY", task_path="sender.tasks.poll_sms").count()
+    return DBTaskResult.objects.filter(status="READY", task_path="sender.channels.sms.tracking.poll_sms").count()
 
 
 def test_polling_moves_rows_to_delivered_and_failed_and_fires_the_signal(sender_user, skebby, run_worker):
@@ -105,7 +107,7 @@ def test_the_periodic_round_restarts_tracking_that_died(sender_user, skebby, run
     settle(run_worker)
     call_command("sender_periodic", "--once", stdout=StringIO())
     assert polls_queued() == 1  # alive: the round adds nothing
-    DBTaskResult.objects.filter(task_path="sender.tasks.poll_sms").delete()  # the chain is lost
+    DBTaskResult.objects.filter(task_path="sender.channels.sms.tracking.poll_sms").delete()  # the chain is lost
     GatewayState.objects.update(poll_due_at=timezone.now() - timedelta(hours=1))
     call_command("sender_periodic", "--once", stdout=StringIO())
     assert polls_queued() == 1
@@ -173,7 +175,7 @@ def poll_queries(user, skebby, run_worker, people: int) -> int:
     from django.db import connection
     from django.test.utils import CaptureQueriesContext
 
-    from sender.pipeline.tracking import poll_round
+    from sender.channels.sms.tracking import poll_round
 
     MessageRecipient.objects.all().delete()
     Customer.objects.all().delete()

@@ -6,8 +6,8 @@ per CHAT_INTERVAL seconds per chat) to stay quick; the benchmark uses Telegram's
 import pytest
 from django.test import Client
 
-from sender.sandbox import telegram as sandbox_module
-from sender.sandbox.telegram import DEFAULT_TOKEN, TelegramSandbox
+from sender.dev.sandbox import telegram as sandbox_module
+from sender.dev.sandbox.telegram import DEFAULT_TOKEN, TelegramSandbox
 
 RATE = 200
 CHAT_INTERVAL = 0.2
@@ -16,7 +16,7 @@ SECRET = "test-webhook-secret_1"
 
 def method_settings(sandbox: TelegramSandbox, **options) -> dict:
     return {
-        "BACKEND": "sender.methods.telegram.TelegramMethod",
+        "BACKEND": "sender.channels.telegram.method.TelegramMethod",
         "OPTIONS": {"token": DEFAULT_TOKEN, "base_url": sandbox.base_url, "base_file_url": f"{sandbox.url}/file/bot",
                     "rate": RATE, "chat_interval": CHAT_INTERVAL, "webhook_secret": SECRET, "max_retries": 3,
                     **options},

@@ -7,14 +7,14 @@ import pytest
 from django.core.management import call_command
 from django.test import Client
 
-from sender.api.optout import is_opted_out
-from sender.methods.base import Draft
+from sender.audience.models import Customer
+from sender.audience.optout import is_opted_out
+from sender.audience.selection import Selection
+from sender.channels.base import Draft
+from sender.channels.telegram.models import BotState, DeepLink, TelegramLink
 from sender.models import IncomingMessage
 from sender.pipeline.preview import preview
-from sender.pipeline.selection import Selection
-from sender.recipients.models import Customer
 from sender.signals import message_received
-from sender.telegram.models import BotState, DeepLink, TelegramLink
 from tests.telegram.conftest import SECRET
 
 USER = 5550001

@@ -13,12 +13,13 @@ from django.test import Client
 from django.utils import timezone
 
 from project.asgi import application
-from sender.methods import Draft
+from sender.audience.models import Customer
+from sender.audience.selection import Selection
+from sender.channels import Draft
+from sender.channels.telegram import incoming
+from sender.channels.telegram.models import TelegramLink
 from sender.models import IncomingMessage, MessageRecipient
-from sender.pipeline import Selection, commit
-from sender.recipients.models import Customer
-from sender.telegram import incoming
-from sender.telegram.models import TelegramLink
+from sender.pipeline.commit import commit
 from tests.telegram.conftest import SECRET
 
 CHAT = 5550001

@@ -3,9 +3,9 @@
 import pytest
 from django.core import checks
 
+from sender.channels import methods
+from sender.channels.telegram.method import split_text
 from sender.exceptions import InvalidAddress
-from sender.methods import methods
-from sender.methods.telegram import split_text
 from tests.telegram.conftest import method_settings
 
 
@@ -47,7 +47,7 @@ def test_split_text_keeps_words_whole_and_every_piece_within_the_limit():
 
 
 def test_the_recipient_history_links_to_the_chat(sandbox, staff_client):
-    from sender.recipients.models import Customer
+    from sender.audience.models import Customer
 
     customer = Customer.objects.create(first_name="Mario", last_name="Rossi")
     page = staff_client.get(f"/recipients/recipients.customer/{customer.pk}/history/").content.decode()

@@ -9,12 +9,13 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from PIL import Image
 
 from sender.attachments import store_attachment
+from sender.audience.models import Customer
+from sender.audience.selection import Selection
+from sender.channels import Draft, methods
+from sender.channels.telegram.models import TelegramFile, TelegramLink
 from sender.exceptions import SelectionError
-from sender.methods import Draft, methods
 from sender.models import MessageRecipient, MessageSent
-from sender.pipeline import Selection, commit
-from sender.recipients.models import Customer
-from sender.telegram.models import TelegramFile, TelegramLink
+from sender.pipeline.commit import commit
 from tests.telegram.conftest import CHAT_INTERVAL, RATE, method_settings
 
 Status = MessageRecipient.Status

@@ -4,7 +4,7 @@ from django.conf import settings
 from django.db import models
 from django.db.models import Q
 
-from sender.recipients.mixin import RecipientMixin
+from sender.audience.mixin import RecipientMixin
 
 
 class School(models.Model):

@@ -15,18 +15,23 @@ from pathlib import Path
 
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import AbstractBaseUser
-from django.core.exceptions import ImproperlyConfigured, PermissionDenied, ValidationError
+from django.core.exceptions import (
+    ImproperlyConfigured,
+    PermissionDenied,
+    ValidationError,
+)
 from django.core.files import File
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.db import transaction
 from django.utils.translation import gettext as _
 
 from sender.attachments import CheckedFile, check_attachment, save_checked
+from sender.audience.selection import Selection
+from sender.channels import Draft
 from sender.exceptions import SelectionError
-from sender.methods import Draft
 from sender.models import Broadcast, MessageAttachment, MessageTypology
-from sender.pipeline import Selection, commit, preview
-from sender.pipeline.preview import Preview
+from sender.pipeline.commit import commit
+from sender.pipeline.preview import Preview, preview
 
 
 class Command(BaseCommand):

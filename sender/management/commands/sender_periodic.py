@@ -14,8 +14,8 @@ import time
 from django.core.management.base import BaseCommand
 from django.utils.translation import gettext as _
 
+from sender.channels.sms.tracking import ensure_polling, sms_aliases
 from sender.pipeline.deliver import recover_expired
-from sender.pipeline.tracking import ensure_polling, sms_aliases
 
 
 class Command(BaseCommand):

@@ -1,0 +1,186 @@
+"""The JSON API (/api/v1/): thin views over the same pipeline, permissions and visibility
+as the dashboard. Documented in schema.py, served at /api/v1/openapi.json."""
+
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.http import HttpRequest, JsonResponse
+from django.shortcuts import get_object_or_404
+from django.urls import reverse
+from django.utils.translation import gettext as _
+
+from sender.access import visible_broadcasts
+from sender.api.http import ApiError, endpoint, idempotency_key, json_body
+from sender.api.payloads import (
+    attachment_json,
+    broadcast_json,
+    compose_form,
+    preview_json,
+    row_json,
+    schedule_json,
+    send_at,
+    template_json,
+)
+from sender.api.schema import openapi
+from sender.attachments import store_attachment
+from sender.conf import sender_settings
+from sender.models import Broadcast, MessageRecipient
+from sender.permissions import can_send
+from sender.pipeline import scheduling
+from sender.pipeline.cancel import cancel
+from sender.pipeline.commit import commit
+from sender.pipeline.models import MessageTemplate
+from sender.pipeline.preview import preview
+
+PAGE_MAX = 500
+UPLOAD_OVERHEAD = 64 * 1024  # multipart headers and boundaries around the one file
+
+
+def require_send(request: HttpRequest) -> None:
+    if not can_send(request.user):
+        raise PermissionDenied(_("You do not have permission to send messages."))
+
+
+def _broadcast(request: HttpRequest, pk: int) -> Broadcast:
+    queryset = visible_broadcasts(request.user).select_related("sender").prefetch_related("sents", "attachments")
+    return get_object_or_404(queryset, pk=pk)
+
+
+@endpoint("GET", auth=False)
+def schema(request: HttpRequest) -> JsonResponse:
+    return JsonResponse(openapi(request.build_absolute_uri("/").rstrip("/")))
+
+
+@endpoint("POST")
+def preview_view(request: HttpRequest) -> JsonResponse:
+    require_send(request)
+    form = compose_form(json_body(request), request.user)
+    data, draft = form.cleaned_data, form.draft()
+    return JsonResponse(preview_json(preview(data["selection"], request.user, data["methods"], draft), draft))
+
+
+@endpoint("POST")
+def broadcasts(request: HttpRequest) -> JsonResponse:
+    """Create and queue a broadcast; the same Idempotency-Key returns the same broadcast (200)."""
+    require_send(request)
+    key = scheduling.scoped_key(request.user, idempotency_key(request))
+    existed = Broadcast.objects.filter(idempotency_key=key).exists()
+    form = compose_form(json_body(request), request.user, key)
+    data = form.cleaned_data
+    broadcast = commit(data["selection"], request.user, data["methods"], form.draft(), key, typology=data["typology"])
+    response = JsonResponse(broadcast_json(_broadcast(request, broadcast.pk), request), status=200 if existed else 201)
+    response["Location"] = reverse("sender_api:broadcast", args=[broadcast.pk])
+    return response
+
+
+@endpoint("GET")
+def broadcast(request: HttpRequest, pk: int) -> JsonResponse:
+    return JsonResponse(broadcast_json(_broadcast(request, pk), request))
+
+
+@endpoint("GET")
+def broadcast_recipients(request: HttpRequest, pk: int) -> JsonResponse:
+    """Recipient rows in id order, a page at a time (`after` = the last id seen)."""
+    found = _broadcast(request, pk)
+    methods = {sent.pk: sent.method for sent in found.sents.all()}
+    try:
+        after = int(request.GET.get("after", 0))
+        limit = min(max(int(request.GET.get("limit", 100)), 1), PAGE_MAX)
+    except ValueError:
+        raise ApiError(400, _("“after” and “limit” must be whole numbers.")) from None
+    rows = MessageRecipient.objects.filter(message_sent_id__in=list(methods), pk__gt=after).order_by("pk")
+    if status := request.GET.get("status"):
+        if status not in MessageRecipient.Status.values:
+            raise ApiError(400, _("Unknown status “%(status)s”.") % {"status": status})
+        rows = rows.filter(status=status)
+    if method := request.GET.get("method"):
+        rows = rows.filter(message_sent_id__in=[i for i, m in methods.items() if m == method])
+    page = list(rows[: limit + 1])
+    results = [row_json(row, methods) for row in page[:limit]]
+    following = None
+    if len(page) > limit:
+        query = request.GET.copy()
+        query["after"] = page[limit - 1].pk
+        following = request.build_absolute_uri(f"{request.path}?{query.urlencode()}")
+    return JsonResponse({"results": results, "next": following})
+
+
+@endpoint("POST")
+def broadcast_cancel(request: HttpRequest, pk: int) -> JsonResponse:
+    found = _broadcast(request, pk)
+    if found.sender_id != request.user.pk and not request.user.is_superuser:
+        raise PermissionDenied(_("Only the person who sent it can cancel this broadcast."))
+    n = cancel(found, request.user)
+    return JsonResponse({"cancelled": n, "broadcast": broadcast_json(_broadcast(request, pk), request)})
+
+
+@endpoint("POST")
+def attachments(request: HttpRequest) -> JsonResponse:
+    """One file per request, as multipart/form-data field “file”; checked as on the dashboard."""
+    require_send(request)
+    limit = sender_settings.ATTACHMENT_MAX_BYTES
+    if int(request.META.get("CONTENT_LENGTH") or 0) > limit + UPLOAD_OVERHEAD:
+        raise ApiError(413, _("The file is too large: at most %(n)d bytes.") % {"n": limit})
+    if request.content_type != "multipart/form-data":
+        raise ApiError(415, _("Upload the file as multipart/form-data, in a field named “file”."))
+    files = request.FILES.getlist("file")
+    if len(files) != 1:
+        raise ApiError(400, _("Send one file at a time, in a field named “file”."))
+    try:
+        attachment = store_attachment(files[0], request.user)
+    except ValidationError as exc:
+        raise ApiError(413 if exc.code == "too_large" else 400, exc.messages) from None
+    return JsonResponse(attachment_json(attachment), status=201)
+
+
+@endpoint("GET")
+def templates(request: HttpRequest) -> JsonResponse:
+    require_send(request)
+    found = MessageTemplate.objects.select_related("typology")
+    if typology := request.GET.get("typology"):
+        found = found.filter(typology_id=typology) if typology.isdigit() else found.none()
+    return JsonResponse({"results": [template_json(t) for t in found]})
+
+
+@endpoint("POST")
+def schedules(request: HttpRequest) -> JsonResponse:
+    require_send(request)
+    key = scheduling.scoped_key(request.user, idempotency_key(request), scope="schedule")
+    payload = json_body(request)
+    form = compose_form(payload, request.user, key)
+    data, draft = form.cleaned_data, form.draft()
+    scheduled, checked = scheduling.schedule(data["selection"], request.user, data["methods"], draft,
+                                             send_at(payload), key, typology=data["typology"])
+    body = schedule_json(scheduled, request)
+    if checked is not None:
+        body["preview"] = preview_json(checked, draft)
+    response = JsonResponse(body, status=201 if checked is not None else 200)
+    response["Location"] = reverse("sender_api:schedule_api", args=[scheduled.pk])
+    return response
+
+
+@endpoint("GET", "PATCH")
+def schedule(request: HttpRequest, pk: int) -> JsonResponse:
+    scheduled = get_object_or_404(scheduling.visible_schedules(request.user), pk=pk)
+    if request.method == "PATCH":
+        require_send(request)
+        payload = json_body(request)
+        current = {"selection": scheduled.selection, "methods": scheduled.methods, "typology": scheduled.typology_id,
+                   "subject": scheduled.subject, "body": scheduled.body, "transliterate": scheduled.transliterate,
+                   "attachments": [a.pk for a in scheduled.attachments.all()]}
+        form = compose_form({**current, **payload}, request.user)
+        data = form.cleaned_data
+        try:
+            scheduled = scheduling.update(scheduled, request.user, selection=data["selection"],
+                                          method_aliases=data["methods"], draft=form.draft(),
+                                          send_at=send_at(payload, required=False), typology=data["typology"])
+        except scheduling.NotEditable as exc:
+            raise ApiError(409, exc.errors) from None
+    return JsonResponse(schedule_json(scheduled, request))
+
+
+@endpoint("POST")
+def schedule_cancel(request: HttpRequest, pk: int) -> JsonResponse:
+    scheduled = get_object_or_404(scheduling.visible_schedules(request.user), pk=pk)
+    if not scheduling.cancel(scheduled, request.user):
+        raise ApiError(409, _("This broadcast has already started or was cancelled."))
+    scheduled.refresh_from_db()
+    return JsonResponse(schedule_json(scheduled, request))

@@ -1,0 +1,13 @@
+from django.apps import AppConfig
+from django.utils.translation import gettext_lazy as _
+
+
+class AudienceConfig(AppConfig):
+    name = "sender.audience"
+    label = "recipients"
+    verbose_name = _("Recipients")
+    default_auto_field = "django.db.models.BigAutoField"
+
+    def ready(self) -> None:
+        # App loading: registers the system checks and the receiver that turns STOP replies into opt-outs.
+        from sender.audience import checks, receivers  # noqa: F401

@@ -1,0 +1,131 @@
+"""Placeholders in a message, rendered per recipient with Django's template engine, sandboxed.
+
+A message may say "Dear {{ name }}". It is rendered by a private `Engine` (no loaders, no
+libraries, no autoescape: the output is plain text) against a context holding only the
+name-like values in `PLACEHOLDERS`, all plain strings. Before anything is rendered the text
+is checked token by token: only those variables, a few harmless filters and the `if` /
+`firstof` / `comment` tags pass. Anything else — `{{ recipient.user.password }}`,
+`{% debug %}`, `{% include %}`, `{% load %}`, a filter that could build a huge string — is
+refused with a sentence, at preview and commit time, so nothing unsafe reaches a worker.
+"""
+
+from collections import defaultdict
+from collections.abc import Iterable
+from functools import lru_cache
+from typing import Any
+
+from django.contrib.contenttypes.models import ContentType
+from django.core.exceptions import ValidationError
+from django.template import Context, Engine, Template, TemplateSyntaxError
+from django.template.base import Lexer, Parser, TokenType, Variable
+from django.utils.translation import gettext as _
+
+PLACEHOLDERS = ("name", "first_name", "last_name")
+TAGS = frozenset({"if", "elif", "else", "endif", "firstof", "comment", "endcomment"})
+FILTERS = frozenset({"upper", "lower", "title", "capfirst", "default", "default_if_none", "truncatechars",
+                     "truncatewords"})
+OPERATORS = frozenset({"and", "or", "not", "==", "!="})
+
+ENGINE = Engine(loaders=[], libraries={}, autoescape=False, string_if_invalid="")
+
+
+def uses_placeholders(text: str) -> bool:
+    """True if the text holds template syntax at all (plain text is sent as it is)."""
+    return any(marker in text for marker in ("{{", "{%", "{#"))
+
+
+def problems(text: str) -> list[str]:
+    """Why `text` may not be rendered, as sentences; empty when it is safe."""
+    if not uses_placeholders(text):
+        return []
+    found: list[str] = []
+    parser = Parser([], builtins=ENGINE.template_builtins, libraries={})
+    for token in Lexer(text).tokenize():
+        if token.token_type == TokenType.VAR:
+            found.extend(_expression(parser, token.contents, "{{ %s }}" % token.contents))
+        elif token.token_type == TokenType.BLOCK:
+            bits = token.split_contents()
+            tag = bits[0] if bits else ""
+            if tag not in TAGS:
+                found.append(_("“{%% %(tag)s %%}” is not allowed in a message.") % {"tag": tag})
+            elif tag in ("if", "elif", "firstof"):
+                for bit in bits[1:]:
+                    if bit not in OPERATORS:
+                        found.extend(_expression(parser, bit, "{%% %s %%}" % token.contents))
+    if not found:
+        try:
+            Template(text, engine=ENGINE)
+        except TemplateSyntaxError as exc:
+            found.append(_("The placeholders cannot be read: %(error)s") % {"error": exc})
+    return list(dict.fromkeys(found))
+
+
+def _expression(parser: Parser, expression: str, shown: str) -> list[str]:
+    allowed = ", ".join("{{ %s }}" % name for name in PLACEHOLDERS)
+    try:
+        compiled = parser.compile_filter(expression)
+    except TemplateSyntaxError:
+        return [_("“%(text)s” is not a placeholder you can use; use %(allowed)s.") % {"text": shown, "allowed": allowed}]
+    variables = [compiled.var] + [arg for _func, args in compiled.filters for lookup, arg in args if lookup]
+    found = []
+    for var in variables:
+        if isinstance(var, Variable) and var.lookups is not None and var.lookups not in [(p,) for p in PLACEHOLDERS]:
+            found.append(_("“%(text)s” is not a placeholder you can use; use %(allowed)s.")
+                         % {"text": shown, "allowed": allowed})
+    for func, _args in compiled.filters:
+        name = getattr(func, "_filter_name", "?")
+        if name not in FILTERS:
+            found.append(_("The filter “%(name)s” is not allowed in a message.") % {"name": name})
+    return found
+
+
+def check_template(*texts: str) -> None:
+    """ValidationError listing every problem of `texts` (for forms and model.clean)."""
+    found = [problem for text in texts for problem in problems(text)]
+    if found:
+        raise ValidationError(found)
+
+
+@lru_cache(maxsize=32)
+def _compiled(text: str) -> Template:
+    if problems(text):
+        raise ValueError("Refusing to render a message whose placeholders were not checked.")
+    return Template(text, engine=ENGINE)
+
+
+def render(text: str, values: dict[str, str]) -> str:
+    """`text` with its placeholders filled from `values` (missing ones render empty).
+
+    Raises ValueError for text that does not pass `problems` — a caller that skipped the
+    check gets an error, never an unsandboxed render."""
+    if not uses_placeholders(text):
+        return text
+    context = {name: str(values.get(name) or "") for name in PLACEHOLDERS}
+    return _compiled(text).render(Context(context, autoescape=False))
+
+
+def values_for(obj: Any) -> dict[str, str]:
+    """The placeholder values of one recipient: its representation and name fields, as strings."""
+    if obj is None:
+        return {}
+    represent = getattr(obj, "get_representation", None)
+    values = {"name": str(represent() if callable(represent) else obj)}
+    for field in ("first_name", "last_name"):
+        value = getattr(obj, field, "")
+        values[field] = value if isinstance(value, str) else ""
+    return values
+
+
+def recipients(keys: Iterable[tuple[int, str]]) -> dict[tuple[int, str], dict[str, str]]:
+    """Placeholder values for (content type id, object id) pairs: one query per model."""
+    by_type: dict[int, set[str]] = defaultdict(set)
+    for ct_id, object_id in keys:
+        by_type[ct_id].add(object_id)
+    found: dict[tuple[int, str], dict[str, str]] = {}
+    for ct_id, ids in by_type.items():
+        model = ContentType.objects.get_for_id(ct_id).model_class()
+        if model is None:
+            continue
+        for pk, obj in model._default_manager.in_bulk(list(ids)).items():
+            found[(ct_id, str(pk))] = values_for(obj)
+    return found

@@ -1,0 +1,210 @@
+"""SMS backends, in the spirit of Django's email backends: `skebby` (the real gateway),
+`console` and `file` (development), `locmem` (tests, with an outbox).
+
+The SMS method chooses one with OPTIONS["backend"] (a short name or a dotted path). A
+backend sends one order to many numbers, reports order states in Skebby's words (the
+method maps them with `gateways.skebby.STATES`), returns received SMS and credits.
+"""
+
+import json
+import sys
+import uuid
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any, ClassVar
+
+from django.conf import settings
+from django.utils.module_loading import import_string
+
+from sender.channels.sms.gateway import Accepted, Received, SkebbyClient
+from sender.exceptions import InvalidMethod
+
+BACKENDS = {
+    "skebby": "sender.channels.sms.backends.SkebbyBackend",
+    "console": "sender.channels.sms.backends.ConsoleBackend",
+    "file": "sender.channels.sms.backends.FileBackend",
+    "locmem": "sender.channels.sms.backends.LocmemBackend",
+}
+
+
+@dataclass(frozen=True)
+class Sms:
+    """One order: one text to many numbers."""
+
+    order_id: str
+    text: str
+    encoding: str  # "gsm" or "ucs2", Skebby's words
+    message_type: str
+    sender: str
+    recipients: list[str]
+    max_fragments: int = 7
+
+
+class BaseSmsBackend:
+    """Subclasses override `send`; the others have harmless defaults for dev backends."""
+
+    name: ClassVar[str] = ""
+    max_recipients: ClassVar[int] = 1000
+    supports_tracking: ClassVar[bool] = False  # True: order states can be polled later
+    supports_incoming: ClassVar[bool] = False  # True: received SMS can be fetched
+
+    def __init__(self, **options: Any):
+        self.options = options
+        self.max_recipients = int(options.get("batch_size", self.max_recipients))
+
+    def __enter__(self) -> "BaseSmsBackend":
+        return self
+
+    def __exit__(self, *exc_info) -> None:
+        self.close()
+
+    def close(self) -> None:
+        pass
+
+    def send(self, sms: Sms, retried: bool = False) -> Accepted:
+        """Hand the order over; raise DeliveryError. `retried`: it may have gone out already."""
+        raise NotImplementedError
+
+    def states(self, order_id: str) -> dict[str, str] | None:
+        """number → Skebby state word, or None when the order is unknown."""
+        return None
+
+    def received(self, limit: int = 100) -> list[Received]:
+        return []
+
+    def credits(self) -> dict[str, Any] | None:
+        """{"money": ..., "sms": {type: quantity}}, or None when the backend has no account."""
+        return None
+
+    def problems(self) -> list[str]:
+        """What is missing from the configuration, as sentences (for system checks)."""
+        return []
+
+
+def load_backend(options: dict[str, Any], alias: str) -> BaseSmsBackend:
+    name = options.get("backend", "skebby")
+    path = BACKENDS.get(name, name)
+    try:
+        cls = import_string(path)
+    except ImportError as exc:
+        raise InvalidMethod(f"Send method '{alias}': cannot import SMS backend '{name}': {exc}") from exc
+    return cls(**options)
+
+
+class SkebbyBackend(BaseSmsBackend):
+    """The real gateway, through the httpx client."""
+
+    name = "skebby"
+    supports_tracking = True
+    supports_incoming = True
+
+    def __init__(self, **options: Any):
+        super().__init__(**options)
+        self._client: SkebbyClient | None = None
+
+    @property
+    def client(self) -> SkebbyClient:
+        if self._client is None:
+            o = self.options
+            self._client = SkebbyClient(
+                base_url=o.get("url", ""), username=o.get("username", ""), password=o.get("password", ""),
+                auth=o.get("auth", "session"), timeout=float(o.get("timeout", 10)), retries=int(o.get("retries", 2)),
+                backoff=float(o.get("backoff", 1)), backoff_max=float(o.get("backoff_max", 30)),
+            )
+        return self._client
+
+    def close(self) -> None:
+        if self._client is not None:
+            self._client.close()
+            self._client = None
+
+    def send(self, sms: Sms, retried: bool = False) -> Accepted:
+        return self.client.send_sms(sms.order_id, sms.text, sms.recipients, sms.message_type, sms.encoding,
+                                    sms.sender, sms.max_fragments, check_first=retried)
+
+    def states(self, order_id: str) -> dict[str, str] | None:
+        return self.client.order_states(order_id)
+
+    def received(self, limit: int = 100) -> list[Received]:
+        return self.client.received(limit)
+
+    def credits(self) -> dict[str, Any] | None:
+        return self.client.credits()
+
+    def problems(self) -> list[str]:
+        missing = [key for key in ("url", "username", "password") if not self.options.get(key)]
+        problems = []
+        if missing:
+            env = {"url": "SENDER_SKEBBY_URL", "username": "SENDER_SKEBBY_USERNAME", "password": "SENDER_SKEBBY_PASSWORD"}
+            problems.append("Skebby needs OPTIONS " + ", ".join(f"'{k}'" for k in missing) + "; set "
+                            + ", ".join(env[k] for k in missing) + " in the environment.")
+        if self.options.get("auth", "session") not in ("session", "token"):
+            problems.append("OPTIONS['auth'] must be 'session' or 'token'.")
+        return problems
+
+
+class LocmemBackend(BaseSmsBackend):
+    """Keeps every order in `outbox`; tests put replies in `inbox` and terminal states in `states_by_number`."""
+
+    name = "locmem"
+    outbox: ClassVar[list[Sms]] = []
+    inbox: ClassVar[list[Received]] = []
+    states_by_number: ClassVar[dict[str, str]] = {}
+    supports_tracking = True
+    supports_incoming = True
+
+    def send(self, sms: Sms, retried: bool = False) -> Accepted:
+        if retried and any(o.order_id == sms.order_id for o in self.outbox):
+            return Accepted(sms.order_id, existing=True)
+        self.outbox.append(sms)
+        return Accepted(sms.order_id, len(sms.recipients))
+
+    def states(self, order_id: str) -> dict[str, str] | None:
+        order = next((o for o in self.outbox if o.order_id == order_id), None)
+        if order is None:
+            return None
+        return {n: self.states_by_number.get(n, "DLVRD") for n in order.recipients}
+
+    def received(self, limit: int = 100) -> list[Received]:
+        taken, LocmemBackend.inbox[:] = self.inbox[:limit], self.inbox[limit:]
+        return taken
+
+    @classmethod
+    def reset(cls) -> None:
+        cls.outbox.clear()
+        cls.inbox.clear()
+        cls.states_by_number.clear()
+
+
+class ConsoleBackend(BaseSmsBackend):
+    """Writes each order to stdout (or OPTIONS["stream"]); everything counts as delivered."""
+
+    name = "console"
+
+    def send(self, sms: Sms, retried: bool = False) -> Accepted:
+        stream = self.options.get("stream") or sys.stdout
+        stream.write(f"SMS order {sms.order_id} ({sms.message_type}, {sms.encoding}) to {len(sms.recipients)} "
+                     f"numbers: {', '.join(sms.recipients[:5])}{' ...' if len(sms.recipients) > 5 else ''}\n"
+                     f"{sms.text}\n{'-' * 60}\n")
+        stream.flush()
+        return Accepted(sms.order_id, len(sms.recipients))
+
+
+class FileBackend(BaseSmsBackend):
+    """Appends each order as one JSON line to OPTIONS["file_path"]/sms.jsonl (default var/sms/)."""
+
+    name = "file"
+
+    def folder(self) -> Path:
+        default = Path(getattr(settings, "VAR_DIR", ".")) / "sms"
+        folder = Path(self.options.get("file_path") or default)
+        folder.mkdir(parents=True, exist_ok=True)
+        return folder
+
+    def send(self, sms: Sms, retried: bool = False) -> Accepted:
+        path = self.folder() / "sms.jsonl"
+        if retried and path.exists() and f'"order_id": "{sms.order_id}"' in path.read_text():
+            return Accepted(sms.order_id, existing=True)
+        with path.open("a", encoding="utf-8") as f:
+            f.write(json.dumps({**asdict(sms), "id": uuid.uuid4().hex}, ensure_ascii=False) + "\n")
+        return Accepted(sms.order_id, len(sms.recipients))

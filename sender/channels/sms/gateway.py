@@ -1,0 +1,296 @@
+"""Skebby REST client (httpx): login, session renewal, batched sends, order states, credits,
+received SMS. The only code that speaks Skebby's HTTP; see ../shared/reference/skebby-api.md.
+
+Every answer goes through `raise_for_response`, which turns HTTP and gateway codes into one
+`DeliveryError(message, permanent=..., retry_after=...)`. A send is idempotent by its
+`order_id`: after a 5xx or a lost answer the client asks the gateway whether that order
+exists before sending again, so a recipient never gets the same message twice.
+"""
+
+import logging
+import time
+from collections import Counter
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any, TypeVar
+
+import httpx
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
+
+from sender.exceptions import DeliveryError
+from sender.statuses import RecipientStatus as Status
+
+logger = logging.getLogger(__name__)
+T = TypeVar("T")
+
+_KEYS: dict[tuple[str, str, str], tuple[str, str]] = {}
+"""(url, username, auth) → (user key, session key or access token), for this process."""
+
+MESSAGE_TYPES = ("GP", "TI", "SI")
+"""Skebby's qualities: Classic+ (high), Classic (medium), Basic (low)."""
+
+STATES: dict[str, str] = {
+    "WAITING": Status.PENDING, "SCHEDULED": Status.PENDING, "WAIT4DLVR": Status.PENDING,
+    "SENT": Status.SUCCESS, "DLVRD": Status.SUCCESS,
+    "ERROR": Status.FAILED, "TIMEOUT": Status.FAILED, "TOOM4USER": Status.FAILED, "TOOM4NUM": Status.FAILED,
+    "UNKNRCPT": Status.FAILED, "UNKNPFX": Status.FAILED, "INVALIDDST": Status.FAILED,
+    "BLACKLISTED": Status.FAILED, "KO": Status.FAILED, "INVALIDCONTENTS": Status.FAILED, "DEMO": Status.FAILED,
+}
+"""Skebby's per-recipient order states → our statuses (PENDING: keep polling). Unknown words → UNKNOWN."""
+
+MEANINGS = {
+    "SENT": gettext_lazy("handed to the operator; this quality has no delivery report"),
+    "ERROR": gettext_lazy("generic sending error"),
+    "TIMEOUT": gettext_lazy("the operator gave no delivery information within 48 hours"),
+    "TOOM4USER": gettext_lazy("too many SMS from this account in 24 hours"),
+    "TOOM4NUM": gettext_lazy("too many SMS to this number in 24 hours"),
+    "UNKNRCPT": gettext_lazy("unknown recipient"),
+    "UNKNPFX": gettext_lazy("unknown prefix"),
+    "INVALIDDST": gettext_lazy("invalid destination"),
+    "BLACKLISTED": gettext_lazy("the number is on a blacklist"),
+    "KO": gettext_lazy("rejected by the operator"),
+    "INVALIDCONTENTS": gettext_lazy("the content was rejected"),
+    "DEMO": gettext_lazy("sent in demo mode: nothing really went out"),
+}
+
+
+def status_for(state: str) -> str:
+    return STATES.get(state, Status.UNKNOWN)
+
+
+def describe(state: str) -> str:
+    """Skebby's state word with its meaning, for a row's reason."""
+    meaning = MEANINGS.get(state)
+    return f"{state} ({meaning})" if meaning else state
+
+
+@dataclass(frozen=True)
+class Accepted:
+    """The gateway took an order. `remaining` is the credit left when it said so."""
+
+    order_id: str
+    total_sent: int | None = None
+    remaining: int | None = None
+    existing: bool = False  # found by asking after a lost answer, not sent now
+
+
+@dataclass(frozen=True)
+class Received:
+    """One SMS received on the account's number(s)."""
+
+    id: str
+    sender: str
+    recipient: str
+    text: str
+    received_at: str  # yyyyMMddHHmmss, as the gateway gives it
+
+
+class LostAnswer(DeliveryError):
+    """The request may have reached the gateway but no answer came (timeout, reset)."""
+
+
+class GatewayRefused(DeliveryError):
+    """An HTTP error answer from the gateway; `status_code` says which."""
+
+    def __init__(self, message: str, status_code: int, **kwargs: Any):
+        super().__init__(message, **kwargs)
+        self.status_code = status_code
+
+
+@dataclass
+class SkebbyClient:
+    base_url: str
+    username: str
+    password: str
+    auth: str = "session"  # "session" (login, expires when idle) or "token" (does not expire)
+    timeout: float = 10.0
+    retries: int = 2  # extra tries after a transient error
+    backoff: float = 1.0  # seconds before the first retry, doubled each time
+    backoff_max: float = 30.0
+    transport: httpx.BaseTransport | None = None
+    calls: Counter = field(default_factory=Counter)  # "POST sms" -> count, for measurements
+
+    def __post_init__(self) -> None:
+        self.base_url = self.base_url.rstrip("/") + "/"
+        self._account = (self.base_url, self.username, self.auth)
+        self.http = httpx.Client(base_url=self.base_url, timeout=self.timeout, transport=self.transport)
+
+    def __enter__(self) -> "SkebbyClient":
+        return self
+
+    def __exit__(self, *exc_info) -> None:
+        self.close()
+
+    def close(self) -> None:
+        self.http.close()
+
+    # -- authentication -------------------------------------------------------------------
+
+    def login(self) -> None:
+        """Get USER_KEY;SESSION_KEY (or ;ACCESS_TOKEN). Wrong credentials are permanent."""
+        path = "token" if self.auth == "token" else "login"
+        response = self._http("GET", path, params={"username": self.username, "password": self.password})
+        if response.status_code in (401, 404):
+            raise GatewayRefused(_("Skebby refused the username or password (HTTP %(code)d).")
+                                 % {"code": response.status_code}, response.status_code, permanent=True)
+        raise_for_response(response)
+        user_key, _sep, key = response.text.strip().partition(";")
+        if not user_key or not key:
+            raise DeliveryError(_("Skebby's login answer was not understood: %(body)s") % {"body": response.text[:200]})
+        self.keys = (user_key.strip(), key.strip())
+
+    @property
+    def keys(self) -> tuple[str, str] | None:
+        """Keys are shared by the clients of one process: a session lives on between batches."""
+        return _KEYS.get(self._account)
+
+    @keys.setter
+    def keys(self, value: tuple[str, str] | None) -> None:
+        if value is None:
+            _KEYS.pop(self._account, None)
+        else:
+            _KEYS[self._account] = value
+
+    def _headers(self) -> dict[str, str]:
+        if self.keys is None:
+            self.login()
+        user_key, key = self.keys
+        return {"user_key": user_key, "Access_token" if self.auth == "token" else "Session_key": key}
+
+    # -- requests ------------------------------------------------------------------------
+
+    def _http(self, method: str, path: str, **kwargs: Any) -> httpx.Response:
+        """One HTTP exchange. A connection that never opened is transient (nothing was sent)."""
+        self.calls[f"{method} {path.split('/')[0]}"] += 1
+        try:
+            return self.http.request(method, path, **kwargs)
+        except httpx.ConnectError as exc:
+            raise DeliveryError(_("Cannot connect to Skebby at %(url)s: %(error)s")
+                                % {"url": self.base_url, "error": exc}) from exc
+        except httpx.TransportError as exc:  # timeouts, resets: it may have been processed
+            raise LostAnswer(_("No answer from Skebby at %(url)s: %(error)s")
+                             % {"url": self.base_url, "error": str(exc) or type(exc).__name__}) from exc
+
+    def request(self, method: str, path: str, **kwargs: Any) -> httpx.Response:
+        """An authenticated call: logs in again once on 401 (expired session), then maps the answer."""
+        response = self._http(method, path, headers=self._headers(), **kwargs)
+        if response.status_code == 401:
+            logger.info("Skebby refused our session key; logging in again")
+            self.keys = None
+            response = self._http(method, path, headers=self._headers(), **kwargs)
+        raise_for_response(response)
+        return response
+
+    def _wait(self, attempt: int, exc: DeliveryError) -> None:
+        delay = exc.retry_after if exc.retry_after is not None else self.backoff * 2 ** attempt
+        time.sleep(min(delay, self.backoff_max))
+
+    def _retrying(self, call: Callable[[], T]) -> T:
+        """Run an idempotent `call` again after transient errors, with backoff (Retry-After honoured)."""
+        for attempt in range(self.retries + 1):
+            try:
+                return call()
+            except DeliveryError as exc:
+                if exc.permanent or attempt == self.retries:
+                    raise
+                self._wait(attempt, exc)
+        raise AssertionError("unreachable")
+
+    # -- API -----------------------------------------------------------------------------
+
+    def send_sms(self, order_id: str, message: str, recipients: list[str], message_type: str = "GP",
+                 encoding: str = "gsm", sender: str = "", max_fragments: int = 7, check_first: bool = False) -> Accepted:
+        """Send one order to many recipients. Invalid recipients do not fail the order
+        (`allowInvalidRecipients`); their state comes back later as a failure.
+
+        After a 5xx or a lost answer, and first of all when `check_first` (a retried batch),
+        the order is looked up: if the gateway has it, it is not sent again.
+        """
+        body = {"message_type": message_type, "message": message, "recipient": recipients, "sender": sender,
+                "order_id": order_id, "encoding": encoding, "max_fragments": max_fragments, "truncate": False,
+                "allowInvalidRecipients": True, "returnRemaining": True}
+        for attempt in range(self.retries + 1):
+            if (check_first or attempt) and self.order_exists(order_id):
+                return Accepted(order_id, existing=True)
+            try:
+                data = self.request("POST", "sms", json=body).json()
+            except DeliveryError as exc:
+                if exc.permanent or attempt == self.retries:
+                    raise
+                self._wait(attempt, exc)
+                continue
+            except ValueError:
+                raise LostAnswer(_("Skebby's answer to the send was not JSON.")) from None
+            if data.get("result", "OK") != "OK":
+                raise DeliveryError(_("Skebby did not accept the order: %(words)s") % {"words": str(data)[:300]},
+                                    permanent=True)
+            return Accepted(str(data.get("order_id") or order_id), data.get("total_sent"),
+                            data.get("remaining_credits"))
+        raise AssertionError("unreachable")
+
+    def order_exists(self, order_id: str) -> bool:
+        return self.order_states(order_id) is not None
+
+    def order_states(self, order_id: str) -> dict[str, str] | None:
+        """destination → Skebby state for one order; None if the gateway does not know it."""
+        try:
+            data = self._retrying(lambda: self.request("GET", f"sms/{order_id}")).json()
+        except GatewayRefused as exc:
+            if exc.status_code == 404:
+                return None
+            raise
+        return {str(r["destination"]): str(r["status"]) for r in data.get("recipients", [])}
+
+    def credits(self) -> dict[str, Any]:
+        """{"money": float | None, "sms": {type: quantity}}."""
+        data = self._retrying(lambda: self.request("GET", "status",
+                                                   params={"getMoney": "true", "typeAliases": "true"})).json()
+        return {"money": data.get("money"), "sms": {str(i["type"]): i["quantity"] for i in data.get("sms", [])}}
+
+    def received(self, limit: int = 100) -> list[Received]:
+        """SMS received since the previous call (the gateway keeps the cursor). The field
+        names inside the list are not documented; these are the sandbox's."""
+        data = self._retrying(lambda: self.request("GET", "newsrsmsmessage", params={"limit": limit})).json()
+        return [Received(str(m["id_message"]), str(m["sender"]), str(m.get("id_sim", "")), str(m.get("message", "")),
+                         str(m.get("sms_date", ""))) for m in data.get("smshistory", [])]
+
+
+def raise_for_response(response: httpx.Response) -> None:
+    """Map an error answer to a DeliveryError: 429 and 5xx transient (with Retry-After),
+    401/404 and 400 permanent, with the gateway's own words."""
+    code = response.status_code
+    if code < 400:
+        return
+    words = _words(response)
+    if code == 429 or code >= 500:
+        raise GatewayRefused(_("Skebby is busy or failing (HTTP %(code)d): %(words)s") % {"code": code, "words": words},
+                             code, retry_after=_retry_after(response))
+    if code == 401:
+        message = _("Skebby refused our keys (HTTP 401): %(words)s")
+    elif code == 404:
+        message = _("Skebby does not know this user key or order (HTTP 404): %(words)s")
+    else:
+        message = _("Skebby refused the request (HTTP %(code)d): %(words)s")
+    raise GatewayRefused(message % {"code": code, "words": words}, code, permanent=True)
+
+
+def _words(response: httpx.Response) -> str:
+    try:
+        data = response.json()
+    except ValueError:
+        return response.text.strip()[:300] or response.reason_phrase
+    if isinstance(data, dict):
+        return str(data.get("error") or data.get("message") or data)[:300]
+    return str(data)[:300]
+
+
+def _retry_after(response: httpx.Response) -> float | None:
+    try:
+        return float(response.headers["Retry-After"])
+    except (KeyError, ValueError):
+        return None
+
+
+__all__ = ["Accepted", "GatewayRefused", "LostAnswer", "MESSAGE_TYPES", "Received", "STATES", "SkebbyClient",
+           "describe", "raise_for_response", "status_for"]

@@ -1,0 +1,86 @@
+"""The webhook Telegram POSTs updates to, and the bot Application that handles them.
+
+Under ASGI (daphne) the Application lives as long as the event loop, initialized on the
+first update. Under WSGI, or in tests, each request runs on a loop of its own, so the
+Application is made for that request and shut down after it.
+"""
+
+import asyncio
+import contextlib
+import hmac
+import json
+import logging
+import weakref
+from collections.abc import AsyncIterator
+
+from django.core.handlers.asgi import ASGIRequest
+from django.http import (
+    HttpRequest,
+    HttpResponse,
+    HttpResponseBadRequest,
+    HttpResponseForbidden,
+)
+from django.views.decorators.csrf import csrf_exempt
+from django.views.decorators.http import require_POST
+from telegram import Update
+from telegram.error import TelegramError
+from telegram.ext import Application
+
+from sender.channels.telegram.bot import build_application, telegram_method
+
+logger = logging.getLogger(__name__)
+SECRET_HEADER = "X-Telegram-Bot-Api-Secret-Token"
+_applications: "weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, Application]" = weakref.WeakKeyDictionary()
+
+
+def secret_matches(request: HttpRequest, secret: str) -> bool:
+    """Constant-time comparison; an unset secret refuses everything."""
+    given = request.headers.get(SECRET_HEADER, "")
+    return bool(secret) and hmac.compare_digest(given.encode(), secret.encode())
+
+
+@contextlib.asynccontextmanager
+async def application_for(request: HttpRequest) -> AsyncIterator[Application]:
+    method = telegram_method()
+    loop = asyncio.get_running_loop()
+    application = _applications.get(loop)
+    if application is not None and application.bot.token == method.options["token"]:
+        yield application
+        return
+    application = build_application(method)
+    await application.initialize()
+    if isinstance(request, ASGIRequest):
+        _applications[loop] = application
+        yield application
+        return
+    try:
+        yield application
+    finally:
+        await application.shutdown()
+
+
+@csrf_exempt
+@require_POST
+async def webhook(request: HttpRequest) -> HttpResponse:
+    """Refuse (403) anything without the right secret header, before reading the body."""
+    method = telegram_method()
+    if method is None or not secret_matches(request, method.options["webhook_secret"]):
+        return HttpResponseForbidden("Forbidden")
+    try:
+        data = json.loads(request.body)
+        if not isinstance(data, dict) or "update_id" not in data:
+            raise ValueError
+    except ValueError:
+        return HttpResponseBadRequest("Not an update")
+    try:
+        async with application_for(request) as application:
+            try:
+                update = Update.de_json(data, application.bot)
+            except (TypeError, ValueError, KeyError, AttributeError):
+                return HttpResponseBadRequest("Not an update")
+            await application.process_update(update)
+            await application.update_persistence()
+    except TelegramError as exc:  # Telegram cannot be reached: answer so that it tries again later
+        logger.warning("telegram webhook: %s", exc.message)
+        return HttpResponse("Try again later", status=503)
+    return HttpResponse("OK")

@@ -1,0 +1,422 @@
+"""Benchmark one broadcast end to end, in a throwaway SQLite database, and verify every count.
+
+    python manage.py sender_bench --n 100000 --method email --json
+
+The command never touches the configured database: it re-executes itself in a child
+process whose DATABASE_URL (and SENDER_VAR_DIR) point into a fresh temporary folder,
+migrates there, seeds N recipients (85% valid, 10% duplicate, 5% invalid), and times
+preview, commit and delivery through the real task worker. Email goes to a local SMTP
+sink: Postfix's `smtp-sink` when installed, otherwise an aiosmtpd process that counts.
+Any count that does not match what was seeded fails the run.
+"""
+
+import argparse
+import hashlib
+import json
+import os
+import re
+import resource
+import secrets
+import shutil
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from contextlib import contextmanager, nullcontext
+from pathlib import Path
+from urllib.parse import urlsplit
+
+from django.conf import settings
+from django.contrib.auth.models import Permission, User
+from django.core.files.base import ContentFile
+from django.core.management import call_command
+from django.core.management.base import BaseCommand, CommandError
+from django.db import connection
+from django.db.models import Count
+from django.test import override_settings
+from django_tasks_db.management.commands.db_worker import Worker
+from django_tasks_db.models import DBTaskResult
+from pyinstrument import Profiler
+
+from sender.audience.selection import Selection
+from sender.channels import Draft
+from sender.dev.demo import seed_recipients
+from sender.dev.sandbox.skebby import BenchGateway
+from sender.dev.telegram_bench import bench_telegram
+from sender.models import MessageAttachment, MessageRecipient, MessageSent
+from sender.pipeline import progress
+from sender.pipeline.commit import commit
+from sender.pipeline.preview import preview
+
+BODY = (
+    "Dear customer,\n\nthis is a benchmark message. It has a few lines of plain text, like a real notice:\n"
+    "the office will be closed on Friday, and the new opening hours start next Monday.\n\n"
+    "Kind regards,\nThe Sender team\n"
+)
+
+AIOSMTPD_SINK = """
+import sys
+from aiosmtpd.controller import Controller
+
+class Sink:
+    count = 0
+    async def handle_DATA(self, server, session, envelope):
+        Sink.count += 1
+        return "250 OK"
+
+controller = Controller(Sink(), hostname="127.0.0.1", port=int(sys.argv[1]), data_size_limit=0)
+controller.start()
+print("ready", flush=True)
+sys.stdin.read()  # the bench closes stdin to stop the sink
+controller.stop()
+print(f"mesg={Sink.count}", flush=True)
+"""
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class SMTPSink:
+    """A local SMTP server that discards messages and counts them, in its own process."""
+    def __init__(self, workdir: Path, kind: str = "auto"):
+        self.port = free_port()
+        self.kind = "smtp-sink" if kind == "auto" and shutil.which("smtp-sink") else kind
+        if self.kind == "auto":
+            self.kind = "aiosmtpd"
+        self.log = workdir / f"sink-{self.port}.log"
+        self.process: subprocess.Popen | None = None
+
+    def __enter__(self) -> "SMTPSink":
+        out = self.log.open("wb")
+        if self.kind == "smtp-sink":
+            user = ["-u", "nobody"] if os.geteuid() == 0 else []
+            command = [shutil.which("smtp-sink"), "-c", *user, f"127.0.0.1:{self.port}", "1000"]
+            self.process = subprocess.Popen(command, stdout=out, stderr=subprocess.STDOUT)
+        else:
+            command = [sys.executable, "-c", AIOSMTPD_SINK, str(self.port)]
+            self.process = subprocess.Popen(command, stdin=subprocess.PIPE, stdout=out, stderr=subprocess.STDOUT)
+        out.close()
+        self._wait_ready()
+        return self
+
+    def _wait_ready(self, timeout: float = 15) -> None:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                raise CommandError(f"The SMTP sink ({self.kind}) exited: {self.log.read_text(errors='replace')}")
+            try:
+                with socket.create_connection(("127.0.0.1", self.port), timeout=1) as s:
+                    s.recv(100)  # the greeting
+                return
+            except OSError:
+                time.sleep(0.05)
+        raise CommandError(f"The SMTP sink ({self.kind}) did not start on port {self.port}.")
+
+    def __exit__(self, *exc_info) -> None:
+        self.stop()
+
+    def stop(self) -> int:
+        """Stop the sink; return how many messages it received."""
+        if self.process is not None and self.process.poll() is None:
+            if self.kind == "aiosmtpd":
+                self.process.stdin.close()
+            else:
+                self.process.terminate()
+            try:
+                self.process.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+        counts = re.findall(r"mesg=(\d+)", self.log.read_text(errors="replace"))
+        return int(counts[-1]) if counts else 0
+
+    def sender_settings(self) -> dict:
+        config = dict(settings.SENDER)
+        config["METHODS"] = {**config["METHODS"]}
+        email = config["METHODS"]["email"]
+        config["METHODS"]["email"] = {**email, "OPTIONS": {**email.get("OPTIONS", {}), "host": "127.0.0.1",
+                                                           "port": self.port}}
+        return config
+
+
+def postgres_name(workdir: Path) -> str:
+    """The throwaway PostgreSQL database belonging to this run's temporary folder."""
+    return "sender_bench_" + re.sub(r"[^a-z0-9]", "_", workdir.name.lower())
+
+
+def _postgres_admin(url: str):
+    import psycopg
+
+    parts = urlsplit(url)
+    return psycopg.connect(host=parts.hostname or None, port=parts.port or None, user=parts.username or None,
+                           password=parts.password or None, dbname="postgres", autocommit=True)
+
+
+def create_postgres(workdir: Path) -> str:
+    """Create a fresh database on SENDER_BENCH_POSTGRES_URL; return its DATABASE_URL."""
+    server = os.environ.get("SENDER_BENCH_POSTGRES_URL", "postgres://postgres@127.0.0.1:5432/").rstrip("/")
+    name = postgres_name(workdir)
+    try:
+        with _postgres_admin(server) as conn:
+            conn.execute(f'CREATE DATABASE "{name}"')
+    except Exception as exc:
+        raise CommandError(f"Cannot create a PostgreSQL database on {server}: {exc}") from exc
+    return f"{server}/{name}"
+
+
+def drop_postgres(url: str) -> None:
+    name = urlsplit(url).path.lstrip("/")
+    with _postgres_admin(url) as conn:
+        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+class QueryCounter:
+    def __init__(self):
+        self.count = 0
+
+    def __call__(self, execute, sql, params, many, context):
+        self.count += 1
+        return execute(sql, params, many, context)
+
+
+def peak_rss_mb() -> float:
+    return round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)
+
+
+@contextmanager
+def profiling(path: str | None, phase: str):
+    """Profile a phase with pyinstrument (a dev dependency) into `path`-`phase`.txt/.html."""
+    if not path:
+        yield
+        return
+
+    profiler = Profiler(interval=0.001)
+    profiler.start()
+    try:
+        yield
+    finally:
+        profiler.stop()
+        Path(f"{path}-{phase}.txt").write_text(profiler.output_text(unicode=True, show_all=False))
+        Path(f"{path}-{phase}.html").write_text(profiler.output_html())
+
+
+def bench_user() -> User:
+    user = User.objects.create_user(f"bench-{uuid.uuid4().hex[:8]}", is_staff=True)
+    user.user_permissions.add(Permission.objects.get(content_type__app_label="sender", codename="send_message"))
+    return User.objects.get(pk=user.pk)  # fresh permission cache
+
+
+def make_attachment(user: User, kb: int) -> MessageAttachment:
+    """A K KB PDF-looking file of random bytes, stored like an uploaded attachment."""
+    data = (b"%PDF-1.4\n" + secrets.token_bytes(kb * 1024))[: kb * 1024]
+    attachment = MessageAttachment(name="bench.pdf", content_type="application/pdf", size=len(data),
+                                   sha256=hashlib.sha256(data).hexdigest(), uploaded_by=user)
+    attachment.file.save("bench.pdf", ContentFile(data), save=True)
+    return attachment
+
+
+def run_worker(workers: int) -> None:
+    """Run the task queue dry: in this process (as tests/worker.py), or in W subprocesses."""
+    if workers <= 1:
+
+        Worker(queue_names=["default"], interval=0, batch=True, backend_name="default", startup_delay=False,
+               max_tasks=None, worker_id="bench-0", excluded_queue_names=[]).run()
+        return
+    env = {**os.environ}
+    email = settings.SENDER["METHODS"].get("email", {}).get("OPTIONS", {})
+    env.update(SENDER_SMTP_HOST=str(email.get("host", "127.0.0.1")), SENDER_SMTP_PORT=str(email.get("port", 25)),
+               SENDER_BATCH_SIZE=str(settings.SENDER.get("BATCH_SIZE", 2000)))
+    sms = settings.SENDER["METHODS"].get("sms", {}).get("OPTIONS", {})
+    if sms.get("url"):
+        env.update(SENDER_SKEBBY_URL=sms["url"], SENDER_SKEBBY_USERNAME=sms.get("username", ""),
+                   SENDER_SKEBBY_PASSWORD=sms.get("password", ""), SENDER_SMS_POLL_INTERVAL="3600")
+    manage = [sys.executable, str(settings.BASE_DIR / "manage.py"), "db_worker", "--skip-checks", "--batch", "--no-reload",
+              "--no-startup-delay", "--interval", "0", "-v", "0"]
+    processes = [subprocess.Popen([*manage, "--worker-id", f"bench-{i}"], env=env) for i in range(workers)]
+    if any(p.wait() for p in processes):
+        raise CommandError("A worker process failed.")
+
+
+def run_pipeline(selection: Selection, user: User, method: str, draft: Draft, workers: int = 1,
+                 profile: str | None = None) -> dict:
+    """Preview, commit and deliver one broadcast; time each step and count its SQL queries
+    (the in-process worker included; subprocess workers are not counted)."""
+    result: dict = {"sql_by_phase": {}, "rss_mb_after": {}}
+    counter = QueryCounter()
+    with connection.execute_wrapper(counter):
+        for phase in ("preview", "commit", "deliver"):
+            before = counter.count
+            start = time.perf_counter()
+            with profiling(profile, phase):
+                if phase == "preview":
+                    result["preview"] = preview(selection, user, [method], draft)
+                elif phase == "commit":
+                    result["broadcast"] = commit(selection, user, [method], draft, uuid.uuid4().hex)
+                else:
+                    run_worker(workers)
+            result[f"{phase}_s"] = round(time.perf_counter() - start, 3)
+            result["sql_by_phase"][phase] = counter.count - before
+            result["rss_mb_after"][phase] = peak_rss_mb()
+    result["sql_queries"] = counter.count
+    return result
+
+
+def verify(result: dict, method: str, expected: dict, received: int | None) -> list[str]:
+    """Every way the run's counts differ from what was seeded, as sentences."""
+    problems = []
+    p = result["preview"].methods[0]
+    for key, got in (("valid", p.valid), ("duplicate", p.duplicate), ("invalid", p.invalid)):
+        if got != expected[key]:
+            problems.append(f"preview {key}: {got}, expected {expected[key]}")
+    sent = MessageSent.objects.get(broadcast=result["broadcast"], method=method)
+    rows = dict(MessageRecipient.objects.filter(message_sent=sent).values_list("status").annotate(n=Count("id")))
+    wanted = {"success": expected["valid"], "duplicate": expected["duplicate"], "invalid": expected["invalid"]}
+    for status, n in wanted.items():
+        if rows.get(status, 0) != n:
+            problems.append(f"recipient rows {status}: {rows.get(status, 0)}, expected {n}")
+    if set(rows) - {s for s, n in wanted.items() if n}:
+        problems.append(f"unexpected recipient statuses: {rows}")
+    counters = progress.counters(sent)
+    if (counters["success"], counters["duplicate"], counters["invalid"], counters["pending"]) != (
+            expected["valid"], expected["duplicate"], expected["invalid"], 0) or sent.status != sent.Status.DONE:
+        problems.append(f"message counters: {counters}")
+    if received is not None and received != expected["valid"]:
+        problems.append(f"the SMTP sink received {received} messages, expected {expected['valid']}")
+
+    failed = DBTaskResult.objects.exclude(status="SUCCESSFUL").exclude(task_path="sender.channels.sms.tracking.poll_sms").count()
+    if failed:
+        problems.append(f"{failed} delivery tasks did not succeed")
+    return problems
+
+
+def bench(n: int, method: str, attachment_kb: int = 0, workers: int = 1, batch_size: int | None = None,
+          sink: str = "auto", workdir: Path | None = None, profile: str | None = None) -> dict:
+    """The whole benchmark in the current database (which must be a throwaway one)."""
+    if workdir is None:
+        with tempfile.TemporaryDirectory(prefix="sender-bench-") as tmp:
+            return bench(n, method, attachment_kb, workers, batch_size, sink, Path(tmp), profile)
+    if method == "telegram":  # against the Bot API sandbox at Telegram's limits (sender/telegram/bench.py)
+
+        return bench_telegram(n, bench_user(), lambda: run_worker(workers), batch_size=batch_size)
+    start = time.perf_counter()
+    counts = seed_recipients(n)
+    seed_s = round(time.perf_counter() - start, 3)
+    seed_rss = peak_rss_mb()
+    expected = counts if method in ("email", "sms") else {"total": n, "valid": n, "duplicate": 0, "invalid": 0}
+    user = bench_user()
+    attachments = (make_attachment(user, attachment_kb),) if attachment_kb else ()
+    draft = Draft(body=BODY, subject="Benchmark", attachments=attachments)
+    selection = Selection.parse({"recipients.customer": {"filter": ""}})
+    config = dict(settings.SENDER)
+    if batch_size:
+        config["BATCH_SIZE"] = batch_size
+    gateway = BenchGateway(dict(settings.SENDER)) if method == "sms" else None  # the Skebby sandbox, counting
+    with SMTPSink(workdir, sink) if method == "email" else gateway or nullcontext() as smtp:
+        if smtp is not None:
+            config = {**smtp.sender_settings(), "BATCH_SIZE": config["BATCH_SIZE"]}
+        with override_settings(SENDER=config, DEBUG=False):
+            result = run_pipeline(selection, user, method, draft, workers, profile)
+        received = smtp.stop() if smtp is not None else None
+    problems = verify(result, method, expected, received)
+    if gateway is not None and gateway.summary()["twice"]:
+        problems.append(f"the Skebby sandbox got {len(gateway.summary()['twice'])} numbers more than once")
+    if problems:
+        raise CommandError("Verification failed: " + "; ".join(problems))
+    valid = expected["valid"]
+    return {
+        "n": n, "method": method, "attachment_kb": attachment_kb, "workers": workers, "database": connection.vendor,
+        "batch_size": config["BATCH_SIZE"], "sink": smtp.kind if smtp is not None else None,
+        "valid": valid, "duplicate": expected["duplicate"], "invalid": expected["invalid"],
+        "received": received, "seed_s": seed_s,
+        "preview_s": result["preview_s"], "commit_s": result["commit_s"], "deliver_s": result["deliver_s"],
+        "total_s": round(result["preview_s"] + result["commit_s"] + result["deliver_s"], 3),
+        "msgs_per_s": round(valid / result["deliver_s"], 1) if result["deliver_s"] else None,
+        "sql_queries": result["sql_queries"], "sql_by_phase": result["sql_by_phase"],
+        "peak_rss_mb": peak_rss_mb(), "rss_mb_after": {"seed": seed_rss, **result["rss_mb_after"]},
+        **({"gateway_calls": gateway.summary()["calls"]} if gateway is not None else {}),
+        "verified": True,
+    }
+
+
+class Command(BaseCommand):
+    help = "Benchmark a broadcast (preview, commit, delivery) in a throwaway database and verify the counts."
+
+    def add_arguments(self, parser) -> None:
+        parser.add_argument("--n", type=int, default=10_000, help="Recipients to seed (default 10000).")
+        parser.add_argument("--method", choices=["email", "storage", "telegram", "sms"], default="email")
+        parser.add_argument("--attachment-kb", type=int, default=0, help="Attach a file of this many KB.")
+        parser.add_argument("--workers", type=int, default=1, help="Worker processes (1 = in this process).")
+        parser.add_argument("--batch-size", type=int, default=None, help='Override SENDER["BATCH_SIZE"].')
+        parser.add_argument("--sink", choices=["auto", "smtp-sink", "aiosmtpd"], default="auto",
+                            help="SMTP sink: Postfix's smtp-sink when installed (auto), or aiosmtpd.")
+        parser.add_argument("--profile", metavar="PREFIX", help="Write pyinstrument profiles to PREFIX-<phase>.*")
+        parser.add_argument("--database", choices=["sqlite", "postgres"], default="sqlite",
+                            help="Throwaway database: a SQLite file (default), or a fresh PostgreSQL database "
+                                 "on SENDER_BENCH_POSTGRES_URL (default postgres://postgres@127.0.0.1:5432/).")
+        parser.add_argument("--keep", action="store_true", help="Keep the temporary database folder.")
+        parser.add_argument("--json", action="store_true", help="Print the result as JSON.")
+        parser.add_argument("--workdir", help=argparse.SUPPRESS)
+
+    def handle(self, *args, **options) -> None:
+        if options["n"] <= 0:
+            raise CommandError("--n must be positive.")
+        if options["workdir"]:
+            self._child(options)
+        else:
+            self._parent(options)
+
+    def _parent(self, options: dict) -> None:
+        """Re-run this command in a child process whose database is a fresh SQLite file."""
+        workdir = Path(tempfile.mkdtemp(prefix="sender-bench-"))
+        database_url = f"sqlite:///{workdir / 'bench.sqlite3'}"
+        if options["database"] == "postgres":
+            database_url = create_postgres(workdir)
+        env = {
+            **os.environ, "DATABASE_URL": database_url, "SENDER_VAR_DIR": str(workdir),
+            "SENDER_ATTACHMENTS_DIR": str(workdir / "attachments"), "DJANGO_DEBUG": "0", "SENDER_DEV": "1",
+            "DJANGO_SECRET_KEY": secrets.token_urlsafe(32), "SENDER_LOG_LEVEL": "WARNING",
+        }
+        # --skip-checks: production checks of methods the bench does not use (SMS credentials…) must not stop it.
+        argv = [sys.executable, str(settings.BASE_DIR / "manage.py"), "sender_bench", "--skip-checks", "--workdir", str(workdir),
+                "--n", str(options["n"]), "--method", options["method"], "--attachment-kb", str(options["attachment_kb"]),
+                "--workers", str(options["workers"]), "--sink", options["sink"]]
+        if options["batch_size"]:
+            argv += ["--batch-size", str(options["batch_size"])]
+        if options["profile"]:
+            argv += ["--profile", str(Path(options["profile"]).resolve())]
+        if options["json"]:
+            argv.append("--json")
+        try:
+            child = subprocess.Popen(argv, env=env, stdout=subprocess.PIPE, text=True)
+            for line in child.stdout:
+                self.stdout.write(line, ending="")
+            if child.wait():
+                raise CommandError(f"The benchmark failed (exit status {child.returncode}).")
+        finally:
+            if options["keep"]:
+                self.stderr.write(f"Kept {workdir}" + (f" and {database_url}" if options["database"] == "postgres" else ""))
+            else:
+                if options["database"] == "postgres":
+                    drop_postgres(database_url)
+                shutil.rmtree(workdir, ignore_errors=True)
+
+    def _child(self, options: dict) -> None:
+        workdir = Path(options["workdir"]).resolve()
+        db = settings.DATABASES["default"]
+        throwaway = (db["NAME"] == postgres_name(workdir) if db["ENGINE"] == "django.db.backends.postgresql"
+                     else db["ENGINE"] == "django.db.backends.sqlite3" and Path(db["NAME"]).resolve().is_relative_to(workdir))
+        if not throwaway:
+            raise CommandError(f"Refusing to benchmark outside the throwaway folder {workdir}: database is {db['NAME']}.")
+        call_command("migrate", verbosity=0, interactive=False)
+        result = bench(options["n"], options["method"], options["attachment_kb"], options["workers"],
+                       options["batch_size"], options["sink"], workdir, options["profile"])
+        if options["json"]:
+            self.stdout.write(json.dumps(result))
+            return
+        for key, value in result.items():
+            self.stdout.write(f"{key:>14}: {value}")

@@ -1,0 +1,457 @@
+"""A loopback stand-in for Skebby's REST API (/API/v1.0/REST/), with state and faults.
+
+It speaks the real paths, headers and answers of ../shared/reference/skebby-api.md:
+`login`/`token` (text `USER_KEY;KEY`, 404 on wrong credentials), `user_key` plus
+`Session_key` or `Access_token` on every other call (401 when missing or expired; session
+keys die after `session_idle` seconds without a call), `POST sms` (validation with 400,
+`allowInvalidRecipients`, credits per type, 201 with `order_id`), `GET sms/{order_id}`
+(states that progress over time), `DELETE sms/{order_id}`, `GET status`, and
+`GET newsrsmsmessage` (received SMS). Error bodies `{"result": "KO", "error": ...}` and the
+received-SMS field names are invented where the docs say nothing.
+
+Built on http.server, which keeps header names with underscores. Tests drive it through
+the Python API (`faults`, `advance`, `receive`, `pin`); other processes through
+`GET/POST /_sandbox/` (state and faults as JSON).
+"""
+
+import json
+import re
+import secrets
+import socket
+import threading
+import time
+import uuid
+from collections import Counter
+from dataclasses import asdict, dataclass, field
+from datetime import datetime, timedelta
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+from urllib.parse import parse_qs, urlsplit
+
+from sender.channels.sms.text import UCS2_MULTI, UCS2_SINGLE, analyze
+
+PREFIX = "/API/v1.0/REST/"
+TYPES = ("GP", "TI", "SI")
+DATE_FORMATS = ("%d%m%y", "%Y%m%d", "%d%m%y%H%M", "%Y%m%d%H%M%S", "%Y-%m-%d %H:%M", "%Y-%m-%d %H:%M.0")
+E164ISH = re.compile(r"^\+?\d{6,15}$")
+
+
+DEMO_FAILURES = {"13": "BLACKLISTED", "66": "KO"}
+"""What `make run`'s sandbox does to numbers ending so, so the demo shows failed deliveries too."""
+
+
+@dataclass
+class Faults:
+    """Switchable misbehaviour. `errors` is a queue of HTTP statuses for the next `POST sms`
+    calls; `accept_then_fail` processes the send before answering with the error."""
+    delay: float = 0.0  # seconds before answering each POST sms
+    slow_calls: int = 0  # how many POST sms get the delay (0 = all while delay > 0)
+    errors: list[int] = field(default_factory=list)
+    accept_then_fail: bool = False
+    drop: int = 0  # next N POST sms are processed, then the connection closes without an answer
+    rate_limited: int = 0  # next N POST sms answer 429
+    retry_after: int = 1
+    expire_sessions_after: int | None = None  # after N POST sms, every session key dies
+
+
+@dataclass
+class Order:
+    id: str
+    message_type: str
+    created: float
+    scheduled: datetime | None
+    recipients: dict[str, str | None]  # number -> pinned terminal state, or None to progress
+
+
+class SkebbyState:
+    """Accounts, keys, orders, credits and inbox. Thread-safe; times come from `now()`."""
+    def __init__(self, accounts: dict[str, str] | None = None, credits: dict[str, int] | None = None,
+                 session_idle: float = 300, step: float = 2.0, fail_endings: dict[str, str] | None = None):
+        self.lock = threading.RLock()
+        self.accounts = accounts or {"sandbox": "sandbox"}
+        self.user_keys = {name: f"U{uuid.uuid5(uuid.NAMESPACE_DNS, name).hex[:10].upper()}" for name in self.accounts}
+        self.sessions: dict[str, tuple[str, float]] = {}  # session key -> (user key, last used)
+        self.tokens: dict[str, str] = {}  # access token -> user key
+        self.credits = credits if credits is not None else {"GP": 1_000_000, "TI": 1_000_000, "SI": 1_000_000}
+        self.money = 1000.0
+        self.session_idle = session_idle
+        self.step = step  # seconds per state step: WAITING -> WAIT4DLVR -> DLVRD
+        self.offset = 0.0
+        self.orders: dict[str, Order] = {}
+        self.invalid: set[str] = set()  # numbers the gateway deems invalid
+        self.pinned: dict[str, str] = {}  # number -> terminal state (ERROR, BLACKLISTED, ...)
+        self.fail_endings = fail_endings or {}  # "13" -> "BLACKLISTED": every number ending in 13 (for demos)
+        self.inbox: list[dict[str, str]] = []
+        self.inbox_cursor = 0
+        self.faults = Faults()
+        self.received: Counter[str] = Counter()  # number -> messages accepted for it
+        self.calls: Counter[str] = Counter()  # "POST sms", "GET login", ...
+        self.requests: list[dict[str, Any]] = []
+        self.record_requests = True
+
+    # -- Python API for tests and the bench ----------------------------------------------
+
+    def now(self) -> float:
+        return time.monotonic() + self.offset
+
+    def advance(self, seconds: float) -> None:
+        """Let time pass: sessions idle, orders progress."""
+        with self.lock:
+            self.offset += seconds
+
+    def expire_sessions(self) -> None:
+        with self.lock:
+            self.sessions.clear()
+
+    def pin(self, number: str, state: str) -> None:
+        """Make `number` end in `state` (e.g. "BLACKLISTED") instead of DLVRD."""
+        self.pinned[number] = state
+
+    def receive(self, sender: str, text: str, sim: str = "+393400000000") -> None:
+        """An SMS arrives from `sender`; the next `newsrsmsmessage` returns it."""
+        with self.lock:
+            self.inbox.append({"id_message": str(len(self.inbox) + 1), "id_sim": sim, "sender": sender,
+                               "message": text, "sms_date": datetime.now().strftime("%Y%m%d%H%M%S"), "keyword": ""})
+
+    def summary(self) -> dict[str, Any]:
+        with self.lock:
+            return {"calls": dict(self.calls), "orders": len(self.orders), "numbers": len(self.received),
+                    "messages": sum(self.received.values()), "twice": sorted(n for n, c in self.received.items() if c > 1),
+                    "credits": dict(self.credits), "faults": asdict(self.faults)}
+
+    # -- authentication --------------------------------------------------------------------
+
+    def login(self, query: dict[str, str], token: bool) -> tuple[int, str]:
+        name, password = query.get("username", ""), query.get("password", "")
+        if self.accounts.get(name) != password or not name:
+            return 404, "credentials are incorrect"
+        key = secrets.token_hex(12)
+        with self.lock:
+            if token:
+                self.tokens[key] = self.user_keys[name]
+            else:
+                self.sessions[key] = (self.user_keys[name], self.now())
+        return 200, f"{self.user_keys[name]};{key}"
+
+    def authorized(self, headers) -> bool:
+        user_key = headers.get("user_key")
+        session, token = headers.get("Session_key"), headers.get("Access_token")
+        with self.lock:
+            if token:
+                return user_key is not None and self.tokens.get(token) == user_key
+            entry = self.sessions.get(session or "")
+            if not entry or entry[0] != user_key:
+                return False
+            if self.now() - entry[1] > self.session_idle:
+                del self.sessions[session]
+                return False
+            self.sessions[session] = (user_key, self.now())  # sliding window
+            return True
+
+    # -- sending ---------------------------------------------------------------------------
+
+    def send(self, body: Any) -> tuple[int, dict]:
+        problem = _validate(body)
+        if problem:
+            return 400, {"result": "KO", "error": problem}
+        allow_invalid = _bool(body.get("allowInvalidRecipients", False))
+        numbers = [str(n) for n in body["recipient"]]
+        bad = [n for n in numbers if n in self.invalid or not E164ISH.match(n)]
+        if bad and not allow_invalid:
+            return 400, {"result": "KO", "error": f"Invalid recipient: {bad[0]}"}
+        kind = body["message_type"]
+        parts = _parts(body["message"], body.get("encoding", "gsm"))
+        good = [n for n in numbers if n not in bad]
+        with self.lock:
+            if self.credits.get(kind, 0) < parts * len(good):
+                return 400, {"result": "KO", "error": "Not enough credit"}
+            order_id = str(body.get("order_id") or uuid.uuid4())
+            if order_id in self.orders:
+                return 400, {"result": "KO", "error": f"Duplicate order_id: {order_id}"}
+            self.credits[kind] -= parts * len(good)
+            recipients = {n: ("UNKNRCPT" if n in bad else self.pinned.get(n) or self._ending(n)) for n in numbers}
+            scheduled = _date(body.get("scheduled_delivery_time"))
+            self.orders[order_id] = Order(order_id, kind, self.now(), scheduled, recipients)
+            self.received.update(good)
+        total = parts * len(good) if _bool(body.get("returnCredits", False)) else len(good)
+        answer = {"result": "OK", "order_id": order_id, "total_sent": total,
+                  "internal_order_id": uuid.uuid4().hex[:12].upper()}
+        if _bool(body.get("returnRemaining", False)):
+            answer["remaining_credits"] = self.credits[kind]
+        return 201, answer
+
+    def _ending(self, number: str) -> str | None:
+        return next((state for end, state in self.fail_endings.items() if number.endswith(end)), None)
+
+    def state(self, order_id: str) -> tuple[int, dict]:
+        with self.lock:
+            order = self.orders.get(order_id)
+            if order is None:
+                return 404, {"result": "KO", "error": "order not found"}
+            elapsed = self.now() - order.created
+            stamp = (datetime.now() + timedelta(seconds=self.offset)).strftime("%Y%m%d%H%M%S")
+            rows = [{"destination": n, "status": self._progress(order, pinned, elapsed), "delivery_date": stamp}
+                    for n, pinned in order.recipients.items()]
+        return 200, {"result": "OK", "recipient_number": len(rows), "recipients": rows}
+
+    def _progress(self, order: Order, pinned: str | None, elapsed: float) -> str:
+        if order.scheduled and order.scheduled > datetime.now() + timedelta(seconds=self.offset):
+            return "SCHEDULED"
+        if elapsed < self.step:
+            return "WAITING"
+        if pinned:
+            return pinned
+        if order.message_type == "SI":
+            return "SENT"  # no delivery reports for Basic
+        return "WAIT4DLVR" if elapsed < 2 * self.step else "DLVRD"
+
+    def delete(self, order_id: str) -> tuple[int, dict]:
+        with self.lock:
+            order = self.orders.get(order_id)
+            if order is None or self._progress(order, None, self.now() - order.created) != "SCHEDULED":
+                return 404, {"result": "KO", "error": "order not found or not scheduled"}
+            del self.orders[order_id]
+        return 200, {"result": "OK"}
+
+    def status(self, query: dict[str, str]) -> tuple[int, dict]:
+        answer: dict[str, Any] = {"sms": [{"type": t, "quantity": q} for t, q in self.credits.items()]}
+        if query.get("getMoney") == "true":
+            answer["money"] = self.money
+        return 200, answer
+
+    def new_received(self, query: dict[str, str]) -> tuple[int, dict]:
+        limit = min(int(query.get("limit", 100) or 100), 100)
+        with self.lock:
+            messages = self.inbox[self.inbox_cursor:self.inbox_cursor + limit]
+            self.inbox_cursor += len(messages)
+        return 200, {"result": "OK", "smshistory": messages}
+
+
+def _validate(body: Any) -> str:
+    if not isinstance(body, dict):
+        return "The body must be a JSON object"
+    for name in ("message_type", "message", "recipient"):
+        if not body.get(name):
+            return f"Missing required field: {name}"
+    if body["message_type"] not in TYPES:
+        return f"Invalid message_type: {body['message_type']}"
+    if not isinstance(body["recipient"], list):
+        return "recipient must be a list"
+    if body.get("encoding", "gsm") not in ("gsm", "ucs2"):
+        return f"Invalid encoding: {body['encoding']}"
+    for name in ("allowInvalidRecipients", "returnCredits", "returnRemaining", "truncate"):
+        if name in body and body[name] not in (True, False, "true", "false"):
+            return f"{name} must be a boolean"
+    if body.get("scheduled_delivery_time") and _date(body["scheduled_delivery_time"]) is None:
+        return f"Invalid scheduled_delivery_time: {body['scheduled_delivery_time']}"
+    max_fragments = int(body.get("max_fragments", 7))
+    if not _bool(body.get("truncate", True)) and _parts(body["message"], body.get("encoding", "gsm")) > max_fragments:
+        return f"The message needs more than {max_fragments} fragments"
+    return ""
+
+
+def _bool(value: Any) -> bool:
+    return value is True or value == "true"
+
+
+def _date(value: str | None) -> datetime | None:
+    for fmt in DATE_FORMATS:
+        try:
+            return datetime.strptime(value or "", fmt)
+        except ValueError:
+            continue
+    return None
+
+
+def _parts(text: str, encoding: str) -> int:
+    """Fragments billed, counted as the product counts them (GSM-7 unless told UCS-2)."""
+    info = analyze(text)
+    if encoding == "gsm" or info.encoding == "UCS-2":
+        return max(info.segments, 1)
+    units = len(info.text.encode("utf-16-le")) // 2
+    return 1 if units <= UCS2_SINGLE else -(-units // UCS2_MULTI)
+
+
+class Handler(BaseHTTPRequestHandler):
+    server: "SkebbySandbox"
+    protocol_version = "HTTP/1.1"
+    wbufsize = 1 << 16  # headers and body leave in one write (flushed after each request)
+    disable_nagle_algorithm = True
+
+    def log_message(self, format: str, *args: Any) -> None:  # quiet: tests and the bench call it a lot
+        pass
+
+    def do_GET(self) -> None:
+        self._dispatch("GET")
+
+    def do_POST(self) -> None:
+        self._dispatch("POST")
+
+    def do_DELETE(self) -> None:
+        self._dispatch("DELETE")
+
+    def _dispatch(self, method: str) -> None:
+        state = self.server.state
+        parts = urlsplit(self.path)
+        query = {k: v[-1] for k, v in parse_qs(parts.query).items()}
+        length = int(self.headers.get("Content-Length") or 0)
+        raw = self.rfile.read(length) if length else b""
+        if parts.path.startswith("/_sandbox/"):
+            return self._control(method, raw)
+        if not parts.path.startswith(PREFIX):
+            return self._send(404, {"result": "KO", "error": "Not found"})
+        path = parts.path[len(PREFIX):]
+        route = path.split("/")[0]
+        with state.lock:
+            state.calls[f"{method} {route}"] += 1
+            if state.record_requests:
+                state.requests.append({"method": method, "path": path, "query": query,
+                                       "headers": dict(self.headers.items()), "body": raw[:2000].decode(errors="replace")})
+        if method == "GET" and path in ("login", "token"):
+            status, text = state.login(query, token=path == "token")
+            return self._send(status, text)
+        if not state.authorized(self.headers):
+            return self._send(401, "Unauthorized")
+        if method == "POST" and path == "sms":
+            return self._post_sms(raw)
+        if method == "GET" and route == "sms" and path.count("/") == 1:
+            return self._send(*state.state(path.split("/")[1]))
+        if method == "DELETE" and route == "sms" and path.count("/") == 1:
+            return self._send(*state.delete(path.split("/")[1]))
+        if method == "GET" and path == "status":
+            return self._send(*state.status(query))
+        if method == "GET" and path == "checksession":
+            return self._send(200, "true")
+        if method == "GET" and route == "newsrsmsmessage":
+            return self._send(*state.new_received(query))
+        return self._send(404, {"result": "KO", "error": "Not found"})
+
+    def _post_sms(self, raw: bytes) -> None:
+        state, faults = self.server.state, self.server.state.faults
+        with state.lock:
+            if faults.rate_limited:
+                faults.rate_limited -= 1
+                return self._send(429, {"result": "KO", "error": "Too many requests"},
+                                  {"Retry-After": str(faults.retry_after)})
+            error = faults.errors.pop(0) if faults.errors else None
+            slow = faults.delay
+            if faults.slow_calls > 0:
+                faults.slow_calls -= 1
+                if faults.slow_calls == 0:
+                    faults.delay = 0
+        if error and not faults.accept_then_fail:
+            return self._send(error, {"result": "KO", "error": "Internal error"})
+        try:
+            body = json.loads(raw or b"null")
+        except ValueError:
+            return self._send(400, {"result": "KO", "error": "Malformed JSON"})
+        status, answer = state.send(body)
+        with state.lock:
+            drop = faults.drop > 0
+            faults.drop -= drop
+            if faults.expire_sessions_after is not None:
+                faults.expire_sessions_after -= 1
+                if faults.expire_sessions_after <= 0:
+                    state.sessions.clear()
+                    faults.expire_sessions_after = None
+        if slow:
+            time.sleep(slow)
+        if drop:
+            self.close_connection = True
+            self.connection.shutdown(socket.SHUT_RDWR)
+            return
+        if error:
+            return self._send(error, {"result": "KO", "error": "Internal error"})
+        self._send(status, answer)
+
+    def _control(self, method: str, raw: bytes) -> None:
+        state = self.server.state
+        if method == "POST":
+            changes = json.loads(raw or b"{}")
+            with state.lock:
+                for name, value in changes.get("faults", {}).items():
+                    setattr(state.faults, name, value)
+                if "step" in changes:
+                    state.step = float(changes["step"])
+                if changes.get("advance"):
+                    state.advance(float(changes["advance"]))
+                for number, text in changes.get("receive", []):
+                    state.receive(number, text)
+        self._send(200, state.summary())
+
+    def _send(self, status: int, body: Any, headers: dict[str, str] | None = None) -> None:
+        data = body.encode() if isinstance(body, str) else json.dumps(body).encode()
+        self.send_response(status)
+        self.send_header("Content-Type", "text/plain" if isinstance(body, str) else "application/json")
+        self.send_header("Content-Length", str(len(data)))
+        for name, value in (headers or {}).items():
+            self.send_header(name, value)
+        self.end_headers()
+        self.wfile.write(data)
+
+
+class SkebbySandbox(ThreadingHTTPServer):
+    """The sandbox server. `start()` serves in a thread; `url` is the API base."""
+    daemon_threads = True
+    allow_reuse_address = True
+
+    def __init__(self, host: str = "127.0.0.1", port: int = 0, state: SkebbyState | None = None):
+        super().__init__((host, port), Handler)
+        self.state = state or SkebbyState()
+        self.thread: threading.Thread | None = None
+
+    @property
+    def url(self) -> str:
+        host, port = self.server_address[:2]
+        return f"http://{host}:{port}{PREFIX}"
+
+    def start(self) -> "SkebbySandbox":
+        self.thread = threading.Thread(target=self.serve_forever, kwargs={"poll_interval": 0.05}, name="skebby-sandbox",
+                                       daemon=True)
+        self.thread.start()
+        return self
+
+    def stop(self) -> None:
+        self.shutdown()
+        self.server_close()
+
+
+def start(host: str = "127.0.0.1", port: int = 0, **state: Any) -> SkebbySandbox:
+    return SkebbySandbox(host, port, SkebbyState(**state)).start()
+
+
+class BenchGateway:
+    """The sandbox as the benchmark's SMS gateway: SENDER pointed at it, its counts read back."""
+    kind = "skebby-sandbox"
+
+    def __init__(self, sender: dict[str, Any], batch_size: int | None = None):
+        self.server = SkebbySandbox(state=SkebbyState(step=3600))
+        self.server.state.record_requests = False
+        self.sender, self.batch_size = sender, batch_size
+
+    def __enter__(self) -> "BenchGateway":
+        self.server.start()
+        return self
+
+    def __exit__(self, *exc_info) -> None:
+        self.stop()
+
+    def sender_settings(self) -> dict[str, Any]:
+        methods = dict(self.sender["METHODS"])
+        sms = methods["sms"]
+        options = {**sms.get("OPTIONS", {}), "backend": "skebby", "url": self.server.url, "username": "sandbox",
+                   "password": "sandbox", "poll_interval": 3600}
+        if self.batch_size:
+            options["batch_size"] = self.batch_size
+        methods["sms"] = {**sms, "OPTIONS": options}
+        return {**self.sender, "METHODS": methods}
+
+    def stop(self) -> int:
+        """Stop the sandbox (once); return how many messages it accepted."""
+        if self.server.thread is not None:
+            self.server.stop()
+            self.server.thread = None
+        return self.server.state.summary()["messages"]
+
+    def summary(self) -> dict[str, Any]:
+        return self.server.state.summary()

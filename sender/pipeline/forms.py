@@ -1,0 +1,67 @@
+"""The compose form: what a sender asks for (on the dashboard or through the API), checked and
+turned into pipeline inputs."""
+
+import json
+import uuid
+
+from django import forms
+from django.contrib.auth.models import AbstractBaseUser
+from django.utils.translation import gettext_lazy as _
+
+from sender.audience.selection import Selection
+from sender.channels import Draft, methods
+from sender.exceptions import SelectionError
+from sender.models import MessageAttachment, MessageTypology
+
+
+class LocalDateTimeInput(forms.DateTimeInput):
+    """The browser's date-and-time picker, shown and read in the current time zone."""
+
+    input_type = "datetime-local"
+    input_formats = ["%Y-%m-%dT%H:%M", "%Y-%m-%d %H:%M"]
+
+    def format_value(self, value):
+        if hasattr(value, "tzinfo") and value.tzinfo:
+            value = timezone.localtime(value)
+        return value.strftime("%Y-%m-%dT%H:%M") if hasattr(value, "strftime") else value
+
+
+class ComposeForm(forms.Form):
+    selection = forms.CharField(widget=forms.HiddenInput, required=False)
+    methods = forms.MultipleChoiceField(label=_("Send by"), widget=forms.CheckboxSelectMultiple,
+                                        error_messages={"required": _("Choose at least one send method.")})
+    typology = forms.ModelChoiceField(label=_("Typology"), queryset=MessageTypology.objects.all(), required=False)
+    subject = forms.CharField(label=_("Subject"), max_length=255, required=False)
+    body = forms.CharField(label=_("Message"), widget=forms.Textarea(attrs={"rows": 8}),
+                           error_messages={"required": _("Write the message first.")})
+    transliterate = forms.BooleanField(
+        label=_("SMS: replace accented and typographic characters so the message stays GSM-7 (cheaper)"),
+        required=False)
+    attachments = forms.ModelMultipleChoiceField(queryset=MessageAttachment.objects.none(), required=False,
+                                                 widget=forms.MultipleHiddenInput)
+    idempotency_key = forms.CharField(widget=forms.HiddenInput, max_length=64)
+    send_at = forms.DateTimeField(label=_("Send later, at"), required=False, widget=LocalDateTimeInput,
+                                  input_formats=LocalDateTimeInput.input_formats)  # empty: now (sender.pipeline.scheduling)
+
+    def __init__(self, *args, user: AbstractBaseUser, **kwargs):
+        kwargs.setdefault("initial", {}).setdefault("idempotency_key", uuid.uuid4().hex)
+        super().__init__(*args, **kwargs)
+        self.fields["methods"].choices = methods.choices()
+        # Only files this user uploaded can ride along; another user's attachment id is refused.
+        self.fields["attachments"].queryset = MessageAttachment.objects.filter(uploaded_by=user)
+
+    def clean_selection(self) -> Selection:
+        raw = self.cleaned_data["selection"]
+        try:
+            data = json.loads(raw) if raw else {}
+        except json.JSONDecodeError:
+            raise forms.ValidationError(_("The selection could not be read; reload the page.")) from None
+        try:
+            return Selection.parse(data)
+        except SelectionError as exc:
+            raise forms.ValidationError(exc.errors) from None
+
+    def draft(self) -> Draft:
+        data = self.cleaned_data
+        return Draft(body=data["body"], subject=data.get("subject", ""), attachments=tuple(data.get("attachments", ())),
+                     transliterate=data.get("transliterate", False))

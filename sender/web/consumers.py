@@ -1,0 +1,83 @@
+"""Live progress of a broadcast over a websocket, for users who may see it.
+
+Events arrive through the channel layer when workers share it (Redis). The embedded
+default's in-memory layer cannot cross processes, so the consumer also reads the counters
+from the database every second while the broadcast is active; either way the page
+receives each change once.
+"""
+
+import asyncio
+import contextlib
+
+from channels.db import database_sync_to_async
+from channels.generic.websocket import AsyncJsonWebsocketConsumer
+
+from sender.access import visible_broadcasts
+from sender.models import MessageSent
+from sender.pipeline.cancel import ACTIVE
+from sender.pipeline.progress import counters, group_name
+
+
+class LiveConsumer(AsyncJsonWebsocketConsumer):
+    """A socket fed by channel-layer groups and by a database poll every `poll_seconds`: the
+    embedded default's in-memory layer cannot carry events from worker processes."""
+
+    poll_seconds = 1.0
+
+    async def join(self, *groups: str) -> None:
+        """Accept the socket, listen to `groups` and start polling (the first poll at once)."""
+        self.groups_joined = groups
+        for group in groups:
+            await self.channel_layer.group_add(group, self.channel_name)
+        await self.accept()
+        self.poller = asyncio.create_task(self._poll_loop())
+
+    async def disconnect(self, code: int) -> None:
+        for group in getattr(self, "groups_joined", ()):
+            await self.channel_layer.group_discard(group, self.channel_name)
+        if hasattr(self, "poller"):
+            self.poller.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self.poller
+
+    async def poll(self) -> bool:
+        """Read the database once and send what changed; False ends the polling."""
+        raise NotImplementedError
+
+    async def _poll_loop(self) -> None:
+        while await self.poll():
+            await asyncio.sleep(self.poll_seconds)
+
+
+class BroadcastProgressConsumer(LiveConsumer):
+    async def connect(self) -> None:
+        user = self.scope.get("user")
+        self.broadcast_id = self.scope["url_route"]["kwargs"]["broadcast_id"]
+        if not user or not user.is_authenticated or not await self._may_see(user):
+            await self.close(code=4403)
+            return
+        self.last: dict[int, dict] = {}
+        await self.join(group_name(self.broadcast_id))
+
+    async def broadcast_progress(self, event: dict) -> None:
+        await self._send_if_changed({k: v for k, v in event.items() if k != "type"})
+
+    async def _send_if_changed(self, counters: dict) -> None:
+        if self.last.get(counters["sent"]) != counters:
+            self.last[counters["sent"]] = counters
+            await self.send_json(counters)
+
+    async def poll(self) -> bool:
+        snapshot = await self._snapshot()
+        for counters in snapshot:
+            await self._send_if_changed(counters)
+        return any(c["status"] in ACTIVE for c in snapshot)
+
+    @database_sync_to_async
+    def _may_see(self, user) -> bool:
+        return visible_broadcasts(user).filter(pk=self.broadcast_id).exists()
+
+    @database_sync_to_async
+    def _snapshot(self) -> list[dict]:
+        return [{"sent": s.pk, "method": s.method, **counters(s)}
+                for s in MessageSent.objects.filter(broadcast_id=self.broadcast_id)]

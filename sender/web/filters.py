@@ -1,0 +1,113 @@
+"""FilterSets for the history list, a broadcast's recipient rows and the cost report.
+
+Querysets in, querysets out: the views hand in what the user may see (`visible_broadcasts`)
+and render `.qs`. Filters on the per-method rows use `Exists`, so a broadcast sent over two
+methods is never listed twice and no DISTINCT is needed.
+"""
+
+import django_filters
+from django import forms
+from django.contrib.auth import get_user_model
+from django.db.models import Exists, OuterRef, Q, QuerySet
+from django.http import HttpRequest
+from django.utils.translation import gettext_lazy as _
+
+from sender.channels import methods
+from sender.models import Broadcast, MessageRecipient, MessageSent, MessageTypology
+
+WITH_FAILED_ROWS = "with_failed"
+"""History status choice: broadcasts with at least one failed recipient row."""
+
+
+def method_choices() -> list[tuple[str, str]]:
+    """Configured methods, read when the form is built (settings may change in tests)."""
+    return methods.choices()
+
+
+def broadcast_status_choices() -> list[tuple[str, str]]:
+    return [*MessageSent.Status.choices, (WITH_FAILED_ROWS, _("with failed recipients"))]
+
+
+def senders(request: HttpRequest | None = None) -> QuerySet:
+    """Only users who sent something: the choice list stays short however many accounts exist.
+    (django-filter calls a queryset callable with the filterset's request.)"""
+    return get_user_model().objects.filter(
+        Exists(Broadcast.objects.filter(sender=OuterRef("pk")))
+    ).order_by(get_user_model().USERNAME_FIELD)
+
+
+def _sents_of(query: Q) -> Exists:
+    return Exists(MessageSent.objects.filter(query, broadcast=OuterRef("pk")))
+
+
+class BroadcastFilterSet(django_filters.FilterSet):
+    """The history list. The sender filter is dropped for users who only see their own."""
+
+    created = django_filters.DateFromToRangeFilter(
+        field_name="created_at", label=_("Sent between"),
+        widget=django_filters.widgets.DateRangeWidget(attrs={"type": "date"}),
+    )
+    method = django_filters.ChoiceFilter(label=_("Method"), choices=method_choices, method="filter_method")
+    typology = django_filters.ModelChoiceFilter(label=_("Typology"), queryset=MessageTypology.objects.all())
+    sender = django_filters.ModelChoiceFilter(label=_("Sent by"), queryset=senders)
+    status = django_filters.ChoiceFilter(label=_("Status"), choices=broadcast_status_choices,
+                                         method="filter_status")
+    q = django_filters.CharFilter(label=_("Text"), method="search")
+
+    class Meta:
+        model = Broadcast
+        fields: tuple[str, ...] = ()
+
+    def __init__(self, *args, show_sender: bool = True, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        if not show_sender:
+            del self.filters["sender"]
+
+    def filter_method(self, queryset: QuerySet, name: str, value: str) -> QuerySet:
+        return queryset.filter(_sents_of(Q(method=value)))
+
+    def filter_status(self, queryset: QuerySet, name: str, value: str) -> QuerySet:
+        if value == WITH_FAILED_ROWS:
+            return queryset.filter(_sents_of(Q(failed_count__gt=0)))
+        return queryset.filter(_sents_of(Q(status=value)))
+
+    def search(self, queryset: QuerySet, name: str, value: str) -> QuerySet:
+        for term in value.split():
+            queryset = queryset.filter(Q(subject__icontains=term) | Q(body__icontains=term))
+        return queryset
+
+
+class RecipientRowFilterSet(django_filters.FilterSet):
+    """A broadcast's recipient rows, by status and method; shared by the page and the CSV."""
+
+    status = django_filters.ChoiceFilter(label=_("Status"), choices=MessageRecipient.Status.choices)
+    method = django_filters.ChoiceFilter(label=_("Method"), field_name="message_sent__method",
+                                         choices=method_choices)
+
+    class Meta:
+        model = MessageRecipient
+        fields: tuple[str, ...] = ()
+
+
+class CostFilterSet(django_filters.FilterSet):
+    """What the cost report adds up: per-method rows, by date, method, sender, typology."""
+
+    created = django_filters.DateFromToRangeFilter(
+        field_name="created_at", label=_("Sent between"),
+        widget=django_filters.widgets.DateRangeWidget(attrs={"type": "date"}),
+    )
+    method = django_filters.ChoiceFilter(label=_("Method"), choices=method_choices)
+    sender = django_filters.ModelChoiceFilter(label=_("Sent by"), field_name="broadcast__sender", queryset=senders)
+    typology = django_filters.ModelChoiceFilter(label=_("Typology"), field_name="broadcast__typology",
+                                                queryset=MessageTypology.objects.all())
+    invoiced = django_filters.BooleanFilter(label=_("Invoiced"), widget=forms.Select(
+        choices=[("", _("either")), ("true", _("invoiced")), ("false", _("not yet invoiced"))]))
+
+    class Meta:
+        model = MessageSent
+        fields: tuple[str, ...] = ()
+
+    def __init__(self, *args, show_sender: bool = True, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        if not show_sender:
+            del self.filters["sender"]

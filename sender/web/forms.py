@@ -1,0 +1,23 @@
+"""Small forms of the staff pages: changing a scheduled broadcast, the live counter."""
+
+from django import forms
+from django.utils.translation import gettext_lazy as _
+
+from sender.pipeline.forms import LocalDateTimeInput
+from sender.pipeline.models import ScheduledBroadcast
+
+
+class ScheduleForm(forms.ModelForm):
+    """When, and what: recipients and methods stay as scheduled (change them through the API)."""
+
+    send_at = forms.DateTimeField(label=_("Send at"), widget=LocalDateTimeInput,
+                                  input_formats=LocalDateTimeInput.input_formats)
+
+    class Meta:
+        model = ScheduledBroadcast
+        fields = ["send_at", "subject", "body"]
+        widgets = {"body": forms.Textarea(attrs={"rows": 8})}
+
+
+class CounterForm(forms.Form):
+    body = forms.CharField(required=False, strip=False)

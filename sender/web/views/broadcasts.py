@@ -1,0 +1,58 @@
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.http import Http404, HttpRequest, HttpResponse, HttpResponseBase
+from django.shortcuts import get_object_or_404, redirect, render
+from django.utils.translation import gettext as _
+from django.utils.translation import ngettext
+from django.views.decorators.http import require_POST
+
+from sender.access import visible_attachments, visible_broadcasts
+from sender.inbox.files import file_response, thumbnail_response
+from sender.permissions import can_send
+from sender.pipeline.cancel import ACTIVE, cancel
+from sender.web.views.history import recipient_rows
+
+
+@login_required
+def home(request: HttpRequest) -> HttpResponse:
+    broadcasts = visible_broadcasts(request.user).select_related("sender", "typology").prefetch_related("sents")[:20]
+    return render(request, "sender/home.html", {"broadcasts": broadcasts, "can_send": can_send(request.user)})
+
+
+@login_required
+def broadcast_detail(request: HttpRequest, pk: int) -> HttpResponse:
+    broadcast = get_object_or_404(
+        visible_broadcasts(request.user).select_related("sender", "typology").prefetch_related("sents", "attachments"),
+        pk=pk,
+    )
+    active = any(sent.status in ACTIVE for sent in broadcast.sents.all())
+    may_cancel = active and (broadcast.sender_id == request.user.pk or request.user.is_superuser)
+    return render(request, "sender/broadcast.html", {"broadcast": broadcast, "may_cancel": may_cancel,
+                                                     **recipient_rows(request, broadcast)})
+
+
+@login_required
+def attachment_download(request: HttpRequest, pk: int) -> HttpResponseBase:
+    attachment = get_object_or_404(visible_attachments(request.user).distinct(), pk=pk)
+    return file_response(attachment, inline=False)
+
+
+@login_required
+@require_POST
+def broadcast_cancel(request: HttpRequest, pk: int) -> HttpResponse:
+    broadcast = get_object_or_404(visible_broadcasts(request.user), pk=pk)
+    if broadcast.sender_id != request.user.pk and not request.user.is_superuser:
+        messages.error(request, _("Only the person who sent it can cancel this broadcast."))
+    else:
+        n = cancel(broadcast, request.user)
+        messages.success(request, ngettext("Cancelled: %(n)d message will not be sent.",
+                                           "Cancelled: %(n)d messages will not be sent.", n) % {"n": n})
+    return redirect(broadcast)
+
+
+@login_required
+def attachment_thumbnail(request: HttpRequest, pk: int) -> HttpResponseBase:
+    attachment = get_object_or_404(visible_attachments(request.user).distinct(), pk=pk)
+    if not attachment.is_image:
+        raise Http404
+    return thumbnail_response(attachment)

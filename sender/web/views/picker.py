@@ -1,0 +1,62 @@
+"""The recipient picker: one tab per recipient model, a filtered, sorted, paginated table.
+
+Only rows the user may see ever appear; the same FilterSet decides "everyone matching",
+so what the table counts is what the pipeline sends to.
+"""
+
+from django.contrib.auth.decorators import login_required
+from django.core.paginator import Paginator
+from django.db.models import Model
+from django.http import Http404, HttpRequest, HttpResponse, QueryDict
+from django.shortcuts import render
+from django.urls import reverse
+
+from sender.audience.filters import filterset_for
+from sender.audience.registry import get_recipient_model
+from sender.audience.resolve import visible
+from sender.exceptions import SelectionError
+
+PAGE_SIZE = 25
+CONTROL_PARAMS = {"page", "sort"}
+
+
+def tab(model: type[Model], user) -> dict:
+    label = model._meta.label_lower
+    return {"label": label, "name": model._meta.verbose_name_plural, "url": reverse("sender:picker", args=[label])}
+
+
+def columns(model: type[Model]) -> list[tuple[str, str]]:
+    names = getattr(model, "sender_list_display", None) or ["pk"]
+    return [(name, model._meta.pk.verbose_name if name == "pk" else model._meta.get_field(name).verbose_name)
+            for name in names]
+
+
+@login_required
+def picker(request: HttpRequest, label: str) -> HttpResponse:
+    try:
+        model = get_recipient_model(label)
+    except SelectionError:
+        raise Http404 from None
+    cols = columns(model)
+    names = [name for name, _title in cols]
+    related = [n for n in names if n != "pk" and model._meta.get_field(n).is_relation]
+    queryset = visible(model, request.user)
+    if related:
+        queryset = queryset.select_related(*related)
+    filterset = filterset_for(model)(request.GET, queryset=queryset)
+    queryset = filterset.qs if filterset.is_valid() else filterset.queryset.none()
+    sort = request.GET.get("sort", "")
+    if sort.lstrip("-") in names:
+        queryset = queryset.order_by(sort, "pk")
+    page = Paginator(queryset, PAGE_SIZE).get_page(request.GET.get("page"))
+    filters = QueryDict(mutable=True)
+    for key, values in request.GET.lists():
+        kept = [v for v in values if v.strip()]
+        if key not in CONTROL_PARAMS and kept:
+            filters.setlist(key, kept)
+    return render(request, "sender/_picker.html", {
+        "label": label, "model_name": model._meta.verbose_name_plural, "filterset": filterset,
+        "columns": cols, "sort": sort, "page": page,
+        "rows": [(obj.pk, [getattr(obj, n) for n in names]) for obj in page.object_list],
+        "filter_query": filters.urlencode(),
+    })

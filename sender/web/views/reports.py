@@ -1,0 +1,122 @@
+"""The cost report (table and chart) and "mark a period invoiced". Staff only.
+
+The sums come from `sender.web.reports`; this module parses the query, checks permissions
+and renders. Users see the costs of the broadcasts they may see.
+"""
+
+from django import forms
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.contrib.auth.models import AbstractBaseUser
+from django.core.exceptions import PermissionDenied
+from django.db.models import QuerySet
+from django.http import HttpRequest, HttpResponse, QueryDict
+from django.shortcuts import redirect, render
+from django.urls import reverse
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
+from django.views.decorators.http import require_POST
+
+from sender.access import visible_broadcasts
+from sender.models import MessageSent
+from sender.web.charts import chart
+from sender.web.filters import CostFilterSet
+from sender.web.reports import (
+    GROUP_CHOICES,
+    PERIOD_CHOICES,
+    PERIODS,
+    Period,
+    ReportRow,
+    cost_report,
+    describe,
+    fill_gaps,
+    mark_invoiced,
+    parse_groups,
+    totals,
+)
+
+FILTER_PARAMS = ("created_after", "created_before", "method", "sender", "typology", "invoiced")
+
+
+class ReportOptions(forms.Form):
+    period = forms.ChoiceField(label=gettext_lazy("Period"), choices=PERIOD_CHOICES, required=False)
+    group = forms.ChoiceField(label=gettext_lazy("Group by"), choices=GROUP_CHOICES, required=False)
+
+
+class InvoiceForm(forms.Form):
+    """Which period to invoice; the report's filters travel with it."""
+
+    kind = forms.ChoiceField(choices=[(k, k) for k in PERIODS])
+    year = forms.IntegerField(min_value=1970, max_value=9999)
+    part = forms.IntegerField(min_value=0, max_value=11)
+
+    def clean(self) -> dict:
+        data = super().clean()
+        if not self.errors:
+            try:
+                data["period"] = Period(data["kind"], data["year"], data["part"])
+            except ValueError:
+                raise forms.ValidationError(_("There is no such period.")) from None
+        return data
+
+
+def staff_only(user: AbstractBaseUser) -> None:
+    if not (user.is_active and user.is_staff):
+        raise PermissionDenied(_("Reports are for staff."))
+
+
+def visible_sents(user: AbstractBaseUser) -> QuerySet[MessageSent]:
+    return MessageSent.objects.filter(broadcast__in=visible_broadcasts(user))
+
+
+def invoice_fields(row: ReportRow, filters: QueryDict) -> list[tuple[str, str]]:
+    """Hidden inputs for one row's invoice button: its period and group, within the report's filters."""
+    fields = {key: filters[key] for key in FILTER_PARAMS if filters.get(key)}
+    if row.method:
+        fields["method"] = row.method
+    if row.sender_id:
+        fields["sender"] = str(row.sender_id)
+    fields.update(kind=row.period.kind, year=str(row.period.year), part=str(row.period.part))
+    return list(fields.items())
+
+
+@login_required
+def report(request: HttpRequest) -> HttpResponse:
+    staff_only(request.user)
+    view_all = request.user.has_perm("sender.view_all_messages")
+    filterset = CostFilterSet(request.GET, queryset=visible_sents(request.user), show_sender=view_all)
+    options = ReportOptions(request.GET)
+    valid = filterset.is_valid() and options.is_valid()
+    queryset = filterset.qs if valid else filterset.queryset.none()
+    kind = (options.cleaned_data.get("period") if valid else "") or "monthly"
+    groups = parse_groups(options.cleaned_data.get("group", "") if valid else "")
+    rows = cost_report(queryset, kind, groups)
+    may_invoice = request.user.has_perm("sender.mark_invoiced")
+    if may_invoice:
+        for row in rows:
+            row.invoice_fields = invoice_fields(row, request.GET)
+    overall = rows if not groups else cost_report(queryset, kind)
+    return render(request, "sender/report.html", {
+        "filterset": filterset, "options_list": [options], "rows": rows, "groups": groups, "totals": totals(queryset),
+        "chart": chart(fill_gaps(overall)), "may_invoice": may_invoice, "kind": kind,
+        "query": request.GET.urlencode(),
+    })
+
+
+@login_required
+@require_POST
+def invoice(request: HttpRequest) -> HttpResponse:
+    """Mark one period (within the report's filters) invoiced; needs `sender.mark_invoiced`."""
+    staff_only(request.user)
+    if not request.user.has_perm("sender.mark_invoiced"):
+        raise PermissionDenied(_("You may not mark costs as invoiced."))
+    view_all = request.user.has_perm("sender.view_all_messages")
+    form = InvoiceForm(request.POST)
+    filterset = CostFilterSet(request.POST, queryset=visible_sents(request.user), show_sender=view_all)
+    if not (form.is_valid() and filterset.is_valid()):
+        messages.error(request, _("Nothing was invoiced: the period or the filters are not valid."))
+    else:
+        period = form.cleaned_data["period"]
+        messages.success(request, describe(mark_invoiced(filterset.qs, period, request.user), period))
+    query = request.POST.get("next_query", "")
+    return redirect(reverse("sender:report") + (f"?{query}" if query else ""))
