@@ -7,6 +7,7 @@ from datetime import timedelta
 from django.contrib.auth.models import AbstractBaseUser
 from django.utils import timezone
 
+from ..permissions import is_staff
 from .models import ApiToken
 
 PREFIX = "snd_"
@@ -29,13 +30,14 @@ def revoke(token: ApiToken) -> None:
 
 
 def authenticate(header: str) -> AbstractBaseUser | None:
-    """The active user behind an `Authorization: Bearer <token>` header, or None."""
+    """The active staff user behind an `Authorization: Bearer <token>` header, or None: the
+    API is a staff door, and a token stops working when its owner is no longer staff."""
     scheme, _sep, secret = header.partition(" ")
     secret = secret.strip()
     if scheme.lower() != "bearer" or not secret.startswith(PREFIX) or len(secret) > 100:
         return None
     token = ApiToken.objects.select_related("user").filter(digest=digest(secret), revoked_at__isnull=True).first()
-    if token is None or not token.user.is_active:
+    if token is None or not is_staff(token.user):
         return None
     now = timezone.now()
     if token.last_used_at is None or now - token.last_used_at > TOUCH_EVERY:

@@ -14,6 +14,7 @@ from django.template.loader import render_to_string
 from ..consumers import LiveConsumer
 from ..exceptions import SelectionError
 from ..models import IncomingMessage
+from ..permissions import is_staff
 from ..pipeline.resolve import visible
 from ..recipients.registry import get_recipient_model
 from .chat import incoming_entry, telegram_aliases
@@ -25,7 +26,7 @@ class ChatConsumer(LiveConsumer):
     async def connect(self) -> None:
         user = self.scope.get("user")
         kwargs = self.scope["url_route"]["kwargs"]
-        target = await self._recipient(user, kwargs["label"], kwargs["pk"]) if user and user.is_authenticated else None
+        target = await self._recipient(user, kwargs["label"], kwargs["pk"]) if user and is_staff(user) else None
         if target is None:
             await self.close(code=4403)
             return
@@ -51,8 +52,6 @@ class ChatConsumer(LiveConsumer):
     @database_sync_to_async
     def _recipient(self, user, label: str, pk: str) -> tuple[int, str, int] | None:
         """(content type id, object id, newest incoming id) of a recipient this staff user may see."""
-        if not user.is_staff:
-            return None
         try:
             obj = visible(get_recipient_model(label), user).filter(pk=pk).first()
         except (SelectionError, ValueError, ValidationError):

@@ -1,9 +1,6 @@
 """The dashboard: pick recipients, compose, preview, send."""
 
-from functools import wraps
-
 from django.contrib import messages
-from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
@@ -21,23 +18,12 @@ from ..exceptions import SelectionError
 from ..forms import ComposeForm, CounterForm
 from ..methods import methods
 from ..methods.sms_text import analyze
-from ..permissions import can_send
 from ..pipeline import commit, preview
 from ..recipients.registry import recipient_models
+from .access import sender_required, staff_required
 from .picker import tab
 
 TELEGRAM_MAX = 4096
-
-
-def sender_required(view):
-    """Logged in and allowed to send; others get a polite page, never a traceback."""
-    @login_required
-    @wraps(view)
-    def wrapper(request: HttpRequest, *args, **kwargs) -> HttpResponse:
-        if not can_send(request.user):
-            return render(request, "sender/not_allowed.html", status=403)
-        return view(request, *args, **kwargs)
-    return wrapper
 
 
 def limits() -> dict:
@@ -87,7 +73,7 @@ def preview_view(request: HttpRequest) -> HttpResponse:
                                                     "examples": examples(result, form.draft()) if result else []})
 
 
-@login_required
+@staff_required
 @require_POST
 def counter(request: HttpRequest) -> HttpResponse:
     form = CounterForm(request.POST)

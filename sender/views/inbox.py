@@ -24,8 +24,10 @@ from ..inbox.filters import InboxFilterSet
 from ..inbox.invite import InviteError, invite, may_invite
 from ..inbox.messages import entries, find_message, mark_all_read, mark_read, message_ids, received, tally
 from ..models import MessageRecipient
+from ..permissions import is_staff
 from ..pipeline.resolve import visible
 from ..recipients.registry import get_recipient_model
+from .access import staff_required
 
 logger = logging.getLogger(__name__)
 
@@ -34,10 +36,8 @@ PAGE_SIZE = 20
 
 @login_required
 def start(request: HttpRequest) -> HttpResponse:
-    """Where a login lands: people with recipient records and no staff role go to their inbox."""
-    if person(request).is_recipient and not request.user.is_staff:
-        return redirect("sender:inbox")
-    return redirect("sender:home")
+    """Where a login lands: staff on the dashboard, every other account in its inbox."""
+    return redirect("sender:home" if is_staff(request.user) else "sender:inbox")
 
 
 class _CountedPaginator(Paginator):
@@ -113,12 +113,10 @@ def inbox_thumbnail(request: HttpRequest, sent_id: int, pk: int) -> HttpResponse
     return thumbnail_response(attachment)
 
 
-@login_required
+@staff_required
 @require_POST
 def inbox_invite(request: HttpRequest, label: str, pk: str) -> HttpResponse:
     """Staff: link a recipient record to an account and email it a set-password link."""
-    if not request.user.is_staff:
-        raise Http404
     try:
         model = get_recipient_model(label)
     except SelectionError:

@@ -4,7 +4,6 @@ Only rows the user may see ever appear; the same FilterSet decides "everyone mat
 so what the table counts is what the pipeline sends to.
 """
 
-from django.contrib.auth.decorators import login_required
 from django.core.paginator import Paginator
 from django.db.models import Model
 from django.http import Http404, HttpRequest, HttpResponse, QueryDict
@@ -15,6 +14,7 @@ from ..exceptions import SelectionError
 from ..pipeline.resolve import visible
 from ..recipients.filters import filterset_for
 from ..recipients.registry import get_recipient_model
+from .access import staff_required
 
 PAGE_SIZE = 25
 CONTROL_PARAMS = {"page", "sort"}
@@ -31,7 +31,7 @@ def columns(model: type[Model]) -> list[tuple[str, str]]:
             for name in names]
 
 
-@login_required
+@staff_required
 def picker(request: HttpRequest, label: str) -> HttpResponse:
     try:
         model = get_recipient_model(label)

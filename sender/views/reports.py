@@ -6,7 +6,6 @@ and renders. Users see the costs of the broadcasts they may see.
 
 from django import forms
 from django.contrib import messages
-from django.contrib.auth.decorators import login_required
 from django.contrib.auth.models import AbstractBaseUser
 from django.core.exceptions import PermissionDenied
 from django.db.models import QuerySet
@@ -23,7 +22,7 @@ from ..reports import (
     GROUP_CHOICES, PERIOD_CHOICES, PERIODS, Period, ReportRow, cost_report, describe, fill_gaps, mark_invoiced,
     parse_groups, totals,
 )
-from .access import visible_broadcasts
+from .access import staff_required, visible_broadcasts
 
 FILTER_PARAMS = ("created_after", "created_before", "method", "sender", "typology", "invoiced")
 
@@ -50,11 +49,6 @@ class InvoiceForm(forms.Form):
         return data
 
 
-def staff_only(user: AbstractBaseUser) -> None:
-    if not (user.is_active and user.is_staff):
-        raise PermissionDenied(_("Reports are for staff."))
-
-
 def visible_sents(user: AbstractBaseUser) -> QuerySet[MessageSent]:
     return MessageSent.objects.filter(broadcast__in=visible_broadcasts(user))
 
@@ -70,9 +64,8 @@ def invoice_fields(row: ReportRow, filters: QueryDict) -> list[tuple[str, str]]:
     return list(fields.items())
 
 
-@login_required
+@staff_required
 def report(request: HttpRequest) -> HttpResponse:
-    staff_only(request.user)
     view_all = request.user.has_perm("sender.view_all_messages")
     filterset = CostFilterSet(request.GET, queryset=visible_sents(request.user), show_sender=view_all)
     options = ReportOptions(request.GET)
@@ -93,11 +86,10 @@ def report(request: HttpRequest) -> HttpResponse:
     })
 
 
-@login_required
+@staff_required
 @require_POST
 def invoice(request: HttpRequest) -> HttpResponse:
     """Mark one period (within the report's filters) invoiced; needs `sender.mark_invoiced`."""
-    staff_only(request.user)
     if not request.user.has_perm("sender.mark_invoiced"):
         raise PermissionDenied(_("You may not mark costs as invoiced."))
     view_all = request.user.has_perm("sender.view_all_messages")

@@ -1,8 +1,6 @@
 """Dashboard pages of the API app: API tokens, and scheduled broadcasts (list, edit, cancel)."""
 
 from django.contrib import messages
-from django.contrib.admin.views.decorators import staff_member_required
-from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
@@ -13,13 +11,14 @@ from django.views.decorators.http import require_POST
 
 from ...exceptions import SelectionError
 from ...methods import Draft
+from ...views.access import staff_required
 from .. import scheduling
 from ..forms import ScheduleForm, TokenForm
 from ..templating import PLACEHOLDERS
 from ..tokens import create_token, revoke
 
 
-@staff_member_required
+@staff_required
 @never_cache
 def tokens(request: HttpRequest) -> HttpResponse:
     """Staff make and revoke their own tokens; a new token's secret is shown on this response only."""
@@ -33,7 +32,7 @@ def tokens(request: HttpRequest) -> HttpResponse:
     }, status=400 if form.errors else 200)
 
 
-@staff_member_required
+@staff_required
 @require_POST
 def revoke_token(request: HttpRequest, pk: int) -> HttpResponse:
     token = get_object_or_404(request.user.api_tokens, pk=pk)
@@ -42,7 +41,7 @@ def revoke_token(request: HttpRequest, pk: int) -> HttpResponse:
     return redirect("sender_api:tokens")
 
 
-@login_required
+@staff_required
 def schedules(request: HttpRequest) -> HttpResponse:
     found = scheduling.visible_schedules(request.user).select_related("sender", "broadcast")
     return render(request, "sender_api/schedules.html", {
@@ -52,7 +51,7 @@ def schedules(request: HttpRequest) -> HttpResponse:
     })
 
 
-@login_required
+@staff_required
 def schedule(request: HttpRequest, pk: int) -> HttpResponse:
     scheduled = get_object_or_404(scheduling.visible_schedules(request.user).select_related("sender"), pk=pk)
     may_change = scheduled.editable and scheduling.may_change(request.user, scheduled)
@@ -74,7 +73,7 @@ def schedule(request: HttpRequest, pk: int) -> HttpResponse:
     }, status=400 if form is not None and form.errors else 200)
 
 
-@login_required
+@staff_required
 @require_POST
 def schedule_cancel(request: HttpRequest, pk: int) -> HttpResponse:
     scheduled = get_object_or_404(scheduling.visible_schedules(request.user), pk=pk)
