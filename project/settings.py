@@ -284,6 +284,10 @@ SENDER = {
     "CHECKPOINT_ROWS": int(os.environ.get("SENDER_CHECKPOINT_ROWS", "5000")),
     "DEFAULT_REGION": os.environ.get("SENDER_DEFAULT_REGION", "IT"),
     "ATTACHMENT_MAX_BYTES": int(os.environ.get("SENDER_ATTACHMENT_MAX_BYTES", str(10 * 1024 * 1024))),
+    # Behind a proxy: e.g. SENDER_LOGIN_CLIENT_IP_HEADER=HTTP_X_REAL_IP, or HTTP_X_FORWARDED_FOR with
+    # SENDER_LOGIN_TRUSTED_PROXIES = how many proxies append to it (README, "Security").
+    "LOGIN_CLIENT_IP_HEADER": os.environ.get("SENDER_LOGIN_CLIENT_IP_HEADER") or None,
+    "LOGIN_TRUSTED_PROXIES": int(os.environ.get("SENDER_LOGIN_TRUSTED_PROXIES", "1")),
 }
 
 if os.environ.get("SENDER_SMS_BACKEND") == "off":  # no SMS at all: no Skebby credentials needed

@@ -1,19 +1,18 @@
 from django.contrib import admin
 from django.contrib.auth import views as auth_views
-from django.contrib.auth.decorators import login_required
 from django.urls import include, path
 
-from sender.web.throttle import ThrottledLoginView
+from sender.web.throttle import ThrottledLoginView, ThrottledPasswordResetView, admin_login
 
 # One door, with the throttle: the admin's own login form would let passwords be guessed
-# without it. Anonymous visitors of /admin/login/ go to the site's login and come back.
-admin.site.login = login_required(admin.site.login)
+# without it. Every request to /admin/login/ goes to the site's login and comes back.
+admin.site.login = admin_login
 
 urlpatterns = [
     path("admin/", admin.site.urls),
     path("accounts/login/", ThrottledLoginView.as_view(), name="login"),
     path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
-    path("accounts/password/reset/", auth_views.PasswordResetView.as_view(), name="password_reset"),
+    path("accounts/password/reset/", ThrottledPasswordResetView.as_view(), name="password_reset"),
     path("accounts/password/reset/sent/", auth_views.PasswordResetDoneView.as_view(), name="password_reset_done"),
     path("accounts/reset/<uidb64>/<token>/", auth_views.PasswordResetConfirmView.as_view(),
          name="password_reset_confirm"),

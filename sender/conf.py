@@ -20,7 +20,14 @@ DEFAULTS: dict[str, Any] = {
     "LOGIN_ATTEMPTS": 5,
     "LOGIN_ATTEMPTS_PER_IP": 30,
     "LOGIN_WINDOW_SECONDS": 900,
+    # Behind a proxy: the header it writes the client's address in, and how many proxies append
+    # to it (X-Forwarded-For: the entry this many from the right is the client's).
     "LOGIN_CLIENT_IP_HEADER": None,
+    "LOGIN_TRUSTED_PROXIES": 1,
+    # Password reset mails per mailbox / per client address within the window.
+    "PASSWORD_RESETS": 3,
+    "PASSWORD_RESETS_PER_IP": 10,
+    "PASSWORD_RESET_WINDOW_SECONDS": 3600,
     "DEFAULT_REGION": "IT",
     "ATTACHMENT_MAX_BYTES": 10 * 1024 * 1024,
     "CURRENCY": "€",

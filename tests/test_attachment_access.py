@@ -66,9 +66,9 @@ def test_another_staff_member_gets_404(client, perm_user, sender_user, report):
     assert download(client, sender_user, report).status_code == 404
 
 
-def test_an_outsider_gets_404(client, perm_user, outsider, report):
+def test_an_outsider_is_refused(client, perm_user, outsider, report):
     broadcast_with(report, perm_user)
-    assert download(client, outsider, report).status_code == 404
+    assert download(client, outsider, report).status_code == 403  # a staff page: refused whatever the id
 
 
 def test_an_unattached_upload_is_private_to_its_uploader(client, sender_user, report):

@@ -1,18 +1,18 @@
 """The API's one staff page: make and revoke your own tokens."""
 
 from django.contrib import messages
-from django.contrib.admin.views.decorators import staff_member_required
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils.translation import gettext as _
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_POST
 
+from sender.access import staff_required
 from sender.api.forms import TokenForm
 from sender.api.tokens import create_token, revoke
 
 
-@staff_member_required
+@staff_required
 @never_cache
 def tokens(request: HttpRequest) -> HttpResponse:
     """Staff make and revoke their own tokens; a new token's secret is shown on this response only."""
@@ -26,7 +26,7 @@ def tokens(request: HttpRequest) -> HttpResponse:
     }, status=400 if form.errors else 200)
 
 
-@staff_member_required
+@staff_required
 @require_POST
 def revoke_token(request: HttpRequest, pk: int) -> HttpResponse:
     token = get_object_or_404(request.user.api_tokens, pk=pk)

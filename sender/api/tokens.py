@@ -8,6 +8,7 @@ from django.contrib.auth.models import AbstractBaseUser
 from django.utils import timezone
 
 from sender.api.models import ApiToken
+from sender.permissions import is_staff
 
 PREFIX = "snd_"
 TOUCH_EVERY = timedelta(minutes=1)  # last_used_at is a hint, not an audit log: one write a minute at most
@@ -29,13 +30,14 @@ def revoke(token: ApiToken) -> None:
 
 
 def authenticate(header: str) -> AbstractBaseUser | None:
-    """The active user behind an `Authorization: Bearer <token>` header, or None."""
+    """The active staff user behind an `Authorization: Bearer <token>` header, or None: the
+    API is a staff door, and a token stops working when its owner is no longer staff."""
     scheme, _sep, secret = header.partition(" ")
     secret = secret.strip()
     if scheme.lower() != "bearer" or not secret.startswith(PREFIX) or len(secret) > 100:
         return None
     token = ApiToken.objects.select_related("user").filter(digest=digest(secret), revoked_at__isnull=True).first()
-    if token is None or not token.user.is_active:
+    if token is None or not is_staff(token.user):
         return None
     now = timezone.now()
     if token.last_used_at is None or now - token.last_used_at > TOUCH_EVERY:

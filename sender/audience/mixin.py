@@ -12,6 +12,11 @@ from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
 from django.db import models
 from django.db.models import Q
 
+from sender.permissions import is_staff
+
+NOBODY = Q(pk__in=[])
+"""The visibility of a user who may see no recipient at all."""
+
 
 def _follow(obj: Any, path: str) -> Any:
     for part in path.split("__"):
@@ -79,12 +84,14 @@ class RecipientMixin(models.Model):
 
     @classmethod
     def get_filters_viewers(cls, user: AbstractBaseUser | AnonymousUser, **kwargs: Any) -> Q:
-        """Which rows `user` may see and send to. Default: every row, for any staff user.
+        """Which rows `user` may see and send to. Default: every row for active staff, none
+        for anyone else (recipients log in too: they must never browse the others).
 
-        Must return a Q usable on this model's queryset; the pipeline applies it to every
-        selection, so an id outside it is refused.
+        Must return a Q usable on this model's queryset; the pipeline, the picker and every
+        staff page apply it, so an id outside it is refused. An override should start with
+        `if not is_staff(user): return NOBODY` (`sender.permissions.is_staff`, `NOBODY` here).
         """
-        return Q()
+        return Q() if is_staff(user) else NOBODY
 
     @property
     def get_email(self) -> str | None:

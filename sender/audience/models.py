@@ -6,11 +6,12 @@ from django.db import models
 from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
 
-from sender.audience.mixin import RecipientMixin
+from sender.audience.mixin import NOBODY, RecipientMixin
+from sender.permissions import is_staff
 
 
 class Customer(RecipientMixin):
-    """A customer. Staff see the customers without an owner and those they own."""
+    """A customer. Staff see the customers without an owner and those they own; nobody else any."""
 
     first_name = models.CharField(_("first name"), max_length=100)
     last_name = models.CharField(_("last name"), max_length=100)
@@ -44,6 +45,8 @@ class Customer(RecipientMixin):
 
     @classmethod
     def get_filters_viewers(cls, user, **kwargs) -> Q:
+        if not is_staff(user):
+            return NOBODY
         if user.is_superuser or user.has_perm("recipients.view_all_customers"):
             return Q()
         return Q(owner__isnull=True) | Q(owner=user.pk)

@@ -1,4 +1,4 @@
-"""Live progress of a broadcast over a websocket, for users who may see it.
+"""Live progress of a broadcast over a websocket, for staff who may see it.
 
 Events arrive through the channel layer when workers share it (Redis). The embedded
 default's in-memory layer cannot cross processes, so the consumer also reads the counters
@@ -14,6 +14,7 @@ from channels.generic.websocket import AsyncJsonWebsocketConsumer
 
 from sender.access import visible_broadcasts
 from sender.models import MessageSent
+from sender.permissions import is_staff
 from sender.pipeline.cancel import ACTIVE
 from sender.pipeline.progress import counters, group_name
 
@@ -53,7 +54,7 @@ class BroadcastProgressConsumer(LiveConsumer):
     async def connect(self) -> None:
         user = self.scope.get("user")
         self.broadcast_id = self.scope["url_route"]["kwargs"]["broadcast_id"]
-        if not user or not user.is_authenticated or not await self._may_see(user):
+        if not (user and is_staff(user)) or not await self._may_see(user):
             await self.close(code=4403)
             return
         self.last: dict[int, dict] = {}

@@ -35,7 +35,7 @@ def test_revoking_stops_the_token_and_only_the_owner_can_revoke(sender_user, per
 def test_non_staff_cannot_reach_the_tokens_page(outsider, client):
     client.force_login(outsider)
     response = client.post(reverse("sender_api:tokens"), {"name": "sneaky"})
-    assert response.status_code == 302 and not ApiToken.objects.exists()
+    assert response.status_code == 403 and not ApiToken.objects.exists()
 
 
 def test_a_nameless_token_is_refused_politely(sender_user, client):

@@ -4,7 +4,8 @@ from django.conf import settings
 from django.db import models
 from django.db.models import Q
 
-from sender.audience.mixin import RecipientMixin
+from sender.audience.mixin import NOBODY, RecipientMixin
+from sender.permissions import is_staff
 
 
 class School(models.Model):
@@ -42,6 +43,8 @@ class Student(RecipientMixin):
 
     @classmethod
     def get_filters_viewers(cls, user, **kwargs) -> Q:
+        if not is_staff(user):
+            return NOBODY
         return Q() if user.is_superuser else Q(school__staff=user)
 
     def __str__(self) -> str:

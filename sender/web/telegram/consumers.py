@@ -16,6 +16,7 @@ from sender.audience.resolve import visible
 from sender.channels.telegram.links import telegram_aliases
 from sender.exceptions import SelectionError
 from sender.models import IncomingMessage
+from sender.permissions import is_staff
 from sender.web.consumers import LiveConsumer
 from sender.web.telegram.chat import incoming_entry
 from sender.web.telegram.live import chat_group
@@ -27,7 +28,7 @@ class ChatConsumer(LiveConsumer):
     async def connect(self) -> None:
         user = self.scope.get("user")
         kwargs = self.scope["url_route"]["kwargs"]
-        target = await self._recipient(user, kwargs["label"], kwargs["pk"]) if user and user.is_authenticated else None
+        target = await self._recipient(user, kwargs["label"], kwargs["pk"]) if user and is_staff(user) else None
         if target is None:
             await self.close(code=4403)
             return
@@ -53,8 +54,6 @@ class ChatConsumer(LiveConsumer):
     @database_sync_to_async
     def _recipient(self, user, label: str, pk: str) -> tuple[int, str, int] | None:
         """(content type id, object id, newest incoming id) of a recipient this staff user may see."""
-        if not user.is_staff:
-            return None
         try:
             obj = visible(get_recipient_model(label), user).filter(pk=pk).first()
         except (SelectionError, ValueError, ValidationError):

@@ -4,7 +4,6 @@ deep link for them. The webhook is in webhook.py."""
 import uuid
 
 from django.contrib import messages
-from django.contrib.auth.decorators import login_required
 from django.contrib.contenttypes.models import ContentType
 from django.core.exceptions import PermissionDenied
 from django.db import models
@@ -15,6 +14,7 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 from telegram.helpers import create_deep_linked_url
 
+from sender.access import staff_required
 from sender.audience.registry import get_recipient_model
 from sender.audience.resolve import visible
 from sender.audience.selection import Selection
@@ -41,18 +41,6 @@ def recipient_or_404(request: HttpRequest, label: str, pk: str) -> models.Model:
     return get_object_or_404(visible(model, request.user), pk=pk)
 
 
-def staff_only(view):
-    """Staff only; others get the polite refusal page."""
-    @login_required
-    def wrapper(request: HttpRequest, *args, **kwargs) -> HttpResponse:
-        if not request.user.is_staff:
-            return render(request, "sender/not_allowed.html", status=403)
-        return view(request, *args, **kwargs)
-    wrapper.__name__ = view.__name__
-    wrapper.__doc__ = view.__doc__
-    return wrapper
-
-
 def bot_username() -> str:
     """The bot's @username, from the settings or else asked of Telegram once."""
     method = telegram_method()
@@ -61,7 +49,7 @@ def bot_username() -> str:
     return LOOP.run(method.running_bot()).username
 
 
-@staff_only
+@staff_required
 def chat_view(request: HttpRequest, label: str, pk: str) -> HttpResponse:
     obj = recipient_or_404(request, label, pk)
     method = telegram_method()
@@ -100,7 +88,7 @@ def _reply(request: HttpRequest, obj: models.Model, label: str, alias: str) -> s
     return ""
 
 
-@staff_only
+@staff_required
 @require_POST
 def deep_link_view(request: HttpRequest, label: str, pk: str) -> HttpResponse:
     """Make a one-time link that opens the bot with a token for this recipient."""

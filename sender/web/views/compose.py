@@ -1,9 +1,6 @@
 """The dashboard: pick recipients, compose, preview, send."""
 
-from functools import wraps
-
 from django.contrib import messages
-from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
@@ -13,13 +10,13 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
+from sender.access import sender_required, staff_required
 from sender.attachments import KINDS, store_attachment
 from sender.audience.registry import recipient_models
 from sender.channels import methods
 from sender.channels.sms.text import analyze
 from sender.conf import sender_settings
 from sender.exceptions import SelectionError
-from sender.permissions import can_send
 from sender.pipeline.commit import commit
 from sender.pipeline.forms import ComposeForm
 from sender.pipeline.preview import preview
@@ -29,17 +26,6 @@ from sender.web.forms import CounterForm
 from sender.web.views.picker import tab
 
 TELEGRAM_MAX = 4096
-
-
-def sender_required(view):
-    """Logged in and allowed to send; others get a polite page, never a traceback."""
-    @login_required
-    @wraps(view)
-    def wrapper(request: HttpRequest, *args, **kwargs) -> HttpResponse:
-        if not can_send(request.user):
-            return render(request, "sender/not_allowed.html", status=403)
-        return view(request, *args, **kwargs)
-    return wrapper
 
 
 def limits() -> dict:
@@ -89,7 +75,7 @@ def preview_view(request: HttpRequest) -> HttpResponse:
                                                     "examples": examples(result, form.draft()) if result else []})
 
 
-@login_required
+@staff_required
 @require_POST
 def counter(request: HttpRequest) -> HttpResponse:
     form = CounterForm(request.POST)

@@ -11,10 +11,9 @@ from collections.abc import AsyncIterator, Iterable, Iterator
 
 from asgiref.sync import sync_to_async
 from django.contrib import messages
-from django.contrib.auth.decorators import login_required
 from django.contrib.auth.models import AbstractBaseUser
 from django.contrib.contenttypes.models import ContentType
-from django.core.exceptions import ObjectDoesNotExist, PermissionDenied, ValidationError
+from django.core.exceptions import ObjectDoesNotExist, ValidationError
 from django.core.handlers.asgi import ASGIRequest
 from django.core.paginator import Paginator
 from django.db.models import DateTimeField, Model, OuterRef, Subquery, Value
@@ -26,7 +25,7 @@ from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
 from django.views.decorators.http import require_POST
 
-from sender.access import visible_broadcasts
+from sender.access import staff_required, visible_broadcasts
 from sender.audience.registry import get_recipient_model, recipient_models
 from sender.audience.resolve import visible
 from sender.exceptions import SelectionError
@@ -67,7 +66,7 @@ def summarize(broadcast: Broadcast) -> dict:
     return {"broadcast": broadcast, "sents": sents, "counts": counts, "cost": sum(s.cost for s in sents)}
 
 
-@login_required
+@staff_required
 def history(request: HttpRequest) -> HttpResponse:
     """Own broadcasts, or everyone's with `view_all_messages`; filtered, newest first."""
     queryset = visible_broadcasts(request.user).select_related("sender", "typology").prefetch_related("sents")
@@ -97,7 +96,7 @@ def recipient_rows(request: HttpRequest, broadcast: Broadcast) -> dict:
     queryset = filterset.qs if valid else rows.none()
     queryset = queryset.select_related("content_type").prefetch_related("recipient").order_by("message_sent_id", "id")
     page = CountedPaginator(queryset, ROWS_PAGE_SIZE, count).get_page(request.GET.get("page"))
-    known = set(recipient_models()) if request.user.is_staff else set()  # a recipient's history is for staff
+    known = set(recipient_models())
     for row in page.object_list:
         row.sent = sents[row.message_sent_id]
         label = f"{row.content_type.app_label}.{row.content_type.model}"
@@ -149,7 +148,7 @@ async def _async_lines(lines: Iterator[str]) -> AsyncIterator[str]:
         yield chunk
 
 
-@login_required
+@staff_required
 def broadcast_csv(request: HttpRequest, pk: int) -> StreamingHttpResponse:
     """Every recipient row (with the page's filters) as CSV, streamed from a server-side iterator."""
     broadcast = get_object_or_404(visible_broadcasts(request.user), pk=pk)
@@ -168,7 +167,7 @@ def broadcast_csv(request: HttpRequest, pk: int) -> StreamingHttpResponse:
     return response
 
 
-@login_required
+@staff_required
 @require_POST
 def retry(request: HttpRequest, pk: int, method: str) -> HttpResponse:
     """Re-queue the failed rows of one method of a broadcast the user sent."""
@@ -196,12 +195,10 @@ def reader_ids(obj: Model) -> list[int]:
     return [pk for pk in ids if pk is not None]
 
 
-@login_required
+@staff_required
 def recipient_history(request: HttpRequest, label: str, pk: str) -> HttpResponse:
     """Every message one recipient was sent, over every method, in broadcasts the user may see.
     Staff only: it names a recipient, which a recipient logged in for their inbox must not browse."""
-    if not request.user.is_staff:
-        raise PermissionDenied(_("The history of a recipient is for staff."))
     try:
         model = get_recipient_model(label)
         obj = visible(model, request.user).get(pk=pk)

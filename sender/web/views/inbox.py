@@ -17,6 +17,7 @@ from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
 from django.views.decorators.http import require_GET, require_POST
 
+from sender.access import staff_required
 from sender.audience.registry import get_recipient_model
 from sender.audience.resolve import visible
 from sender.exceptions import SelectionError
@@ -35,6 +36,7 @@ from sender.inbox.messages import (
     tally,
 )
 from sender.models import MessageRecipient
+from sender.permissions import is_staff
 
 logger = logging.getLogger(__name__)
 
@@ -43,10 +45,8 @@ PAGE_SIZE = 20
 
 @login_required
 def start(request: HttpRequest) -> HttpResponse:
-    """Where a login lands: people with recipient records and no staff role go to their inbox."""
-    if person(request).is_recipient and not request.user.is_staff:
-        return redirect("sender:inbox")
-    return redirect("sender:home")
+    """Where a login lands: staff on the dashboard, every other account in its inbox."""
+    return redirect("sender:home" if is_staff(request.user) else "sender:inbox")
 
 
 class _CountedPaginator(Paginator):
@@ -122,12 +122,10 @@ def inbox_thumbnail(request: HttpRequest, sent_id: int, pk: int) -> HttpResponse
     return thumbnail_response(attachment)
 
 
-@login_required
+@staff_required
 @require_POST
 def inbox_invite(request: HttpRequest, label: str, pk: str) -> HttpResponse:
     """Staff: link a recipient record to an account and email it a set-password link."""
-    if not request.user.is_staff:
-        raise Http404
     try:
         model = get_recipient_model(label)
     except SelectionError:

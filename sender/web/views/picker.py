@@ -4,13 +4,13 @@ Only rows the user may see ever appear; the same FilterSet decides "everyone mat
 so what the table counts is what the pipeline sends to.
 """
 
-from django.contrib.auth.decorators import login_required
 from django.core.paginator import Paginator
 from django.db.models import Model
 from django.http import Http404, HttpRequest, HttpResponse, QueryDict
 from django.shortcuts import render
 from django.urls import reverse
 
+from sender.access import staff_required
 from sender.audience.filters import filterset_for
 from sender.audience.registry import get_recipient_model
 from sender.audience.resolve import visible
@@ -31,7 +31,7 @@ def columns(model: type[Model]) -> list[tuple[str, str]]:
             for name in names]
 
 
-@login_required
+@staff_required
 def picker(request: HttpRequest, label: str) -> HttpResponse:
     try:
         model = get_recipient_model(label)

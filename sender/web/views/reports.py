@@ -6,7 +6,6 @@ and renders. Users see the costs of the broadcasts they may see.
 
 from django import forms
 from django.contrib import messages
-from django.contrib.auth.decorators import login_required
 from django.contrib.auth.models import AbstractBaseUser
 from django.core.exceptions import PermissionDenied
 from django.db.models import QuerySet
@@ -17,7 +16,7 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_POST
 
-from sender.access import visible_broadcasts
+from sender.access import staff_required, visible_broadcasts
 from sender.models import MessageSent
 from sender.web.charts import chart
 from sender.web.filters import CostFilterSet
@@ -60,11 +59,6 @@ class InvoiceForm(forms.Form):
         return data
 
 
-def staff_only(user: AbstractBaseUser) -> None:
-    if not (user.is_active and user.is_staff):
-        raise PermissionDenied(_("Reports are for staff."))
-
-
 def visible_sents(user: AbstractBaseUser) -> QuerySet[MessageSent]:
     return MessageSent.objects.filter(broadcast__in=visible_broadcasts(user))
 
@@ -80,9 +74,8 @@ def invoice_fields(row: ReportRow, filters: QueryDict) -> list[tuple[str, str]]:
     return list(fields.items())
 
 
-@login_required
+@staff_required
 def report(request: HttpRequest) -> HttpResponse:
-    staff_only(request.user)
     view_all = request.user.has_perm("sender.view_all_messages")
     filterset = CostFilterSet(request.GET, queryset=visible_sents(request.user), show_sender=view_all)
     options = ReportOptions(request.GET)
@@ -103,11 +96,10 @@ def report(request: HttpRequest) -> HttpResponse:
     })
 
 
-@login_required
+@staff_required
 @require_POST
 def invoice(request: HttpRequest) -> HttpResponse:
     """Mark one period (within the report's filters) invoiced; needs `sender.mark_invoiced`."""
-    staff_only(request.user)
     if not request.user.has_perm("sender.mark_invoiced"):
         raise PermissionDenied(_("You may not mark costs as invoiced."))
     view_all = request.user.has_perm("sender.view_all_messages")

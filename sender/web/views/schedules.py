@@ -1,7 +1,6 @@
 """Scheduled broadcasts: list, change, cancel."""
 
 from django.contrib import messages
-from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
@@ -9,6 +8,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
+from sender.access import staff_required
 from sender.audience.placeholders import PLACEHOLDERS
 from sender.channels import Draft
 from sender.exceptions import SelectionError
@@ -16,7 +16,7 @@ from sender.pipeline import scheduling
 from sender.web.forms import ScheduleForm
 
 
-@login_required
+@staff_required
 def schedules(request: HttpRequest) -> HttpResponse:
     found = scheduling.visible_schedules(request.user).select_related("sender", "broadcast")
     return render(request, "sender/schedules.html", {
@@ -26,7 +26,7 @@ def schedules(request: HttpRequest) -> HttpResponse:
     })
 
 
-@login_required
+@staff_required
 def schedule(request: HttpRequest, pk: int) -> HttpResponse:
     scheduled = get_object_or_404(scheduling.visible_schedules(request.user).select_related("sender"), pk=pk)
     may_change = scheduled.editable and scheduling.may_change(request.user, scheduled)
@@ -48,7 +48,7 @@ def schedule(request: HttpRequest, pk: int) -> HttpResponse:
     }, status=400 if form is not None and form.errors else 200)
 
 
-@login_required
+@staff_required
 @require_POST
 def schedule_cancel(request: HttpRequest, pk: int) -> HttpResponse:
     scheduled = get_object_or_404(scheduling.visible_schedules(request.user), pk=pk)
