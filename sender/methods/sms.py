@@ -200,5 +200,6 @@ class SmsMethod(BaseMethod):
 
 
 def order_id(rows: Sequence[MessageRecipient]) -> str:
-    """The same rows always make the same order id, so a retried order can be recognised."""
-    return str(uuid.uuid5(ORDER_NAMESPACE, ",".join(str(r.code) for r in rows)))
+    """The same rows always make the same order id, so a retried order can be recognised.
+    32 hex digits: Skebby takes at most 32 characters of [A-Za-z0-9._-] (a dashed uuid is 36)."""
+    return uuid.uuid5(ORDER_NAMESPACE, ",".join(str(r.code) for r in rows)).hex

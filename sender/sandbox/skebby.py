@@ -32,6 +32,8 @@ PREFIX = "/API/v1.0/REST/"
 TYPES = ("GP", "TI", "SI")
 DATE_FORMATS = ("%d%m%y", "%Y%m%d", "%d%m%y%H%M", "%Y%m%d%H%M%S", "%Y-%m-%d %H:%M", "%Y-%m-%d %H:%M.0")
 E164ISH = re.compile(r"^\+?\d{6,15}$")
+ORDER_ID = re.compile(r"[A-Za-z0-9._-]{1,32}")
+"""A custom order_id: at most 32 letters, digits, underscores, dots and dashes."""
 
 
 DEMO_FAILURES = {"13": "BLACKLISTED", "66": "KO"}
@@ -237,6 +239,9 @@ def _validate(body: Any) -> str:
         return f"Invalid message_type: {body['message_type']}"
     if not isinstance(body["recipient"], list):
         return "recipient must be a list"
+    if body.get("order_id") and not ORDER_ID.fullmatch(str(body["order_id"])):
+        return (f"Invalid order_id: {body['order_id']} (at most 32 letters, digits, underscores, dots "
+                "and dashes)")
     if body.get("encoding", "gsm") not in ("gsm", "ucs2"):
         return f"Invalid encoding: {body['encoding']}"
     for name in ("allowInvalidRecipients", "returnCredits", "returnRemaining", "truncate"):

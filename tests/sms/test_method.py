@@ -1,5 +1,7 @@
 """The SMS method before anything is sent: numbers, cost in the preview, transliteration, checks."""
 
+import re
+import uuid
 from decimal import Decimal
 
 import pytest
@@ -118,3 +120,14 @@ def test_the_system_check_names_what_is_missing(settings):
 
 def test_the_default_configuration_passes_the_checks():
     assert [m for m in checks.run_checks(tags=["sender"]) if m.level >= checks.WARNING] == []
+
+
+def test_an_order_id_is_32_characters_skebby_accepts_and_the_same_for_the_same_rows():
+    from sender.methods.sms import order_id
+    from tests.sms.test_delivery import Row
+
+    rows = [Row(i, f"+39347{i:07d}", uuid.uuid4(), 1) for i in range(3)]
+    first = order_id(rows)
+    assert re.fullmatch(r"[A-Za-z0-9._-]{1,32}", first)
+    assert order_id(list(rows)) == first  # a retried order is recognised by its id
+    assert order_id(rows[:2]) != first

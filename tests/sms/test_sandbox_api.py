@@ -89,12 +89,23 @@ def test_send_answers_201_with_order_id_counts_and_remaining_credit(sandbox):
     ({"scheduled_delivery_time": "tomorrow"}, "Invalid scheduled_delivery_time"),
     ({"message": "x" * 400, "max_fragments": 2, "truncate": False}, "more than 2 fragments"),
     ({"recipient": ["+393471234567", "not-a-number"]}, "Invalid recipient: not-a-number"),
+    ({"order_id": "6f0b7c52-3d4e-4f59-9a51-6f2c0d1e8a77"}, "Invalid order_id"),  # a dashed uuid: 36 characters
+    ({"order_id": "ordine 1"}, "Invalid order_id"),
+    ({"order_id": "ordine/1"}, "Invalid order_id"),
+    ({"order_id": "ordine1\n"}, "Invalid order_id"),
 ])
 def test_bad_input_is_a_400_with_a_short_body(sandbox, body, words):
     _state, http = sandbox
     response = http.post("sms", headers=login(http), json=sms(**body))
     assert response.status_code == 400
     assert response.json()["result"] == "KO" and words in response.json()["error"]
+
+
+def test_an_order_id_of_32_letters_digits_dots_dashes_and_underscores_is_taken(sandbox):
+    _state, http = sandbox
+    order_id = "Ab9._-" + "x" * 26
+    response = http.post("sms", headers=login(http), json=sms(order_id=order_id))
+    assert (response.status_code, response.json()["order_id"]) == (201, order_id)
 
 
 def test_allow_invalid_recipients_skips_the_bad_number_which_then_fails(sandbox):
