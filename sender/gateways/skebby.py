@@ -30,6 +30,18 @@ _KEYS: dict[tuple[str, str, str], tuple[str, str]] = {}
 MESSAGE_TYPES = ("GP", "TI", "SI")
 """Skebby's qualities: Classic+ (high), Classic (medium), Basic (low)."""
 
+MAX_LENGTH = {"GSM-7": 1000, "UCS-2": 450}
+"""The longest text Skebby takes, in GSM-7 septets or UCS-2 units (their docs: 1,000 / 450 characters)."""
+MAX_LENGTH_SI = 160
+"""Basic (SI) messages are one SMS: at most 160 characters."""
+
+
+def max_length(message_type: str, encoding: str) -> int:
+    """The longest text Skebby sends for this quality and encoding ("GSM-7" or "UCS-2")."""
+    longest = MAX_LENGTH.get(encoding, MAX_LENGTH["UCS-2"])
+    return min(longest, MAX_LENGTH_SI) if message_type == "SI" else longest
+
+
 STATES: dict[str, str] = {
     "WAITING": Status.PENDING, "SCHEDULED": Status.PENDING, "WAIT4DLVR": Status.PENDING,
     "SENT": Status.SUCCESS, "DLVRD": Status.SUCCESS,
@@ -293,4 +305,4 @@ def _retry_after(response: httpx.Response) -> float | None:
 
 
 __all__ = ["Accepted", "GatewayRefused", "LostAnswer", "MESSAGE_TYPES", "Received", "STATES", "SkebbyClient",
-           "describe", "raise_for_response", "status_for"]
+           "describe", "max_length", "raise_for_response", "status_for"]

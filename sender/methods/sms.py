@@ -24,7 +24,7 @@ from phonenumbers import PhoneNumberFormat, PhoneNumberType
 
 from ..conf import sender_settings
 from ..exceptions import DeliveryError, InvalidAddress, InvalidMethod
-from ..gateways.skebby import MESSAGE_TYPES, GatewayRefused
+from ..gateways.skebby import MESSAGE_TYPES, GatewayRefused, max_length
 from ..models import GatewayOrder, MessageRecipient, MessageSent
 from . import sms_text
 from .base import RETRY, BaseMethod, Draft, Outcome
@@ -88,6 +88,13 @@ class SmsMethod(BaseMethod):
     def presend(self, draft: Draft) -> list[str]:
         problems = [p for p in super().presend(draft)]
         info = self.text(draft.body, self.transliterates(draft))
+        longest = max_length(self.message_type, info.encoding)
+        if info.units > longest:
+            problems.append(_("The SMS is %(n)d characters long in %(encoding)s; Skebby sends at most %(max)d "
+                              "in %(encoding)s for quality %(type)s. Shorten it%(hint)s.")
+                            % {"n": info.units, "encoding": info.encoding, "max": longest, "type": self.message_type,
+                               "hint": _(" or avoid the characters that force UCS-2") if info.encoding == "UCS-2"
+                               else ""})
         limit = int(self.options["max_segments"])
         if info.segments > limit:
             problems.append(_("The SMS needs %(n)d segments (%(encoding)s); at most %(max)d are allowed.")

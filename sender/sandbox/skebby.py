@@ -32,6 +32,8 @@ PREFIX = "/API/v1.0/REST/"
 TYPES = ("GP", "TI", "SI")
 DATE_FORMATS = ("%d%m%y", "%Y%m%d", "%d%m%y%H%M", "%Y%m%d%H%M%S", "%Y-%m-%d %H:%M", "%Y-%m-%d %H:%M.0")
 E164ISH = re.compile(r"^\+?\d{6,15}$")
+MAX_LENGTH = {"gsm": 1000, "ucs2": 450}
+"""Skebby's documented limits per encoding; Basic (SI) takes one SMS, 160 characters."""
 ORDER_ID = re.compile(r"[A-Za-z0-9._-]{1,32}")
 """A custom order_id: at most 32 letters, digits, underscores, dots and dashes."""
 
@@ -249,10 +251,27 @@ def _validate(body: Any) -> str:
             return f"{name} must be a boolean"
     if body.get("scheduled_delivery_time") and _date(body["scheduled_delivery_time"]) is None:
         return f"Invalid scheduled_delivery_time: {body['scheduled_delivery_time']}"
+    length, longest = _length(body["message"], body.get("encoding", "gsm")), _longest(body)
+    if length > longest:
+        return (f"The message is too long: {length} characters, at most {longest} for {body['message_type']} "
+                f"with {body.get('encoding', 'gsm')} encoding")
     max_fragments = int(body.get("max_fragments", 7))
     if not _bool(body.get("truncate", True)) and _parts(body["message"], body.get("encoding", "gsm")) > max_fragments:
         return f"The message needs more than {max_fragments} fragments"
     return ""
+
+
+def _length(text: str, encoding: str) -> int:
+    """Characters as the gateway counts them: GSM-7 septets (extension characters count two) or UTF-16 units."""
+    from ..methods.sms_text import analyze
+
+    info = analyze(text)
+    return len(info.text.encode("utf-16-le")) // 2 if encoding == "ucs2" or info.encoding == "UCS-2" else info.units
+
+
+def _longest(body: dict) -> int:
+    longest = MAX_LENGTH[body.get("encoding", "gsm")]
+    return min(longest, 160) if body["message_type"] == "SI" else longest
 
 
 def _bool(value: Any) -> bool:

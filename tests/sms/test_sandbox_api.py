@@ -89,6 +89,11 @@ def test_send_answers_201_with_order_id_counts_and_remaining_credit(sandbox):
     ({"scheduled_delivery_time": "tomorrow"}, "Invalid scheduled_delivery_time"),
     ({"message": "x" * 400, "max_fragments": 2, "truncate": False}, "more than 2 fragments"),
     ({"recipient": ["+393471234567", "not-a-number"]}, "Invalid recipient: not-a-number"),
+    ({"message": "x" * 1001}, "too long: 1001 characters, at most 1000 for GP with gsm"),
+    ({"message": "€" * 501}, "too long: 1002 characters"),  # extension characters count two
+    ({"message": "Ж" * 451, "encoding": "ucs2"}, "too long: 451 characters, at most 450 for GP with ucs2"),
+    ({"message": "x" * 161, "message_type": "SI"}, "too long: 161 characters, at most 160 for SI"),
+    ({"message": "Ж" * 161, "message_type": "SI", "encoding": "ucs2"}, "at most 160 for SI"),
     ({"order_id": "6f0b7c52-3d4e-4f59-9a51-6f2c0d1e8a77"}, "Invalid order_id"),  # a dashed uuid: 36 characters
     ({"order_id": "ordine 1"}, "Invalid order_id"),
     ({"order_id": "ordine/1"}, "Invalid order_id"),
@@ -99,6 +104,14 @@ def test_bad_input_is_a_400_with_a_short_body(sandbox, body, words):
     response = http.post("sms", headers=login(http), json=sms(**body))
     assert response.status_code == 400
     assert response.json()["result"] == "KO" and words in response.json()["error"]
+
+
+@pytest.mark.parametrize("body", [
+    {"message": "x" * 1000}, {"message": "Ж" * 450, "encoding": "ucs2"}, {"message": "x" * 160, "message_type": "SI"},
+])
+def test_messages_up_to_the_limit_of_their_quality_are_taken(sandbox, body):
+    _state, http = sandbox
+    assert http.post("sms", headers=login(http), json=sms(**body)).status_code == 201
 
 
 def test_an_order_id_of_32_letters_digits_dots_dashes_and_underscores_is_taken(sandbox):
