@@ -42,14 +42,15 @@ def max_length(message_type: str, encoding: str) -> int:
     return min(longest, MAX_LENGTH_SI) if message_type == "SI" else longest
 
 
-STATES: dict[str, str] = {
+STATES: dict[str, str] = {  # SENT depends on the quality: see status_for
     "WAITING": Status.PENDING, "SCHEDULED": Status.PENDING, "WAIT4DLVR": Status.PENDING,
     "SENT": Status.SUCCESS, "DLVRD": Status.SUCCESS,
     "ERROR": Status.FAILED, "TIMEOUT": Status.FAILED, "TOOM4USER": Status.FAILED, "TOOM4NUM": Status.FAILED,
     "UNKNRCPT": Status.FAILED, "UNKNPFX": Status.FAILED, "INVALIDDST": Status.FAILED,
     "BLACKLISTED": Status.FAILED, "KO": Status.FAILED, "INVALIDCONTENTS": Status.FAILED, "DEMO": Status.FAILED,
 }
-"""Skebby's per-recipient order states → our statuses (PENDING: keep polling). Unknown words → UNKNOWN."""
+"""Skebby's per-recipient order states → our statuses (PENDING: keep polling). Unknown words → UNKNOWN.
+`SENT` is final only for qualities without delivery reports (status_for)."""
 
 MEANINGS = {
     "SENT": gettext_lazy("handed to the operator; this quality has no delivery report"),
@@ -67,7 +68,15 @@ MEANINGS = {
 }
 
 
-def status_for(state: str) -> str:
+DELIVERY_REPORTS = frozenset({"GP"})
+"""Qualities with delivery reports: only Classic+ (TI has a delivery warranty, SI nothing)."""
+
+
+def status_for(state: str, message_type: str) -> str:
+    """Our status for a Skebby state. `SENT` means "handed to the operator": final for TI and
+    SI, but for GP a report (DLVRD, ERROR...) may still follow, so it stays open (PENDING)."""
+    if state == "SENT" and message_type in DELIVERY_REPORTS:
+        return Status.PENDING
     return STATES.get(state, Status.UNKNOWN)
 
 
@@ -304,5 +313,5 @@ def _retry_after(response: httpx.Response) -> float | None:
         return None
 
 
-__all__ = ["Accepted", "GatewayRefused", "LostAnswer", "MESSAGE_TYPES", "Received", "STATES", "SkebbyClient",
+__all__ = ["Accepted", "DELIVERY_REPORTS", "GatewayRefused", "LostAnswer", "MESSAGE_TYPES", "Received", "STATES", "SkebbyClient",
            "describe", "max_length", "raise_for_response", "status_for"]

@@ -79,7 +79,7 @@ class SkebbyState:
         self.credits = credits if credits is not None else {"GP": 1_000_000, "TI": 1_000_000, "SI": 1_000_000}
         self.money = 1000.0
         self.session_idle = session_idle
-        self.step = step  # seconds per state step: WAITING -> WAIT4DLVR -> DLVRD
+        self.step = step  # seconds per state step: WAITING -> SENT -> WAIT4DLVR -> DLVRD (GP); TI, SI end at SENT
         self.offset = 0.0
         self.orders: dict[str, Order] = {}
         self.invalid: set[str] = set()  # numbers the gateway deems invalid
@@ -203,11 +203,13 @@ class SkebbyState:
             return "SCHEDULED"
         if elapsed < self.step:
             return "WAITING"
+        if order.message_type != "GP":
+            return pinned or "SENT"  # only Classic+ has delivery reports: TI and SI end at SENT
+        if elapsed < 2 * self.step:
+            return "SENT"  # handed to the operator; the report (or the failure) comes later
         if pinned:
             return pinned
-        if order.message_type == "SI":
-            return "SENT"  # no delivery reports for Basic
-        return "WAIT4DLVR" if elapsed < 2 * self.step else "DLVRD"
+        return "WAIT4DLVR" if elapsed < 3 * self.step else "DLVRD"
 
     def delete(self, order_id: str) -> tuple[int, dict]:
         with self.lock:

@@ -148,10 +148,26 @@ def test_order_states_progress_over_time_and_pinned_numbers_fail(sandbox):
 
     assert states() == ["WAITING", "WAITING"]
     state.advance(1)
+    assert states() == ["SENT", "SENT"]  # handed to the operator: for GP not the end
+    state.advance(1)
     assert states() == ["WAIT4DLVR", "BLACKLISTED"]
     state.advance(1)
     assert states() == ["DLVRD", "BLACKLISTED"]
     assert http.get("sms/no-such-order", headers=keys).status_code == 404
+
+
+@pytest.mark.parametrize("quality", ["TI", "SI"])
+def test_only_gp_has_delivery_reports_other_qualities_end_at_sent(sandbox, quality):
+    state, http = sandbox
+    keys = login(http)
+    state.pin("+393471234568", "KO")
+    order_id = http.post("sms", headers=keys, json=sms(message_type=quality, recipient=[
+        "+393471234567", "+393471234568"])).json()["order_id"]
+    seen = set()
+    for _ in range(5):
+        state.advance(1)
+        seen |= {(r["destination"], r["status"]) for r in http.get(f"sms/{order_id}", headers=keys).json()["recipients"]}
+    assert seen == {("+393471234567", "SENT"), ("+393471234568", "KO")}
 
 
 def test_a_scheduled_order_can_be_deleted_only_while_scheduled(sandbox):
