@@ -133,6 +133,7 @@ class SkebbyClient:
     calls: Counter = field(default_factory=Counter)  # "POST sms" -> count, for measurements
 
     def __post_init__(self) -> None:
+        self._verified = False  # True once these keys worked (or came from a login) in this client
         self.base_url = self.base_url.rstrip("/") + "/"
         self._account = (self.base_url, self.username, self.auth)
         self.http = httpx.Client(base_url=self.base_url, timeout=self.timeout, transport=self.transport)
@@ -160,6 +161,7 @@ class SkebbyClient:
         if not user_key or not key:
             raise DeliveryError(_("Skebby's login answer was not understood: %(body)s") % {"body": response.text[:200]})
         self.keys = (user_key.strip(), key.strip())
+        self._verified = True
 
     @property
     def keys(self) -> tuple[str, str] | None:
@@ -194,12 +196,17 @@ class SkebbyClient:
                              % {"url": self.base_url, "error": str(exc) or type(exc).__name__}) from exc
 
     def request(self, method: str, path: str, **kwargs: Any) -> httpx.Response:
-        """An authenticated call: logs in again once on 401 (expired session), then maps the answer."""
+        """An authenticated call, then the answer mapped. Logs in again once on 401 (expired
+        session), and on a 404 while the keys are unproven: Skebby answers 404 for an unknown
+        `user_key` as well as for an unknown order, so "not found" is believed only with keys
+        that a login just gave or that worked before."""
         response = self._http(method, path, headers=self._headers(), **kwargs)
-        if response.status_code == 401:
-            logger.info("Skebby refused our session key; logging in again")
+        if response.status_code == 401 or (response.status_code == 404 and not self._verified):
+            logger.info("Skebby answered %d to %s %s; logging in again", response.status_code, method, path)
             self.keys = None
             response = self._http(method, path, headers=self._headers(), **kwargs)
+        if response.status_code < 400:
+            self._verified = True
         raise_for_response(response)
         return response
 

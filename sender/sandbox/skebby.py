@@ -3,7 +3,7 @@
 It speaks the real paths, headers and answers of ../shared/reference/skebby-api.md:
 `login`/`token` (text `USER_KEY;KEY`, 404 on wrong credentials), `user_key` plus
 `Session_key` or `Access_token` on every other call (401 when missing or expired; session
-keys die after `session_idle` seconds without a call), `POST sms` (validation with 400,
+keys die after `session_idle` seconds without a call; 404 for an unknown `user_key`), `POST sms` (validation with 400,
 `allowInvalidRecipients`, credits per type, 201 with `order_id`), `GET sms/{order_id}`
 (states that progress over time), `DELETE sms/{order_id}`, `GET status`, and
 `GET newsrsmsmessage` (received SMS). Error bodies `{"result": "KO", "error": ...}` and the
@@ -136,6 +136,12 @@ class SkebbyState:
             else:
                 self.sessions[key] = (self.user_keys[name], self.now())
         return 200, f"{self.user_keys[name]};{key}"
+
+    def known_user(self, headers) -> bool:
+        """A `user_key` that no account has is a 404, as Skebby documents ("the User_key was
+        not found"), on `GET sms/{order_id}` too, where 404 also means an unknown order."""
+        user_key = headers.get("user_key")
+        return user_key is None or user_key in self.user_keys.values()
 
     def authorized(self, headers) -> bool:
         user_key = headers.get("user_key")
@@ -338,6 +344,8 @@ class Handler(BaseHTTPRequestHandler):
         if method == "GET" and path in ("login", "token"):
             status, text = state.login(query, token=path == "token")
             return self._send(status, text)
+        if not state.known_user(self.headers):
+            return self._send(404, {"result": "KO", "error": "User_key not found"})
         if not state.authorized(self.headers):
             return self._send(401, "Unauthorized")
         if method == "POST" and path == "sms":

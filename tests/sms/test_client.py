@@ -47,6 +47,17 @@ def test_it_logs_in_again_when_the_session_expired(sandbox):
     assert sandbox.state.summary()["twice"] == []
 
 
+def test_a_404_with_keys_not_proven_is_checked_by_logging_in_before_calling_the_order_unknown(sandbox):
+    with client(sandbox) as c:
+        c.send_sms("a", "Ciao", NUMBERS)
+        user_key, session = c.keys
+    with client(sandbox) as c:
+        c.keys = ("U0LDUSERKEY", session)  # kept from before: the account's user key is no longer valid
+        assert c.order_states("a") == {number: "WAITING" for number in NUMBERS}
+        assert c.order_states("unknown") is None  # the keys are proven now: a 404 is an unknown order
+    assert sandbox.state.calls["GET login"] == 2 and sandbox.state.calls["GET sms"] == 3
+
+
 def test_token_authentication_uses_the_access_token_header(sandbox):
     with client(sandbox, auth="token") as c:
         c.send_sms("a", "Ciao", NUMBERS)

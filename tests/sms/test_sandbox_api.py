@@ -49,6 +49,18 @@ def test_every_call_needs_user_key_and_a_key_matched_case_insensitively(sandbox)
     assert http.get("status", headers=lower).status_code == 200
 
 
+def test_an_unknown_user_key_is_a_404_also_where_404_means_an_unknown_order(sandbox):
+    _state, http = sandbox
+    keys = login(http)
+    order_id = http.post("sms", headers=keys, json=sms()).json()["order_id"]
+    assert http.get(f"sms/{order_id}", headers=keys).status_code == 200
+    wrong = {**keys, "user_key": "UNOSUCHUSER"}
+    answer = http.get(f"sms/{order_id}", headers=wrong)
+    assert (answer.status_code, answer.json()["error"]) == (404, "User_key not found")
+    assert http.get("status", headers=wrong).status_code == 404
+    assert http.get("sms/no-such-order", headers=keys).status_code == 404
+
+
 def test_a_session_dies_after_five_idle_minutes_and_each_call_renews_it(sandbox):
     state, http = sandbox
     keys = login(http)
