@@ -30,6 +30,10 @@ _KEYS: dict[tuple[str, str, str], tuple[str, str]] = {}
 MESSAGE_TYPES = ("GP", "TI", "SI")
 """Skebby's qualities: Classic+ (high), Classic (medium), Basic (low)."""
 
+TYPE_IDS = {"N": "GP", "L": "TI", "LL": "SI"}
+"""Skebby's internal message-type ids, which `GET status` may return even with typeAliases=true;
+others (EE foreign, AD advertising) are kept as they come."""
+
 MAX_LENGTH = {"GSM-7": 1000, "UCS-2": 450}
 """The longest text Skebby takes, in GSM-7 septets or UCS-2 units (their docs: 1,000 / 450 characters)."""
 MAX_LENGTH_SI = 160
@@ -271,10 +275,16 @@ class SkebbyClient:
         return {str(r["destination"]): str(r["status"]) for r in data.get("recipients", [])}
 
     def credits(self) -> dict[str, Any]:
-        """{"money": float | None, "sms": {type: quantity}}."""
+        """{"money": float | None, "sms": {type: quantity}}, types always GP/TI/SI (see TYPE_IDS)."""
         data = self._retrying(lambda: self.request("GET", "status",
                                                    params={"getMoney": "true", "typeAliases": "true"})).json()
-        return {"money": data.get("money"), "sms": {str(i["type"]): i["quantity"] for i in data.get("sms", [])}}
+        sms = {}
+        for item in data.get("sms", []):
+            try:
+                sms[TYPE_IDS.get(str(item["type"]), str(item["type"]))] = int(item["quantity"])
+            except (KeyError, TypeError, ValueError):
+                logger.warning("Skebby's credit entry was not understood: %r", item)
+        return {"money": data.get("money"), "sms": sms}
 
     def received(self, limit: int = 100) -> list[Received]:
         """SMS received since the previous call (the gateway keeps the cursor). The field

@@ -30,6 +30,8 @@ from urllib.parse import parse_qs, urlsplit
 
 PREFIX = "/API/v1.0/REST/"
 TYPES = ("GP", "TI", "SI")
+TYPE_IDS = {"GP": "N", "TI": "L", "SI": "LL"}
+"""The internal ids `GET status` gives instead of the names without typeAliases=true."""
 DATE_FORMATS = ("%d%m%y", "%Y%m%d", "%d%m%y%H%M", "%Y%m%d%H%M%S", "%Y-%m-%d %H:%M", "%Y-%m-%d %H:%M.0")
 E164ISH = re.compile(r"^\+?\d{6,15}$")
 MAX_LENGTH = {"gsm": 1000, "ucs2": 450}
@@ -78,6 +80,7 @@ class SkebbyState:
         self.tokens: dict[str, str] = {}  # access token -> user key
         self.credits = credits if credits is not None else {"GP": 1_000_000, "TI": 1_000_000, "SI": 1_000_000}
         self.money = 1000.0
+        self.aliases_ignored = False  # GET status answers internal type ids even with typeAliases=true
         self.session_idle = session_idle
         self.step = step  # seconds per state step: WAITING -> SENT -> WAIT4DLVR -> DLVRD (GP); TI, SI end at SENT
         self.offset = 0.0
@@ -226,7 +229,11 @@ class SkebbyState:
         return 200, {"result": "OK"}
 
     def status(self, query: dict[str, str]) -> tuple[int, dict]:
-        answer: dict[str, Any] = {"sms": [{"type": t, "quantity": q} for t, q in self.credits.items()]}
+        """Credit per type: internal ids (N, L, LL) unless `typeAliases=true`, and always when
+        `aliases_ignored` (sources disagree on whether Skebby honours the flag)."""
+        aliases = query.get("typeAliases") == "true" and not self.aliases_ignored
+        answer: dict[str, Any] = {"sms": [{"type": t if aliases else TYPE_IDS.get(t, t), "quantity": q}
+                                          for t, q in self.credits.items()]}
         if query.get("getMoney") == "true":
             answer["money"] = self.money
         return 200, answer

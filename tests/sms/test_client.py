@@ -147,3 +147,10 @@ def test_it_reads_order_states_credits_and_received_sms(sandbox):
         assert c.credits()["sms"]["SI"] == 1_000_000 - 2
         [reply] = c.received()
     assert (reply.sender, reply.text, len(reply.received_at)) == ("+393471234567", "Grazie", 14)
+
+
+def test_credits_are_keyed_gp_ti_si_even_when_skebby_answers_with_internal_type_ids(sandbox):
+    sandbox.state.credits = {"GP": 120, "TI": 7, "SI": 3}
+    sandbox.state.aliases_ignored = True
+    with client(sandbox) as c:
+        assert c.credits()["sms"] == {"GP": 120, "TI": 7, "SI": 3}

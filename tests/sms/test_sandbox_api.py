@@ -202,6 +202,16 @@ def test_status_lists_credit_per_type_and_money_on_request(sandbox):
     assert "money" in http.get("status", headers=keys, params={"getMoney": "true"}).json()
 
 
+def test_status_gives_internal_type_ids_without_type_aliases_or_when_it_ignores_them(sandbox):
+    state, http = sandbox
+    keys = login(http)
+    ids = http.get("status", headers=keys).json()
+    assert {i["type"]: i["quantity"] for i in ids["sms"]} == {"N": 10, "L": 5, "LL": 5}
+    state.aliases_ignored = True
+    anyway = http.get("status", headers=keys, params={"typeAliases": "true"}).json()
+    assert {i["type"] for i in anyway["sms"]} == {"N", "L", "LL"}
+
+
 def test_out_of_credit_is_refused(sandbox):
     _state, http = sandbox
     response = http.post("sms", headers=login(http), json=sms(recipient=[f"+3934712345{i:02d}" for i in range(11)]))
