@@ -10,7 +10,7 @@ exists before sending again, so a recipient never gets the same message twice.
 import logging
 import time
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
@@ -242,11 +242,28 @@ class SkebbyClient:
         body = {"message_type": message_type, "message": message, "recipient": recipients, "sender": sender,
                 "order_id": order_id, "encoding": encoding, "max_fragments": max_fragments, "truncate": False,
                 "allowInvalidRecipients": True, "returnRemaining": True}
+        return self._send_order("sms", body, check_first)
+
+    def send_parametric(self, order_id: str, message: str, recipients: Sequence[Mapping[str, str]],
+                        message_type: str = "GP", encoding: str = "gsm", sender: str = "",
+                        check_first: bool = False) -> Accepted:
+        """Send one text with `${Name}` placeholders to many numbers in one call (`POST paramsms`).
+        Each recipient is {"recipient": "+39…", "Name": "value", ...}; Skebby takes them as an
+        object keyed "0", "1", ... Each text after substitution must fit the quality's limit
+        (`max_length`). Retries and lost answers are handled as for `send_sms`."""
+        body = {"message_type": message_type, "message": message, "sender": sender, "order_id": order_id,
+                "encoding": encoding, "truncate": False, "allowInvalidRecipients": True, "returnRemaining": True,
+                "recipients": {str(i): dict(values) for i, values in enumerate(recipients)}}
+        return self._send_order("paramsms", body, check_first)
+
+    def _send_order(self, path: str, body: dict[str, Any], check_first: bool) -> Accepted:
+        """POST one order (success is 201 for sms, 200 for paramsms); look it up before any retry."""
+        order_id = body["order_id"]
         for attempt in range(self.retries + 1):
             if (check_first or attempt) and self.order_exists(order_id):
                 return Accepted(order_id, existing=True)
             try:
-                data = self.request("POST", "sms", json=body).json()
+                data = self.request("POST", path, json=body).json()
             except DeliveryError as exc:
                 if exc.permanent or attempt == self.retries:
                     raise

@@ -36,6 +36,8 @@ DATE_FORMATS = ("%d%m%y", "%Y%m%d", "%d%m%y%H%M", "%Y%m%d%H%M%S", "%Y-%m-%d %H:%
 E164ISH = re.compile(r"^\+?\d{6,15}$")
 MAX_LENGTH = {"gsm": 1000, "ucs2": 450}
 """Skebby's documented limits per encoding; Basic (SI) takes one SMS, 160 characters."""
+PLACEHOLDER = re.compile(r"\$\{([A-Za-z0-9]+)\}")
+"""A parametric SMS's placeholder: `${Name}`, letters and digits."""
 ORDER_ID = re.compile(r"[A-Za-z0-9._-]{1,32}")
 """A custom order_id: at most 32 letters, digits, underscores, dots and dashes."""
 
@@ -66,6 +68,7 @@ class Order:
     created: float
     scheduled: datetime | None
     recipients: dict[str, str | None]  # number -> pinned terminal state, or None to progress
+    texts: dict[str, str] = field(default_factory=dict)  # number -> the text it got (placeholders replaced)
 
 
 class SkebbyState:
@@ -164,34 +167,57 @@ class SkebbyState:
     # -- sending ---------------------------------------------------------------------------
 
     def send(self, body: Any) -> tuple[int, dict]:
-        problem = _validate(body)
+        """`POST sms`: one text to a `recipient` list; 201."""
+        problem = _validate(body) or _validate_text(body, body["message"])
         if problem:
             return 400, {"result": "KO", "error": problem}
+        return self._accept(body, {str(n): body["message"] for n in body["recipient"]}, 201)
+
+    def send_parametric(self, body: Any) -> tuple[int, dict]:
+        """`POST paramsms`: `recipients` is an object of {"recipient": "+39…", "Name": "value"},
+        `${Name}` in the text is replaced per recipient, each text must fit the limits; 200."""
+        problem = _validate(body, "recipients")
+        if problem:
+            return 400, {"result": "KO", "error": problem}
+        texts = {}
+        for key, values in body["recipients"].items():
+            if not isinstance(values, dict) or not isinstance(values.get("recipient"), str):
+                return 400, {"result": "KO", "error": f"recipients[{key}] needs a recipient"}
+            text, missing = _substitute(body["message"], values)
+            problem = f"Missing parameter {missing}" if missing else _validate_text(body, text)
+            if problem:
+                return 400, {"result": "KO", "error": f"{problem} (recipient {values['recipient']})"}
+            texts[values["recipient"]] = text
+        return self._accept(body, texts, 200)
+
+    def _accept(self, body: dict, texts: dict[str, str], success: int) -> tuple[int, dict]:
+        """Take an order of `texts` (number -> text): invalid numbers, credit, order id, states."""
         allow_invalid = _bool(body.get("allowInvalidRecipients", False))
-        numbers = [str(n) for n in body["recipient"]]
+        numbers = list(texts)
         bad = [n for n in numbers if n in self.invalid or not E164ISH.match(n)]
         if bad and not allow_invalid:
             return 400, {"result": "KO", "error": f"Invalid recipient: {bad[0]}"}
         kind = body["message_type"]
-        parts = _parts(body["message"], body.get("encoding", "gsm"))
         good = [n for n in numbers if n not in bad]
+        parts = sum(_parts(texts[n], body.get("encoding", "gsm")) for n in good)
         with self.lock:
-            if self.credits.get(kind, 0) < parts * len(good):
+            if self.credits.get(kind, 0) < parts:
                 return 400, {"result": "KO", "error": "Not enough credit"}
             order_id = str(body.get("order_id") or uuid.uuid4())
             if order_id in self.orders:
                 return 400, {"result": "KO", "error": f"Duplicate order_id: {order_id}"}
-            self.credits[kind] -= parts * len(good)
+            self.credits[kind] -= parts
             recipients = {n: ("UNKNRCPT" if n in bad else self.pinned.get(n) or self._ending(n)) for n in numbers}
             scheduled = _date(body.get("scheduled_delivery_time"))
-            self.orders[order_id] = Order(order_id, kind, self.now(), scheduled, recipients)
+            self.orders[order_id] = Order(order_id, kind, self.now(), scheduled, recipients,
+                                          {n: texts[n] for n in good})
             self.received.update(good)
-        total = parts * len(good) if _bool(body.get("returnCredits", False)) else len(good)
+        total = parts if _bool(body.get("returnCredits", False)) else len(good)
         answer = {"result": "OK", "order_id": order_id, "total_sent": total,
                   "internal_order_id": uuid.uuid4().hex[:12].upper()}
         if _bool(body.get("returnRemaining", False)):
             answer["remaining_credits"] = self.credits[kind]
-        return 201, answer
+        return success, answer
 
     def _ending(self, number: str) -> str | None:
         return next((state for end, state in self.fail_endings.items() if number.endswith(end)), None)
@@ -246,16 +272,19 @@ class SkebbyState:
         return 200, {"result": "OK", "smshistory": messages}
 
 
-def _validate(body: Any) -> str:
+def _validate(body: Any, recipients: str = "recipient") -> str:
+    """What `POST sms` (a `recipient` list) and `POST paramsms` (a `recipients` object) share."""
     if not isinstance(body, dict):
         return "The body must be a JSON object"
-    for name in ("message_type", "message", "recipient"):
+    for name in ("message_type", "message", recipients):
         if not body.get(name):
             return f"Missing required field: {name}"
     if body["message_type"] not in TYPES:
         return f"Invalid message_type: {body['message_type']}"
-    if not isinstance(body["recipient"], list):
+    if recipients == "recipient" and not isinstance(body["recipient"], list):
         return "recipient must be a list"
+    if recipients == "recipients" and not isinstance(body["recipients"], dict):
+        return 'recipients must be an object: {"0": {"recipient": "+39...", "Name": "value"}, ...}'
     if body.get("order_id") and not ORDER_ID.fullmatch(str(body["order_id"])):
         return (f"Invalid order_id: {body['order_id']} (at most 32 letters, digits, underscores, dots "
                 "and dashes)")
@@ -266,14 +295,27 @@ def _validate(body: Any) -> str:
             return f"{name} must be a boolean"
     if body.get("scheduled_delivery_time") and _date(body["scheduled_delivery_time"]) is None:
         return f"Invalid scheduled_delivery_time: {body['scheduled_delivery_time']}"
-    length, longest = _length(body["message"], body.get("encoding", "gsm")), _longest(body)
+    return ""
+
+
+def _validate_text(body: dict, text: str) -> str:
+    """The text as sent (for paramsms: after substitution) within the limits of its quality."""
+    length, longest = _length(text, body.get("encoding", "gsm")), _longest(body)
     if length > longest:
         return (f"The message is too long: {length} characters, at most {longest} for {body['message_type']} "
                 f"with {body.get('encoding', 'gsm')} encoding")
     max_fragments = int(body.get("max_fragments", 7))
-    if not _bool(body.get("truncate", True)) and _parts(body["message"], body.get("encoding", "gsm")) > max_fragments:
+    if not _bool(body.get("truncate", True)) and _parts(text, body.get("encoding", "gsm")) > max_fragments:
         return f"The message needs more than {max_fragments} fragments"
     return ""
+
+
+def _substitute(text: str, values: dict) -> tuple[str, str]:
+    """`${Name}` replaced by the recipient's value; and the first name it lacks, if any."""
+    missing = [name for name in PLACEHOLDER.findall(text) if not isinstance(values.get(name), str)]
+    if missing:
+        return text, missing[0]
+    return PLACEHOLDER.sub(lambda m: values[m.group(1)], text), ""
 
 
 def _length(text: str, encoding: str) -> int:
@@ -355,8 +397,8 @@ class Handler(BaseHTTPRequestHandler):
             return self._send(404, {"result": "KO", "error": "User_key not found"})
         if not state.authorized(self.headers):
             return self._send(401, "Unauthorized")
-        if method == "POST" and path == "sms":
-            return self._post_sms(raw)
+        if method == "POST" and path in ("sms", "paramsms"):
+            return self._post_sms(raw, parametric=path == "paramsms")
         if method == "GET" and route == "sms" and path.count("/") == 1:
             return self._send(*state.state(path.split("/")[1]))
         if method == "DELETE" and route == "sms" and path.count("/") == 1:
@@ -369,7 +411,7 @@ class Handler(BaseHTTPRequestHandler):
             return self._send(*state.new_received(query))
         return self._send(404, {"result": "KO", "error": "Not found"})
 
-    def _post_sms(self, raw: bytes) -> None:
+    def _post_sms(self, raw: bytes, parametric: bool = False) -> None:
         state, faults = self.server.state, self.server.state.faults
         with state.lock:
             if faults.rate_limited:
@@ -388,7 +430,7 @@ class Handler(BaseHTTPRequestHandler):
             body = json.loads(raw or b"null")
         except ValueError:
             return self._send(400, {"result": "KO", "error": "Malformed JSON"})
-        status, answer = state.send(body)
+        status, answer = state.send_parametric(body) if parametric else state.send(body)
         with state.lock:
             drop = faults.drop > 0
             faults.drop -= drop

@@ -154,3 +154,20 @@ def test_credits_are_keyed_gp_ti_si_even_when_skebby_answers_with_internal_type_
     sandbox.state.aliases_ignored = True
     with client(sandbox) as c:
         assert c.credits()["sms"] == {"GP": 120, "TI": 7, "SI": 3}
+
+
+def test_a_parametric_sms_reaches_each_number_with_its_own_values_in_one_call(sandbox):
+    people = [{"recipient": NUMBERS[0], "Name": "Anna"}, {"recipient": NUMBERS[1], "Name": "Bruno"}]
+    with client(sandbox) as c:
+        accepted = c.send_parametric("p1", "Ciao ${Name}!", people)
+    assert (accepted.order_id, accepted.total_sent, accepted.remaining) == ("p1", 2, 1_000_000 - 2)
+    assert sandbox.state.calls["POST paramsms"] == 1
+    assert sandbox.state.orders["p1"].texts == {NUMBERS[0]: "Ciao Anna!", NUMBERS[1]: "Ciao Bruno!"}
+
+
+def test_a_parametric_sms_whose_answer_was_lost_is_looked_up_not_sent_again(sandbox):
+    sandbox.state.faults.drop = 1
+    with client(sandbox) as c:
+        accepted = c.send_parametric("p1", "Ciao ${Name}!", [{"recipient": NUMBERS[0], "Name": "Anna"}])
+    assert accepted.existing and sandbox.state.calls["POST paramsms"] == 1
+    assert sandbox.state.summary()["twice"] == []

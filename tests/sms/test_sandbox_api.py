@@ -254,3 +254,39 @@ def test_the_demo_sandbox_fails_numbers_by_their_ending():
     finally:
         server.stop()
     assert [r["status"] for r in answer["recipients"]] == ["BLACKLISTED", "DLVRD"]
+
+
+def paramsms(**body) -> dict:
+    return {"message_type": "GP", "message": "Ciao ${Name}, a ${When}", "recipients": {
+        "0": {"recipient": "+393471234567", "Name": "Anna", "When": "lunedì"},
+        "1": {"recipient": "+393471234568", "Name": "Bruno", "When": "martedì"}}, **body}
+
+
+def test_paramsms_replaces_placeholders_per_recipient_and_answers_200(sandbox):
+    state, http = sandbox
+    keys = login(http)
+    response = http.post("paramsms", headers=keys, json=paramsms(order_id="p1", returnRemaining=True))
+    assert response.status_code == 200
+    assert (response.json()["result"], response.json()["order_id"], response.json()["total_sent"]) == ("OK", "p1", 2)
+    assert state.orders["p1"].texts == {"+393471234567": "Ciao Anna, a lunedì", "+393471234568": "Ciao Bruno, a martedì"}
+    state.advance(1)
+    order = http.get("sms/p1", headers=keys).json()
+    assert [r["destination"] for r in order["recipients"]] == ["+393471234567", "+393471234568"]
+
+
+@pytest.mark.parametrize("body, words", [
+    ({"recipients": [{"recipient": "+393471234567", "Name": "Anna", "When": "oggi"}]}, "recipients must be an object"),
+    ({"recipients": {"0": {"Name": "Anna", "When": "oggi"}}}, "recipients[0] needs a recipient"),
+    ({"recipients": {"0": {"recipient": "+393471234567", "Name": "Anna"}}}, "Missing parameter When (recipient +39"),
+    ({"message": "${Name}", "recipients": {"0": {"recipient": "+393471234567", "Name": "x" * 999},
+                                           "1": {"recipient": "+393471234568", "Name": "x" * 1001}}},
+     "too long: 1001 characters, at most 1000 for GP with gsm encoding (recipient +393471234568)"),
+    ({"message": "Ciao ${Name}", "message_type": "SI",
+      "recipients": {"0": {"recipient": "+393471234567", "Name": "x" * 156}}}, "at most 160 for SI"),
+    ({"order_id": "x" * 33}, "Invalid order_id"),
+])
+def test_paramsms_refuses_what_breaks_its_rules_with_a_400(sandbox, body, words):
+    state, http = sandbox
+    response = http.post("paramsms", headers=login(http), json=paramsms(**body))
+    assert response.status_code == 400 and words in response.json()["error"]
+    assert state.orders == {}
