@@ -1,5 +1,5 @@
-"""Skebby REST client (httpx): login, session renewal, batched sends, order states, credits,
-received SMS. The only code that speaks Skebby's HTTP; see ../shared/reference/skebby-api.md.
+"""Skebby REST client (httpx): login, session renewal, batched and parametric sends, order
+states, credits, received SMS. The only code that speaks Skebby's HTTP; see ../shared/reference/skebby-api.md.
 
 Every answer goes through `raise_for_response`, which turns HTTP and gateway codes into one
 `DeliveryError(message, permanent=..., retry_after=...)`. A send is idempotent by its
@@ -12,9 +12,11 @@ import time
 from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any, TypeVar
 
 import httpx
+from django.utils import timezone
 from django.utils.translation import gettext as _, gettext_lazy
 
 from ..exceptions import DeliveryError
@@ -26,6 +28,9 @@ T = TypeVar("T")
 
 _KEYS: dict[tuple[str, str, str], tuple[str, str]] = {}
 """(url, username, auth) → (user key, session key or access token), for this process."""
+
+DATE_FORMAT = "%Y%m%d%H%M%S"
+"""Skebby's dates (yyyyMMddHHmmss)."""
 
 MESSAGE_TYPES = ("GP", "TI", "SI")
 """Skebby's qualities: Classic+ (high), Classic (medium), Basic (low)."""
@@ -303,12 +308,44 @@ class SkebbyClient:
                 logger.warning("Skebby's credit entry was not understood: %r", item)
         return {"money": data.get("money"), "sms": sms}
 
-    def received(self, limit: int = 100) -> list[Received]:
-        """SMS received since the previous call (the gateway keeps the cursor). The field
-        names inside the list are not documented; these are the sandbox's."""
-        data = self._retrying(lambda: self.request("GET", "newsrsmsmessage", params={"limit": limit})).json()
-        return [Received(str(m["id_message"]), str(m["sender"]), str(m.get("id_sim", "")), str(m.get("message", "")),
-                         str(m.get("sms_date", ""))) for m in data.get("smshistory", [])]
+    def received(self, since: datetime, until: datetime, page: int = 1, size: int = 100) -> tuple[list[Received], bool]:
+        """One page of the SMS received between two moments (`GET srsmshistory`), and whether
+        the page was full (another may follow). We keep our own read position: the newer
+        `newsrsmsmessage` moves the gateway's as it answers, so a crash before storing lost them.
+
+        The field names of a received SMS are not documented (assumed: `id_message`, `sender`,
+        `message`, `id_sim`, `sms_date`); one without them is logged and skipped. An answer
+        without the list raises, so the read position does not move past what was not read."""
+        zone = timezone.get_default_timezone()
+        params = {"from": since.astimezone(zone).strftime(DATE_FORMAT), "to": until.astimezone(zone).strftime(DATE_FORMAT),
+                  "timezone": str(zone), "pageNumber": page, "pageSize": size}
+        response = self._retrying(lambda: self.request("GET", "srsmshistory", params=params))
+        try:
+            data = response.json()
+        except ValueError:
+            data = None
+        items = data.get("smshistory") if isinstance(data, dict) else data
+        if not isinstance(items, list):
+            raise DeliveryError(_("Skebby's list of received SMS was not understood: %(body)s")
+                                % {"body": response.text[:200]})
+        return [m for m in map(_received, items) if m is not None], len(items) >= size
+
+
+def _received(item: Any) -> Received | None:
+    """A received SMS from the gateway's words, or None (logged) when a field is missing."""
+    try:
+        return Received(_field(item, "id_message"), _field(item, "sender"), str(item.get("id_sim") or ""),
+                        _field(item, "message"), str(item.get("sms_date") or ""))
+    except (KeyError, AttributeError, TypeError) as exc:
+        logger.warning("Skipped a received SMS without %s (field names are assumed): %r", exc, item)
+        return None
+
+
+def _field(item: dict, name: str) -> str:
+    value = item[name]
+    if value is None:
+        raise KeyError(name)
+    return str(value)
 
 
 def raise_for_response(response: httpx.Response) -> None:

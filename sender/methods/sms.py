@@ -35,7 +35,7 @@ MOBILE = {PhoneNumberType.MOBILE, PhoneNumberType.FIXED_LINE_OR_MOBILE}
 ORDER_NAMESPACE = uuid.UUID("6f0b7c52-3d4e-4f59-9a51-6f2c0d1e8a77")
 DEFAULTS: dict[str, Any] = {
     "backend": "skebby", "message_type": "GP", "sender": "", "max_segments": 7, "batch_size": 1000,
-    "transliterate": False, "poll_interval": 60, "track_hours": 48, "prices": {}, "region": "",
+    "transliterate": False, "poll_interval": 60, "track_hours": 48, "prices": {}, "region": "", "incoming": False,
 }
 
 

@@ -23,15 +23,18 @@ import time
 import uuid
 from collections import Counter
 from dataclasses import asdict, dataclass, field
-from datetime import datetime, timedelta
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 PREFIX = "/API/v1.0/REST/"
 TYPES = ("GP", "TI", "SI")
 TYPE_IDS = {"GP": "N", "TI": "L", "SI": "LL"}
 """The internal ids `GET status` gives instead of the names without typeAliases=true."""
+ROME = ZoneInfo("Europe/Rome")
 DATE_FORMATS = ("%d%m%y", "%Y%m%d", "%d%m%y%H%M", "%Y%m%d%H%M%S", "%Y-%m-%d %H:%M", "%Y-%m-%d %H:%M.0")
 E164ISH = re.compile(r"^\+?\d{6,15}$")
 MAX_LENGTH = {"gsm": 1000, "ucs2": 450}
@@ -59,6 +62,22 @@ class Faults:
     rate_limited: int = 0  # next N POST sms answer 429
     retry_after: int = 1
     expire_sessions_after: int | None = None  # after N POST sms, every session key dies
+    before_received_answer: Callable[[], None] | None = None  # runs once the gateway took a received-SMS request
+
+
+@dataclass
+class Inbound:
+    """A received SMS: when it arrived, and its fields as the received-SMS endpoints give them
+    (names invented: Skebby does not document them)."""
+
+    at: datetime
+    fields: dict[str, str]
+
+    def answer(self, zone: ZoneInfo) -> dict[str, str]:
+        answer = dict(self.fields)
+        if "sms_date" in answer:
+            answer["sms_date"] = self.at.astimezone(zone).strftime("%Y%m%d%H%M%S")
+        return answer
 
 
 @dataclass
@@ -91,8 +110,8 @@ class SkebbyState:
         self.invalid: set[str] = set()  # numbers the gateway deems invalid
         self.pinned: dict[str, str] = {}  # number -> terminal state (ERROR, BLACKLISTED, ...)
         self.fail_endings = fail_endings or {}  # "13" -> "BLACKLISTED": every number ending in 13 (for demos)
-        self.inbox: list[dict[str, str]] = []
-        self.inbox_cursor = 0
+        self.inbox: list[Inbound] = []
+        self.inbox_cursor = 0  # the read position newsrsmsmessage moves as it answers
         self.faults = Faults()
         self.received: Counter[str] = Counter()  # number -> messages accepted for it
         self.calls: Counter[str] = Counter()  # "POST sms", "GET login", ...
@@ -117,11 +136,14 @@ class SkebbyState:
         """Make `number` end in `state` (e.g. "BLACKLISTED") instead of DLVRD."""
         self.pinned[number] = state
 
-    def receive(self, sender: str, text: str, sim: str = "+393400000000") -> None:
-        """An SMS arrives from `sender`; the next `newsrsmsmessage` returns it."""
+    def receive(self, sender: str, text: str, sim: str = "+393400000000") -> dict[str, str]:
+        """An SMS arrives from `sender` now (wall clock: received SMS are dated, not stepped);
+        the received-SMS endpoints return it. The fields are returned, for a test to rename one."""
         with self.lock:
-            self.inbox.append({"id_message": str(len(self.inbox) + 1), "id_sim": sim, "sender": sender,
-                               "message": text, "sms_date": datetime.now().strftime("%Y%m%d%H%M%S"), "keyword": ""})
+            fields = {"id_message": str(len(self.inbox) + 1), "id_sim": sim, "sender": sender, "message": text,
+                      "sms_date": "", "keyword": ""}
+            self.inbox.append(Inbound(datetime.now(UTC), fields))
+        return fields
 
     def summary(self) -> dict[str, Any]:
         with self.lock:
@@ -265,11 +287,45 @@ class SkebbyState:
         return 200, answer
 
     def new_received(self, query: dict[str, str]) -> tuple[int, dict]:
+        """`GET newsrsmsmessage`: up to `limit` (≤ 100) SMS since the previous call; the read
+        position moves as it answers, whether or not the caller gets to store them."""
         limit = min(int(query.get("limit", 100) or 100), 100)
         with self.lock:
             messages = self.inbox[self.inbox_cursor:self.inbox_cursor + limit]
             self.inbox_cursor += len(messages)
-        return 200, {"result": "OK", "smshistory": messages}
+        return 200, {"result": "OK", "smshistory": [m.answer(ROME) for m in messages]}
+
+    def history(self, query: dict[str, str], sims: list[str]) -> tuple[int, dict]:
+        """`GET srsmshistory[/{id_sim}]?from=&to=&timezone=&pageNumber=&pageSize=`: the SMS
+        received between two dates (yyyyMMddHHmmss, in `timezone`, both included), oldest
+        first, a page at a time; 400 when `from` is missing or a value is malformed."""
+        try:
+            zone = ZoneInfo(query.get("timezone") or "Europe/Rome")
+        except (ZoneInfoNotFoundError, ValueError):
+            return 400, {"result": "KO", "error": f"Invalid timezone: {query.get('timezone')}"}
+        start = _stamp(query.get("from", ""), zone)
+        end = _stamp(query["to"], zone) if query.get("to") else datetime.now(UTC)
+        if start is None or end is None:
+            return 400, {"result": "KO", "error": "from (required) and to must be dates as yyyyMMddHHmmss"}
+        try:
+            page, size = int(query.get("pageNumber") or 1), int(query.get("pageSize") or 10)
+        except ValueError:
+            page = size = 0
+        if page < 1 or size < 1:
+            return 400, {"result": "KO", "error": "pageNumber and pageSize must be positive numbers"}
+        with self.lock:
+            hits = [m for m in self.inbox if start <= m.at.replace(microsecond=0) <= end
+                    and (not sims or m.fields.get("id_sim") in sims)]
+        chunk = hits[(page - 1) * size:page * size]
+        return 200, {"result": "OK", "smshistory": [m.answer(zone) for m in chunk], "pageNumber": page,
+                     "pageSize": size, "total": len(hits)}
+
+
+def _stamp(value: str, zone: ZoneInfo) -> datetime | None:
+    try:
+        return datetime.strptime(value, "%Y%m%d%H%M%S").replace(tzinfo=zone)
+    except ValueError:
+        return None
 
 
 def _validate(body: Any, recipients: str = "recipient") -> str:
@@ -408,8 +464,22 @@ class Handler(BaseHTTPRequestHandler):
         if method == "GET" and path == "checksession":
             return self._send(200, "true")
         if method == "GET" and route == "newsrsmsmessage":
-            return self._send(*state.new_received(query))
+            return self._received(*state.new_received(query))
+        if method == "GET" and route == "srsmshistory" and path.count("/") <= 1:
+            sims = path.split("/")[1].split(",") if "/" in path else []
+            return self._received(*state.history(query, sims))
         return self._send(404, {"result": "KO", "error": "Not found"})
+
+    def _received(self, status: int, body: dict) -> None:
+        """Answer a received-SMS request, after `faults.before_received_answer` (a test may kill
+        the caller there: the gateway has served the request, the caller never stores it)."""
+        hook = self.server.state.faults.before_received_answer
+        if hook is not None:
+            hook()
+        try:
+            self._send(status, body)
+        except OSError:  # the caller is gone
+            self.close_connection = True
 
     def _post_sms(self, raw: bytes, parametric: bool = False) -> None:
         state, faults = self.server.state, self.server.state.faults

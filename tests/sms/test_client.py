@@ -1,8 +1,10 @@
 """The httpx client against the sandbox: authentication, renewal, retries, clear reasons."""
 
 import json
+from datetime import timedelta
 
 import pytest
+from django.utils import timezone
 
 from sender.exceptions import DeliveryError
 from sender.gateways.skebby import SkebbyClient
@@ -145,8 +147,8 @@ def test_it_reads_order_states_credits_and_received_sms(sandbox):
         assert c.order_states("a") == {"+393471234567": "SENT", "+393471234568": "KO"}
         assert c.order_states("unknown") is None
         assert c.credits()["sms"]["SI"] == 1_000_000 - 2
-        [reply] = c.received()
-    assert (reply.sender, reply.text, len(reply.received_at)) == ("+393471234567", "Grazie", 14)
+        [reply], more = c.received(timezone.now() - timedelta(minutes=1), timezone.now())
+    assert (reply.sender, reply.text, len(reply.received_at), more) == ("+393471234567", "Grazie", 14, False)
 
 
 def test_credits_are_keyed_gp_ti_si_even_when_skebby_answers_with_internal_type_ids(sandbox):
@@ -171,3 +173,14 @@ def test_a_parametric_sms_whose_answer_was_lost_is_looked_up_not_sent_again(sand
         accepted = c.send_parametric("p1", "Ciao ${Name}!", [{"recipient": NUMBERS[0], "Name": "Anna"}])
     assert accepted.existing and sandbox.state.calls["POST paramsms"] == 1
     assert sandbox.state.summary()["twice"] == []
+
+
+def test_a_received_sms_without_the_expected_fields_is_logged_and_skipped(sandbox, caplog):
+    sandbox.state.receive("+393471234567", "Sì")
+    renamed = sandbox.state.receive("+393471234568", "No")
+    renamed["from"] = renamed.pop("sender")
+    with client(sandbox) as c:
+        replies, more = c.received(timezone.now() - timedelta(minutes=1), timezone.now(), size=2)
+    assert [r.text for r in replies] == ["Sì"]
+    assert more  # the page was full: the skipped one counts, so no later page is missed
+    assert "Skipped a received SMS without 'sender'" in caplog.text and "'from': '+393471234568'" in caplog.text

@@ -1,5 +1,7 @@
 """The sandbox speaks Skebby's REST API as documented: paths, headers, codes and bodies."""
 
+from datetime import UTC
+
 import httpx
 import pytest
 
@@ -290,3 +292,35 @@ def test_paramsms_refuses_what_breaks_its_rules_with_a_400(sandbox, body, words)
     response = http.post("paramsms", headers=login(http), json=paramsms(**body))
     assert response.status_code == 400 and words in response.json()["error"]
     assert state.orders == {}
+
+
+def test_received_history_pages_the_sms_between_two_dates_and_moves_no_read_position(sandbox):
+    from datetime import datetime, timedelta
+    from zoneinfo import ZoneInfo
+
+    state, http = sandbox
+    keys = login(http)
+    for i in range(3):
+        state.receive(f"+39347123456{i}", f"reply {i}")
+    state.inbox[0].at -= timedelta(hours=2)  # an older one, outside the window
+    rome = datetime.now(ZoneInfo("Europe/Rome"))
+    window = {"from": (rome - timedelta(hours=1)).strftime("%Y%m%d%H%M%S"), "timezone": "Europe/Rome", "pageSize": 1}
+
+    def page(number):
+        answer = http.get("srsmshistory", headers=keys, params={**window, "pageNumber": number})
+        assert answer.status_code == 200
+        return [(m["message"], m["sms_date"][:8]) for m in answer.json()["smshistory"]]
+
+    today = rome.strftime("%Y%m%d")
+    assert [page(1), page(2), page(3)] == [[("reply 1", today)], [("reply 2", today)], []]
+    assert page(1) == [("reply 1", today)]  # asked again, answered again
+    utc = {**window, "timezone": "UTC", "from": (datetime.now(UTC) - timedelta(hours=1)).strftime("%Y%m%d%H%M%S")}
+    assert len(http.get("srsmshistory", headers=keys, params={**utc, "pageSize": 10}).json()["smshistory"]) == 2
+
+
+@pytest.mark.parametrize("params", [{}, {"from": "yesterday"}, {"from": "20260101000000", "to": "soon"},
+                                    {"from": "20260101000000", "timezone": "Mars/Olympus"},
+                                    {"from": "20260101000000", "pageNumber": "0"}])
+def test_received_history_refuses_a_missing_from_and_malformed_values(sandbox, params):
+    _state, http = sandbox
+    assert http.get("srsmshistory", headers=login(http), params=params).status_code == 400
