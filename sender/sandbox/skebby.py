@@ -1,13 +1,17 @@
 """A loopback stand-in for Skebby's REST API (/API/v1.0/REST/), with state and faults.
 
-It speaks the real paths, headers and answers of ../shared/reference/skebby-api.md:
-`login`/`token` (text `USER_KEY;KEY`, 404 on wrong credentials), `user_key` plus
-`Session_key` or `Access_token` on every other call (401 when missing or expired; session
-keys die after `session_idle` seconds without a call; 404 for an unknown `user_key`), `POST sms` (validation with 400,
-`allowInvalidRecipients`, credits per type, 201 with `order_id`), `GET sms/{order_id}`
-(states that progress over time), `DELETE sms/{order_id}`, `GET status`, and
-`GET newsrsmsmessage` (received SMS). Error bodies `{"result": "KO", "error": ...}` and the
-received-SMS field names are invented where the docs say nothing.
+It speaks the real paths, headers and answers of ../shared/reference/skebby-api.md and
+enforces its documented rules: `login`/`token` (text `USER_KEY;KEY`, 404 on wrong
+credentials), `user_key` plus `Session_key` or `Access_token` on every other call (404 for
+an unknown `user_key`, 401 when a key is missing or expired; session keys die after
+`session_idle` seconds without a call), `POST sms` and `POST paramsms` (400 for a bad field,
+an order id beyond 32 characters of [A-Za-z0-9._-], a text over 1,000 GSM-7 / 450 UCS-2
+characters or 160 for SI, a missing `${Name}`; credits per type; 201 / 200 with `order_id`),
+`GET sms/{order_id}` (states that progress over time: GP passes SENT before its report, TI
+and SI end at SENT), `DELETE sms/{order_id}`, `GET status` (internal type ids without
+typeAliases), `GET newsrsmsmessage` and `GET srsmshistory` (received SMS). Error bodies
+`{"result": "KO", "error": ...}` and the received-SMS field names are invented where the
+docs say nothing.
 
 Built on http.server, which keeps header names with underscores. Tests drive it through
 the Python API (`faults`, `advance`, `receive`, `pin`); other processes through
