@@ -310,8 +310,8 @@ class SkebbyClient:
 
     def received(self, since: datetime, until: datetime, page: int = 1, size: int = 100) -> tuple[list[Received], bool]:
         """One page of the SMS received between two moments (`GET srsmshistory`), and whether
-        the page was full (another may follow). We keep our own read position: the newer
-        `newsrsmsmessage` moves the gateway's as it answers, so a crash before storing lost them.
+        the page was full (another may follow). The caller keeps its own read position:
+        `newsrsmsmessage` moves the gateway's as it answers, so a crash before storing loses them.
 
         The field names of a received SMS are not documented (assumed: `id_message`, `sender`,
         `message`, `id_sim`, `sms_date`); one without them is logged and skipped. An answer
