@@ -254,6 +254,8 @@ SENDER = {
                 "batch_size": int(os.environ.get("SENDER_SMS_BATCH_SIZE", "1000")),  # numbers per gateway call
                 "poll_interval": float(os.environ.get("SENDER_SMS_POLL_INTERVAL", "60")),
                 "track_hours": float(os.environ.get("SENDER_SMS_TRACK_HOURS", "48")),
+                # Fetch received SMS (replies): Skebby enables the endpoint per account, on request.
+                "incoming": env_bool("SENDER_SKEBBY_INCOMING", DEBUG),
             },
         },
         "telegram": {

@@ -17,7 +17,7 @@ def sms_settings(settings, url: str, **options) -> dict:
     methods["sms"] = {**sms, "OPTIONS": {
         **sms["OPTIONS"], "backend": "skebby", "url": url, "username": "sandbox", "password": "sandbox",
         "auth": "session", "timeout": 2, "retries": 2, "backoff": 0.01, "backoff_max": 0.05, "poll_interval": 0,
-        **options,
+        "incoming": True, **options,
     }}
     return {**config, "METHODS": methods, "RETRY_BACKOFF": 0.01, "RETRY_BACKOFF_MAX": 0.05}
 

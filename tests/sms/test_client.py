@@ -1,8 +1,10 @@
 """The httpx client against the sandbox: authentication, renewal, retries, clear reasons."""
 
 import json
+from datetime import timedelta
 
 import pytest
+from django.utils import timezone
 
 from sender.channels.sms.gateway import SkebbyClient
 from sender.dev.sandbox.skebby import SkebbySandbox, SkebbyState
@@ -45,6 +47,17 @@ def test_it_logs_in_again_when_the_session_expired(sandbox):
         assert c.credits()["sms"]["GP"] == 1_000_000 - 4
     assert sandbox.state.calls["GET login"] == 3
     assert sandbox.state.summary()["twice"] == []
+
+
+def test_a_404_with_keys_not_proven_is_checked_by_logging_in_before_calling_the_order_unknown(sandbox):
+    with client(sandbox) as c:
+        c.send_sms("a", "Ciao", NUMBERS)
+        user_key, session = c.keys
+    with client(sandbox) as c:
+        c.keys = ("U0LDUSERKEY", session)  # kept from before: the account's user key is no longer valid
+        assert c.order_states("a") == {number: "WAITING" for number in NUMBERS}
+        assert c.order_states("unknown") is None  # the keys are proven now: a 404 is an unknown order
+    assert sandbox.state.calls["GET login"] == 2 and sandbox.state.calls["GET sms"] == 3
 
 
 def test_token_authentication_uses_the_access_token_header(sandbox):
@@ -134,5 +147,40 @@ def test_it_reads_order_states_credits_and_received_sms(sandbox):
         assert c.order_states("a") == {"+393471234567": "SENT", "+393471234568": "KO"}
         assert c.order_states("unknown") is None
         assert c.credits()["sms"]["SI"] == 1_000_000 - 2
-        [reply] = c.received()
-    assert (reply.sender, reply.text, len(reply.received_at)) == ("+393471234567", "Grazie", 14)
+        [reply], more = c.received(timezone.now() - timedelta(minutes=1), timezone.now())
+    assert (reply.sender, reply.text, len(reply.received_at), more) == ("+393471234567", "Grazie", 14, False)
+
+
+def test_credits_are_keyed_gp_ti_si_even_when_skebby_answers_with_internal_type_ids(sandbox):
+    sandbox.state.credits = {"GP": 120, "TI": 7, "SI": 3}
+    sandbox.state.aliases_ignored = True
+    with client(sandbox) as c:
+        assert c.credits()["sms"] == {"GP": 120, "TI": 7, "SI": 3}
+
+
+def test_a_parametric_sms_reaches_each_number_with_its_own_values_in_one_call(sandbox):
+    people = [{"recipient": NUMBERS[0], "Name": "Anna"}, {"recipient": NUMBERS[1], "Name": "Bruno"}]
+    with client(sandbox) as c:
+        accepted = c.send_parametric("p1", "Ciao ${Name}!", people)
+    assert (accepted.order_id, accepted.total_sent, accepted.remaining) == ("p1", 2, 1_000_000 - 2)
+    assert sandbox.state.calls["POST paramsms"] == 1
+    assert sandbox.state.orders["p1"].texts == {NUMBERS[0]: "Ciao Anna!", NUMBERS[1]: "Ciao Bruno!"}
+
+
+def test_a_parametric_sms_whose_answer_was_lost_is_looked_up_not_sent_again(sandbox):
+    sandbox.state.faults.drop = 1
+    with client(sandbox) as c:
+        accepted = c.send_parametric("p1", "Ciao ${Name}!", [{"recipient": NUMBERS[0], "Name": "Anna"}])
+    assert accepted.existing and sandbox.state.calls["POST paramsms"] == 1
+    assert sandbox.state.summary()["twice"] == []
+
+
+def test_a_received_sms_without_the_expected_fields_is_logged_and_skipped(sandbox, caplog):
+    sandbox.state.receive("+393471234567", "Sì")
+    renamed = sandbox.state.receive("+393471234568", "No")
+    renamed["from"] = renamed.pop("sender")
+    with client(sandbox) as c:
+        replies, more = c.received(timezone.now() - timedelta(minutes=1), timezone.now(), size=2)
+    assert [r.text for r in replies] == ["Sì"]
+    assert more  # the page was full: the skipped one counts, so no later page is missed
+    assert "Skipped a received SMS without 'sender'" in caplog.text and "'from': '+393471234568'" in caplog.text

@@ -1,5 +1,6 @@
 """Sending SMS end to end: commit, the real worker, the sandbox on loopback."""
 
+import re
 import uuid
 from dataclasses import dataclass
 from decimal import Decimal
@@ -67,6 +68,7 @@ def test_a_broadcast_goes_out_in_orders_of_many_numbers_with_cost_per_row(sender
     assert sorted(o.size for o in orders) == [5, 10, 10]
     assert {r.gateway_ref for r in rows} == {o.order_id for o in orders}
     assert set(skebby.state.orders) == {o.order_id for o in orders}
+    assert all(re.fullmatch(r"[A-Za-z0-9._-]{1,32}", o.order_id) for o in orders)  # Skebby's rule
     first = rows.first()
     assert first.reason == f"Accepted by the gateway (order {first.gateway_ref}); waiting for the delivery report."
     assert GatewayState.objects.get(method="sms").credits["GP"] == 1_000_000 - 50

@@ -1,5 +1,7 @@
 """The SMS method before anything is sent: numbers, cost in the preview, transliteration, checks."""
 
+import re
+import uuid
 from decimal import Decimal
 
 import pytest
@@ -65,7 +67,7 @@ def test_the_preview_counts_invalid_non_mobile_and_duplicates_after_normalizatio
 
 
 @pytest.mark.parametrize("body, segments", [
-    ("a" * 160, 1), ("a" * 161, 2), ("€" * 81, 2), ("Привет", 1), ("😀" * 36, 2), ("x" * 1071, 7),
+    ("a" * 160, 1), ("a" * 161, 2), ("€" * 81, 2), ("Привет", 1), ("😀" * 36, 2), ("x" * 1000, 7),
 ])
 def test_the_preview_prices_segments_times_the_price_of_the_quality(sender_user, body, segments):
     customers(3)
@@ -81,14 +83,34 @@ def test_each_quality_has_its_own_price(sender_user, settings):
     sms = config["METHODS"]["sms"]
     config["METHODS"]["sms"] = {**sms, "OPTIONS": {**sms["OPTIONS"], "message_type": "SI"}}
     settings.SENDER = config
-    [m] = preview(everyone(), sender_user, ["sms"], Draft(body="a" * 200)).methods
-    assert (m.unit_cost, m.cost) == (Decimal("0.070"), Decimal("0.140"))
+    [m] = preview(everyone(), sender_user, ["sms"], Draft(body="a" * 150)).methods  # SI: one SMS at most
+    assert (m.unit_cost, m.cost) == (Decimal("0.035"), Decimal("0.070"))
 
 
 def test_more_segments_than_allowed_is_refused_before_sending(sender_user):
     customers(1)
     with pytest.raises(SelectionError, match="needs 8 segments"):
         preview(everyone(), sender_user, ["sms"], Draft(body="x" * 1072))
+
+
+@pytest.mark.parametrize("quality, body, longest", [
+    ("GP", "x" * 1000, 1000), ("TI", "€" * 500, 1000), ("GP", "Ж" * 450, 450), ("TI", "😀" * 225, 450),
+    ("SI", "x" * 160, 160), ("SI", "Ж" * 160, 160),
+])
+def test_the_preview_refuses_what_skebby_would_refuse_for_the_quality(sender_user, settings, quality, body, longest):
+    customers(1)
+    config = {**settings.SENDER, "METHODS": {**settings.SENDER["METHODS"]}}
+    sms = config["METHODS"]["sms"]
+    config["METHODS"]["sms"] = {**sms, "OPTIONS": {**sms["OPTIONS"], "message_type": quality}}
+    settings.SENDER = config
+    assert preview(everyone(), sender_user, ["sms"], Draft(body=body)).methods[0].valid == 1  # at the limit
+    longer = body + body[-1]
+    encoding = methods["sms"].text(longer).encoding
+    with pytest.raises(SelectionError) as refused:
+        preview(everyone(), sender_user, ["sms"], Draft(body=longer))
+    units = methods["sms"].text(longer).units
+    assert (f"The SMS is {units} characters long in {encoding}; Skebby sends at most {longest} in {encoding} "
+            f"for quality {quality}.") in str(refused.value)
 
 
 def test_transliteration_keeps_the_sms_in_gsm7_when_asked(sender_user):
@@ -119,3 +141,14 @@ def test_the_system_check_names_what_is_missing(settings):
 
 def test_the_default_configuration_passes_the_checks():
     assert [m for m in checks.run_checks(tags=["sender"]) if m.level >= checks.WARNING] == []
+
+
+def test_an_order_id_is_32_characters_skebby_accepts_and_the_same_for_the_same_rows():
+    from sender.channels.sms.method import order_id
+    from tests.sms.test_delivery import Row
+
+    rows = [Row(i, f"+39347{i:07d}", uuid.uuid4(), 1) for i in range(3)]
+    first = order_id(rows)
+    assert re.fullmatch(r"[A-Za-z0-9._-]{1,32}", first)
+    assert order_id(list(rows)) == first  # a retried order is recognised by its id
+    assert order_id(rows[:2]) != first

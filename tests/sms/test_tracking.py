@@ -71,7 +71,7 @@ def test_rows_without_a_report_in_time_end_unknown(sender_user, skebby, run_work
     customers(2)
     sent = send(sender_user)
     settle(run_worker)
-    time_passes(90, skebby)  # WAIT4DLVR: sent, waiting for the report
+    time_passes(150, skebby)  # WAIT4DLVR: sent, waiting for the report
     run_worker()
     assert {s for s, _r in rows(sent).values()} == {Status.SUCCESS}
     assert GatewayOrder.objects.filter(open=True).count() == 1
@@ -81,6 +81,35 @@ def test_rows_without_a_report_in_time_end_unknown(sender_user, skebby, run_work
     assert set(rows(sent).values()) == {(Status.UNKNOWN, "No delivery report within 1 hours (last state: WAIT4DLVR).")}
     sent.refresh_from_db()
     assert (sent.success_count, sent.unknown_count) == (0, 2)
+    assert not GatewayOrder.objects.filter(open=True).exists()
+
+
+def test_a_gp_row_handed_to_the_operator_stays_open_until_its_report(sender_user, skebby, run_worker):
+    a, b = customers(2)
+    skebby.state.pin(b.phone, "ERROR")  # the operator fails it after SENT
+    sent = send(sender_user)
+    settle(run_worker)
+    waiting = rows(sent)[a.phone]
+    time_passes(90, skebby)  # both SENT: handed to the operator, no report yet
+    run_worker()
+    assert rows(sent) == {a.phone: waiting, b.phone: waiting}  # still "waiting for the delivery report"
+    assert GatewayOrder.objects.filter(open=True).count() == 1
+    time_passes(120, skebby)
+    run_worker()
+    assert rows(sent) == {a.phone: (Status.SUCCESS, ""),
+                          b.phone: (Status.FAILED, "The gateway reported ERROR (generic sending error).")}
+    assert not GatewayOrder.objects.filter(open=True).exists()
+
+
+def test_a_ti_row_ends_at_sent_for_it_has_no_delivery_report(sender_user, skebby, run_worker, settings):
+    with_options(settings, skebby, message_type="TI")
+    customers(1)
+    sent = send(sender_user)
+    settle(run_worker)
+    time_passes(90, skebby)
+    run_worker()
+    assert set(rows(sent).values()) == {
+        (Status.SUCCESS, "The gateway reported SENT (handed to the operator; this quality has no delivery report).")}
     assert not GatewayOrder.objects.filter(open=True).exists()
 
 

@@ -10,6 +10,7 @@ import json
 import sys
 import uuid
 from dataclasses import asdict, dataclass
+from datetime import datetime
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -46,7 +47,7 @@ class BaseSmsBackend:
     name: ClassVar[str] = ""
     max_recipients: ClassVar[int] = 1000
     supports_tracking: ClassVar[bool] = False  # True: order states can be polled later
-    supports_incoming: ClassVar[bool] = False  # True: received SMS can be fetched
+    supports_incoming: bool = False  # True: received SMS can be fetched
 
     def __init__(self, **options: Any):
         self.options = options
@@ -69,8 +70,9 @@ class BaseSmsBackend:
         """number → Skebby state word, or None when the order is unknown."""
         return None
 
-    def received(self, limit: int = 100) -> list[Received]:
-        return []
+    def received(self, since: datetime, until: datetime, page: int = 1, size: int = 100) -> tuple[list[Received], bool]:
+        """One page of the SMS received between two moments, and whether another may follow."""
+        return [], False
 
     def credits(self) -> dict[str, Any] | None:
         """{"money": ..., "sms": {type: quantity}}, or None when the backend has no account."""
@@ -96,10 +98,10 @@ class SkebbyBackend(BaseSmsBackend):
 
     name = "skebby"
     supports_tracking = True
-    supports_incoming = True
 
     def __init__(self, **options: Any):
         super().__init__(**options)
+        self.supports_incoming = bool(options.get("incoming"))  # Skebby enables received SMS per account
         self._client: SkebbyClient | None = None
 
     @property
@@ -125,8 +127,8 @@ class SkebbyBackend(BaseSmsBackend):
     def states(self, order_id: str) -> dict[str, str] | None:
         return self.client.order_states(order_id)
 
-    def received(self, limit: int = 100) -> list[Received]:
-        return self.client.received(limit)
+    def received(self, since: datetime, until: datetime, page: int = 1, size: int = 100) -> tuple[list[Received], bool]:
+        return self.client.received(since, until, page, size)
 
     def credits(self) -> dict[str, Any] | None:
         return self.client.credits()
@@ -165,9 +167,10 @@ class LocmemBackend(BaseSmsBackend):
             return None
         return {n: self.states_by_number.get(n, "DLVRD") for n in order.recipients}
 
-    def received(self, limit: int = 100) -> list[Received]:
-        taken, LocmemBackend.inbox[:] = self.inbox[:limit], self.inbox[limit:]
-        return taken
+    def received(self, since: datetime, until: datetime, page: int = 1, size: int = 100) -> tuple[list[Received], bool]:
+        """The whole inbox, page by page, whatever the moments (stored once each by their id)."""
+        taken = self.inbox[(page - 1) * size:page * size]
+        return taken, len(taken) == size
 
     @classmethod
     def reset(cls) -> None:

@@ -1,5 +1,5 @@
-"""Skebby REST client (httpx): login, session renewal, batched sends, order states, credits,
-received SMS. The only code that speaks Skebby's HTTP; see ../shared/reference/skebby-api.md.
+"""Skebby REST client (httpx): login, session renewal, batched and parametric sends, order
+states, credits, received SMS. The only code that speaks Skebby's HTTP; see ../shared/reference/skebby-api.md.
 
 Every answer goes through `raise_for_response`, which turns HTTP and gateway codes into one
 `DeliveryError(message, permanent=..., retry_after=...)`. A send is idempotent by its
@@ -10,11 +10,13 @@ exists before sending again, so a recipient never gets the same message twice.
 import logging
 import time
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any, TypeVar
 
 import httpx
+from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
@@ -27,17 +29,37 @@ T = TypeVar("T")
 _KEYS: dict[tuple[str, str, str], tuple[str, str]] = {}
 """(url, username, auth) → (user key, session key or access token), for this process."""
 
+DATE_FORMAT = "%Y%m%d%H%M%S"
+"""Skebby's dates (yyyyMMddHHmmss)."""
+
 MESSAGE_TYPES = ("GP", "TI", "SI")
 """Skebby's qualities: Classic+ (high), Classic (medium), Basic (low)."""
 
-STATES: dict[str, str] = {
+TYPE_IDS = {"N": "GP", "L": "TI", "LL": "SI"}
+"""Skebby's internal message-type ids, which `GET status` may return even with typeAliases=true;
+others (EE foreign, AD advertising) are kept as they come."""
+
+MAX_LENGTH = {"GSM-7": 1000, "UCS-2": 450}
+"""The longest text Skebby takes, in GSM-7 septets or UCS-2 units (their docs: 1,000 / 450 characters)."""
+MAX_LENGTH_SI = 160
+"""Basic (SI) messages are one SMS: at most 160 characters."""
+
+
+def max_length(message_type: str, encoding: str) -> int:
+    """The longest text Skebby sends for this quality and encoding ("GSM-7" or "UCS-2")."""
+    longest = MAX_LENGTH.get(encoding, MAX_LENGTH["UCS-2"])
+    return min(longest, MAX_LENGTH_SI) if message_type == "SI" else longest
+
+
+STATES: dict[str, str] = {  # SENT depends on the quality: see status_for
     "WAITING": Status.PENDING, "SCHEDULED": Status.PENDING, "WAIT4DLVR": Status.PENDING,
     "SENT": Status.SUCCESS, "DLVRD": Status.SUCCESS,
     "ERROR": Status.FAILED, "TIMEOUT": Status.FAILED, "TOOM4USER": Status.FAILED, "TOOM4NUM": Status.FAILED,
     "UNKNRCPT": Status.FAILED, "UNKNPFX": Status.FAILED, "INVALIDDST": Status.FAILED,
     "BLACKLISTED": Status.FAILED, "KO": Status.FAILED, "INVALIDCONTENTS": Status.FAILED, "DEMO": Status.FAILED,
 }
-"""Skebby's per-recipient order states → our statuses (PENDING: keep polling). Unknown words → UNKNOWN."""
+"""Skebby's per-recipient order states → our statuses (PENDING: keep polling). Unknown words → UNKNOWN.
+`SENT` is final only for qualities without delivery reports (status_for)."""
 
 MEANINGS = {
     "SENT": gettext_lazy("handed to the operator; this quality has no delivery report"),
@@ -55,7 +77,15 @@ MEANINGS = {
 }
 
 
-def status_for(state: str) -> str:
+DELIVERY_REPORTS = frozenset({"GP"})
+"""Qualities with delivery reports: only Classic+ (TI has a delivery warranty, SI nothing)."""
+
+
+def status_for(state: str, message_type: str) -> str:
+    """Our status for a Skebby state. `SENT` means "handed to the operator": final for TI and
+    SI, but for GP a report (DLVRD, ERROR...) may still follow, so it stays open (PENDING)."""
+    if state == "SENT" and message_type in DELIVERY_REPORTS:
+        return Status.PENDING
     return STATES.get(state, Status.UNKNOWN)
 
 
@@ -112,6 +142,7 @@ class SkebbyClient:
     calls: Counter = field(default_factory=Counter)  # "POST sms" -> count, for measurements
 
     def __post_init__(self) -> None:
+        self._verified = False  # True once these keys worked (or came from a login) in this client
         self.base_url = self.base_url.rstrip("/") + "/"
         self._account = (self.base_url, self.username, self.auth)
         self.http = httpx.Client(base_url=self.base_url, timeout=self.timeout, transport=self.transport)
@@ -139,6 +170,7 @@ class SkebbyClient:
         if not user_key or not key:
             raise DeliveryError(_("Skebby's login answer was not understood: %(body)s") % {"body": response.text[:200]})
         self.keys = (user_key.strip(), key.strip())
+        self._verified = True
 
     @property
     def keys(self) -> tuple[str, str] | None:
@@ -173,12 +205,17 @@ class SkebbyClient:
                              % {"url": self.base_url, "error": str(exc) or type(exc).__name__}) from exc
 
     def request(self, method: str, path: str, **kwargs: Any) -> httpx.Response:
-        """An authenticated call: logs in again once on 401 (expired session), then maps the answer."""
+        """An authenticated call, then the answer mapped. Logs in again once on 401 (expired
+        session), and on a 404 while the keys are unproven: Skebby answers 404 for an unknown
+        `user_key` as well as for an unknown order, so "not found" is believed only with keys
+        that a login just gave or that worked before."""
         response = self._http(method, path, headers=self._headers(), **kwargs)
-        if response.status_code == 401:
-            logger.info("Skebby refused our session key; logging in again")
+        if response.status_code == 401 or (response.status_code == 404 and not self._verified):
+            logger.info("Skebby answered %d to %s %s; logging in again", response.status_code, method, path)
             self.keys = None
             response = self._http(method, path, headers=self._headers(), **kwargs)
+        if response.status_code < 400:
+            self._verified = True
         raise_for_response(response)
         return response
 
@@ -210,11 +247,28 @@ class SkebbyClient:
         body = {"message_type": message_type, "message": message, "recipient": recipients, "sender": sender,
                 "order_id": order_id, "encoding": encoding, "max_fragments": max_fragments, "truncate": False,
                 "allowInvalidRecipients": True, "returnRemaining": True}
+        return self._send_order("sms", body, check_first)
+
+    def send_parametric(self, order_id: str, message: str, recipients: Sequence[Mapping[str, str]],
+                        message_type: str = "GP", encoding: str = "gsm", sender: str = "",
+                        check_first: bool = False) -> Accepted:
+        """Send one text with `${Name}` placeholders to many numbers in one call (`POST paramsms`).
+        Each recipient is {"recipient": "+39…", "Name": "value", ...}; Skebby takes them as an
+        object keyed "0", "1", ... Each text after substitution must fit the quality's limit
+        (`max_length`). Retries and lost answers are handled as for `send_sms`."""
+        body = {"message_type": message_type, "message": message, "sender": sender, "order_id": order_id,
+                "encoding": encoding, "truncate": False, "allowInvalidRecipients": True, "returnRemaining": True,
+                "recipients": {str(i): dict(values) for i, values in enumerate(recipients)}}
+        return self._send_order("paramsms", body, check_first)
+
+    def _send_order(self, path: str, body: dict[str, Any], check_first: bool) -> Accepted:
+        """POST one order (success is 201 for sms, 200 for paramsms); look it up before any retry."""
+        order_id = body["order_id"]
         for attempt in range(self.retries + 1):
             if (check_first or attempt) and self.order_exists(order_id):
                 return Accepted(order_id, existing=True)
             try:
-                data = self.request("POST", "sms", json=body).json()
+                data = self.request("POST", path, json=body).json()
             except DeliveryError as exc:
                 if exc.permanent or attempt == self.retries:
                     raise
@@ -243,17 +297,55 @@ class SkebbyClient:
         return {str(r["destination"]): str(r["status"]) for r in data.get("recipients", [])}
 
     def credits(self) -> dict[str, Any]:
-        """{"money": float | None, "sms": {type: quantity}}."""
+        """{"money": float | None, "sms": {type: quantity}}, types always GP/TI/SI (see TYPE_IDS)."""
         data = self._retrying(lambda: self.request("GET", "status",
                                                    params={"getMoney": "true", "typeAliases": "true"})).json()
-        return {"money": data.get("money"), "sms": {str(i["type"]): i["quantity"] for i in data.get("sms", [])}}
+        sms = {}
+        for item in data.get("sms", []):
+            try:
+                sms[TYPE_IDS.get(str(item["type"]), str(item["type"]))] = int(item["quantity"])
+            except (KeyError, TypeError, ValueError):
+                logger.warning("Skebby's credit entry was not understood: %r", item)
+        return {"money": data.get("money"), "sms": sms}
 
-    def received(self, limit: int = 100) -> list[Received]:
-        """SMS received since the previous call (the gateway keeps the cursor). The field
-        names inside the list are not documented; these are the sandbox's."""
-        data = self._retrying(lambda: self.request("GET", "newsrsmsmessage", params={"limit": limit})).json()
-        return [Received(str(m["id_message"]), str(m["sender"]), str(m.get("id_sim", "")), str(m.get("message", "")),
-                         str(m.get("sms_date", ""))) for m in data.get("smshistory", [])]
+    def received(self, since: datetime, until: datetime, page: int = 1, size: int = 100) -> tuple[list[Received], bool]:
+        """One page of the SMS received between two moments (`GET srsmshistory`), and whether
+        the page was full (another may follow). The caller keeps its own read position:
+        `newsrsmsmessage` moves the gateway's as it answers, so a crash before storing loses them.
+
+        The field names of a received SMS are not documented (assumed: `id_message`, `sender`,
+        `message`, `id_sim`, `sms_date`); one without them is logged and skipped. An answer
+        without the list raises, so the read position does not move past what was not read."""
+        zone = timezone.get_default_timezone()
+        params = {"from": since.astimezone(zone).strftime(DATE_FORMAT), "to": until.astimezone(zone).strftime(DATE_FORMAT),
+                  "timezone": str(zone), "pageNumber": page, "pageSize": size}
+        response = self._retrying(lambda: self.request("GET", "srsmshistory", params=params))
+        try:
+            data = response.json()
+        except ValueError:
+            data = None
+        items = data.get("smshistory") if isinstance(data, dict) else data
+        if not isinstance(items, list):
+            raise DeliveryError(_("Skebby's list of received SMS was not understood: %(body)s")
+                                % {"body": response.text[:200]})
+        return [m for m in map(_received, items) if m is not None], len(items) >= size
+
+
+def _received(item: Any) -> Received | None:
+    """A received SMS from the gateway's words, or None (logged) when a field is missing."""
+    try:
+        return Received(_field(item, "id_message"), _field(item, "sender"), str(item.get("id_sim") or ""),
+                        _field(item, "message"), str(item.get("sms_date") or ""))
+    except (KeyError, AttributeError, TypeError) as exc:
+        logger.warning("Skipped a received SMS without %s (field names are assumed): %r", exc, item)
+        return None
+
+
+def _field(item: dict, name: str) -> str:
+    value = item[name]
+    if value is None:
+        raise KeyError(name)
+    return str(value)
 
 
 def raise_for_response(response: httpx.Response) -> None:
@@ -292,5 +384,5 @@ def _retry_after(response: httpx.Response) -> float | None:
         return None
 
 
-__all__ = ["Accepted", "GatewayRefused", "LostAnswer", "MESSAGE_TYPES", "Received", "STATES", "SkebbyClient",
-           "describe", "raise_for_response", "status_for"]
+__all__ = ["Accepted", "DELIVERY_REPORTS", "GatewayRefused", "LostAnswer", "MESSAGE_TYPES", "Received", "STATES", "SkebbyClient",
+           "describe", "max_length", "raise_for_response", "status_for"]

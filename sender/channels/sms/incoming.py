@@ -1,11 +1,12 @@
-"""Incoming SMS: replies fetched from the gateway, stored once, linked to whoever sent them.
+"""Incoming SMS: replies fetched from the gateway, stored once (none lost in between), linked
+to whoever sent them.
 
 A reply is linked to the recipient row that last went to its number over the same method
 (its recipient object and its MessageSent), found with two queries whatever the number
-of replies. `message_received` fires once per fetch, after the commit.
+of replies. `message_received` fires once per page stored, after the commit.
 """
 
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from django.contrib.auth.models import AbstractBaseUser
 from django.contrib.contenttypes.models import ContentType
@@ -16,6 +17,7 @@ from django.utils import timezone
 from sender.access import visible_broadcasts
 from sender.channels import methods
 from sender.channels.sms.gateway import Received
+from sender.channels.sms.models import GatewayState
 from sender.exceptions import InvalidAddress
 from sender.models import Broadcast, IncomingMessage, MessageRecipient
 from sender.signals import message_received
@@ -23,19 +25,40 @@ from sender.signals import message_received
 Status = MessageRecipient.Status
 PAGE = 100
 MAX_PAGES = 50
+"""Pages read per round; a longer window goes on in the next round, from the page it reached."""
+OVERLAP = timedelta(minutes=5)
 
 
 def fetch_incoming(alias: str, backend) -> list[IncomingMessage]:
-    """Fetch every SMS received since the last call and store the new ones."""
+    """Read the SMS received since the last window, page by page, and store the new ones.
+
+    Our read position (GatewayState.incoming_cursor: the window being read and its next page,
+    or where the last complete window ended) moves in the same transaction that stores a
+    page: a round killed after fetching and before storing reads that page again, and
+    replies already stored are recognised by their gateway id. Each window starts OVERLAP
+    before the previous one ended, for replies the gateway records late or a clock apart."""
     if not backend.supports_incoming:
         return []
-    received: list[Received] = []
-    for _page in range(MAX_PAGES):
-        page = backend.received(PAGE)
-        received.extend(page)
-        if len(page) < PAGE:
+    state, _created = GatewayState.objects.get_or_create(method=alias)
+    cursor = dict(state.incoming_cursor)
+    if "to" not in cursor:
+        now = timezone.now()
+        done = _moment(cursor.get("done")) or now - timedelta(hours=float(methods[alias].options["track_hours"]))
+        cursor = {"from": (done - OVERLAP).isoformat(), "to": now.isoformat(), "page": 1}
+    stored: list[IncomingMessage] = []
+    for _turn in range(MAX_PAGES):
+        page, more = backend.received(_moment(cursor["from"]), _moment(cursor["to"]), cursor["page"], PAGE)
+        with transaction.atomic():
+            stored.extend(store_incoming(alias, page))
+            cursor = {**cursor, "page": cursor["page"] + 1} if more else {"done": cursor["to"]}
+            GatewayState.objects.filter(pk=state.pk).update(incoming_cursor=cursor)
+        if not more:
             break
-    return store_incoming(alias, received)
+    return stored
+
+
+def _moment(value: str | None) -> datetime | None:
+    return datetime.fromisoformat(value) if value else None
 
 
 def store_incoming(alias: str, received: list[Received]) -> list[IncomingMessage]:
@@ -79,7 +102,6 @@ def _normalized(method, number: str) -> str:
 
 
 def _when(message: Received):
-
     try:
         return timezone.make_aware(datetime.strptime(message.received_at, "%Y%m%d%H%M%S"))
     except ValueError:

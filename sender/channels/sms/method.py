@@ -26,7 +26,7 @@ from phonenumbers import PhoneNumberFormat, PhoneNumberType
 from sender.channels.base import RETRY, BaseMethod, Draft, Outcome
 from sender.channels.sms import text as sms_text
 from sender.channels.sms.backends import BaseSmsBackend, Sms, load_backend
-from sender.channels.sms.gateway import MESSAGE_TYPES, GatewayRefused
+from sender.channels.sms.gateway import MESSAGE_TYPES, GatewayRefused, max_length
 from sender.channels.sms.models import GatewayOrder
 from sender.channels.sms.tracking import ensure_polling, record_credits
 from sender.conf import sender_settings
@@ -38,7 +38,7 @@ MOBILE = {PhoneNumberType.MOBILE, PhoneNumberType.FIXED_LINE_OR_MOBILE}
 ORDER_NAMESPACE = uuid.UUID("6f0b7c52-3d4e-4f59-9a51-6f2c0d1e8a77")
 DEFAULTS: dict[str, Any] = {
     "backend": "skebby", "message_type": "GP", "sender": "", "max_segments": 7, "batch_size": 1000,
-    "transliterate": False, "poll_interval": 60, "track_hours": 48, "prices": {}, "region": "",
+    "transliterate": False, "poll_interval": 60, "track_hours": 48, "prices": {}, "region": "", "incoming": False,
 }
 
 
@@ -92,6 +92,13 @@ class SmsMethod(BaseMethod):
     def presend(self, draft: Draft) -> list[str]:
         problems = [p for p in super().presend(draft)]
         info = self.text(draft.body, self.transliterates(draft))
+        longest = max_length(self.message_type, info.encoding)
+        if info.units > longest:
+            problems.append(_("The SMS is %(n)d characters long in %(encoding)s; Skebby sends at most %(max)d "
+                              "in %(encoding)s for quality %(type)s. Shorten it%(hint)s.")
+                            % {"n": info.units, "encoding": info.encoding, "max": longest, "type": self.message_type,
+                               "hint": _(" or avoid the characters that force UCS-2") if info.encoding == "UCS-2"
+                               else ""})
         limit = int(self.options["max_segments"])
         if info.segments > limit:
             problems.append(_("The SMS needs %(n)d segments (%(encoding)s); at most %(max)d are allowed.")
@@ -200,5 +207,6 @@ class SmsMethod(BaseMethod):
 
 
 def order_id(rows: Sequence[MessageRecipient]) -> str:
-    """The same rows always make the same order id, so a retried order can be recognised."""
-    return str(uuid.uuid5(ORDER_NAMESPACE, ",".join(str(r.code) for r in rows)))
+    """The same rows always make the same order id, so a retried order can be recognised.
+    32 hex digits: Skebby takes at most 32 characters of [A-Za-z0-9._-] (a dashed uuid is 36)."""
+    return uuid.uuid5(ORDER_NAMESPACE, ",".join(str(r.code) for r in rows)).hex

@@ -31,8 +31,9 @@ class GatewayOrder(models.Model):
 
 
 class GatewayState(models.Model):
-    """What we know of one SMS method's gateway account: the credit it last reported, and
-    the token of its polling task (exactly one queued poll task holds the current token)."""
+    """What we know of one SMS method's gateway account: the credit it last reported, the
+    token of its polling task (exactly one queued poll task holds the current token), and how
+    far its received SMS were read and stored."""
 
     method = models.CharField(_("send method"), max_length=32, unique=True)
     credits = models.JSONField(_("credits"), default=dict, blank=True,
@@ -43,6 +44,10 @@ class GatewayState(models.Model):
     poll_due_at = models.DateTimeField(_("next poll at"), null=True, blank=True)
     polled_at = models.DateTimeField(_("last polled at"), null=True, blank=True)
     error = models.TextField(_("last error"), blank=True)
+    incoming_cursor = models.JSONField(
+        _("received SMS read up to"), default=dict, blank=True, editable=False,
+        help_text=_("Our own read position in the gateway's received-SMS history, saved with what it stored."),
+    )
 
     class Meta:
         verbose_name = _("gateway state")

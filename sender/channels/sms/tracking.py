@@ -132,13 +132,14 @@ def poll_orders(alias: str, backend) -> int:
     now = timezone.now()
     due = GatewayOrder.objects.filter(message_sent__method=alias, open=True, next_poll_at__lte=now)
     changed = 0
-    for order in due.order_by("next_poll_at")[:ORDERS_PER_ROUND]:
+    for order in due.select_related("message_sent").order_by("next_poll_at")[:ORDERS_PER_ROUND]:
         claimed = GatewayOrder.objects.filter(pk=order.pk, next_poll_at=order.next_poll_at).update(
             next_poll_at=now + every, polled_at=now)
         if not claimed:
             continue  # another poller has it
         states = backend.states(order.order_id)
-        receipts, still_open = _receipts(order, states, expired=now - order.created_at > track_for,
+        message_type = order.message_sent.extra.get("message_type") or method.message_type
+        receipts, still_open = _receipts(order, states, message_type, expired=now - order.created_at > track_for,
                                          hours=method.options["track_hours"])
         changed += apply_receipts(receipts)
         if not still_open:
@@ -146,14 +147,16 @@ def poll_orders(alias: str, backend) -> int:
     return changed
 
 
-def _receipts(order: GatewayOrder, states: dict[str, str] | None, expired: bool, hours) -> tuple[dict, bool]:
-    """{row code: (status, reason)} for the rows of one order, and whether any is still open."""
+def _receipts(order: GatewayOrder, states: dict[str, str] | None, message_type: str, expired: bool,
+              hours) -> tuple[dict, bool]:
+    """{row code: (status, reason)} for the rows of one order, and whether any is still open
+    (a GP row in SENT is: its delivery report may follow)."""
     by_number = {number.lstrip("+"): state for number, state in (states or {}).items()}
     receipts, still_open = {}, False
     rows = MessageRecipient.objects.filter(message_sent_id=order.message_sent_id, gateway_ref=order.order_id)
     for code, address in rows.values_list("code", "address"):
         state = by_number.get(address.lstrip("+"))
-        status = status_for(state) if state else Status.PENDING
+        status = status_for(state, message_type) if state else Status.PENDING
         if states is None:
             receipts[code] = (Status.UNKNOWN, _("The gateway does not know order %(order)s.") % {"order": order.order_id})
         elif status == Status.PENDING and expired:

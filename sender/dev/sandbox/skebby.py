@@ -1,13 +1,17 @@
 """A loopback stand-in for Skebby's REST API (/API/v1.0/REST/), with state and faults.
 
-It speaks the real paths, headers and answers of ../shared/reference/skebby-api.md:
-`login`/`token` (text `USER_KEY;KEY`, 404 on wrong credentials), `user_key` plus
-`Session_key` or `Access_token` on every other call (401 when missing or expired; session
-keys die after `session_idle` seconds without a call), `POST sms` (validation with 400,
-`allowInvalidRecipients`, credits per type, 201 with `order_id`), `GET sms/{order_id}`
-(states that progress over time), `DELETE sms/{order_id}`, `GET status`, and
-`GET newsrsmsmessage` (received SMS). Error bodies `{"result": "KO", "error": ...}` and the
-received-SMS field names are invented where the docs say nothing.
+It speaks the real paths, headers and answers of ../shared/reference/skebby-api.md and
+enforces its documented rules: `login`/`token` (text `USER_KEY;KEY`, 404 on wrong
+credentials), `user_key` plus `Session_key` or `Access_token` on every other call (404 for
+an unknown `user_key`, 401 when a key is missing or expired; session keys die after
+`session_idle` seconds without a call), `POST sms` and `POST paramsms` (400 for a bad field,
+an order id beyond 32 characters of [A-Za-z0-9._-], a text over 1,000 GSM-7 / 450 UCS-2
+characters or 160 for SI, a missing `${Name}`; credits per type; 201 / 200 with `order_id`),
+`GET sms/{order_id}` (states that progress over time: GP passes SENT before its report, TI
+and SI end at SENT), `DELETE sms/{order_id}`, `GET status` (internal type ids without
+typeAliases), `GET newsrsmsmessage` and `GET srsmshistory` (received SMS). Error bodies
+`{"result": "KO", "error": ...}` and the received-SMS field names are invented where the
+docs say nothing.
 
 Built on http.server, which keeps header names with underscores. Tests drive it through
 the Python API (`faults`, `advance`, `receive`, `pin`); other processes through
@@ -22,18 +26,29 @@ import threading
 import time
 import uuid
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from sender.channels.sms.text import UCS2_MULTI, UCS2_SINGLE, analyze
 
 PREFIX = "/API/v1.0/REST/"
 TYPES = ("GP", "TI", "SI")
+TYPE_IDS = {"GP": "N", "TI": "L", "SI": "LL"}
+"""The internal ids `GET status` gives instead of the names without typeAliases=true."""
+ROME = ZoneInfo("Europe/Rome")
 DATE_FORMATS = ("%d%m%y", "%Y%m%d", "%d%m%y%H%M", "%Y%m%d%H%M%S", "%Y-%m-%d %H:%M", "%Y-%m-%d %H:%M.0")
 E164ISH = re.compile(r"^\+?\d{6,15}$")
+MAX_LENGTH = {"gsm": 1000, "ucs2": 450}
+"""Skebby's documented limits per encoding; Basic (SI) takes one SMS, 160 characters."""
+PLACEHOLDER = re.compile(r"\$\{([A-Za-z0-9]+)\}")
+"""A parametric SMS's placeholder: `${Name}`, letters and digits."""
+ORDER_ID = re.compile(r"[A-Za-z0-9._-]{1,32}")
+"""A custom order_id: at most 32 letters, digits, underscores, dots and dashes."""
 
 
 DEMO_FAILURES = {"13": "BLACKLISTED", "66": "KO"}
@@ -52,6 +67,22 @@ class Faults:
     rate_limited: int = 0  # next N POST sms answer 429
     retry_after: int = 1
     expire_sessions_after: int | None = None  # after N POST sms, every session key dies
+    before_received_answer: Callable[[], None] | None = None  # runs once the gateway took a received-SMS request
+
+
+@dataclass
+class Inbound:
+    """A received SMS: when it arrived, and its fields as the received-SMS endpoints give them
+    (names invented: Skebby does not document them)."""
+
+    at: datetime
+    fields: dict[str, str]
+
+    def answer(self, zone: ZoneInfo) -> dict[str, str]:
+        answer = dict(self.fields)
+        if "sms_date" in answer:
+            answer["sms_date"] = self.at.astimezone(zone).strftime("%Y%m%d%H%M%S")
+        return answer
 
 
 @dataclass
@@ -61,6 +92,7 @@ class Order:
     created: float
     scheduled: datetime | None
     recipients: dict[str, str | None]  # number -> pinned terminal state, or None to progress
+    texts: dict[str, str] = field(default_factory=dict)  # number -> the text it got (placeholders replaced)
 
 
 class SkebbyState:
@@ -74,15 +106,16 @@ class SkebbyState:
         self.tokens: dict[str, str] = {}  # access token -> user key
         self.credits = credits if credits is not None else {"GP": 1_000_000, "TI": 1_000_000, "SI": 1_000_000}
         self.money = 1000.0
+        self.aliases_ignored = False  # GET status answers internal type ids even with typeAliases=true
         self.session_idle = session_idle
-        self.step = step  # seconds per state step: WAITING -> WAIT4DLVR -> DLVRD
+        self.step = step  # seconds per state step: WAITING -> SENT -> WAIT4DLVR -> DLVRD (GP); TI, SI end at SENT
         self.offset = 0.0
         self.orders: dict[str, Order] = {}
         self.invalid: set[str] = set()  # numbers the gateway deems invalid
         self.pinned: dict[str, str] = {}  # number -> terminal state (ERROR, BLACKLISTED, ...)
         self.fail_endings = fail_endings or {}  # "13" -> "BLACKLISTED": every number ending in 13 (for demos)
-        self.inbox: list[dict[str, str]] = []
-        self.inbox_cursor = 0
+        self.inbox: list[Inbound] = []
+        self.inbox_cursor = 0  # the read position newsrsmsmessage moves as it answers
         self.faults = Faults()
         self.received: Counter[str] = Counter()  # number -> messages accepted for it
         self.calls: Counter[str] = Counter()  # "POST sms", "GET login", ...
@@ -107,11 +140,14 @@ class SkebbyState:
         """Make `number` end in `state` (e.g. "BLACKLISTED") instead of DLVRD."""
         self.pinned[number] = state
 
-    def receive(self, sender: str, text: str, sim: str = "+393400000000") -> None:
-        """An SMS arrives from `sender`; the next `newsrsmsmessage` returns it."""
+    def receive(self, sender: str, text: str, sim: str = "+393400000000") -> dict[str, str]:
+        """An SMS arrives from `sender` now (wall clock: received SMS are dated, not stepped);
+        the received-SMS endpoints return it. The fields are returned, for a test to rename one."""
         with self.lock:
-            self.inbox.append({"id_message": str(len(self.inbox) + 1), "id_sim": sim, "sender": sender,
-                               "message": text, "sms_date": datetime.now().strftime("%Y%m%d%H%M%S"), "keyword": ""})
+            fields = {"id_message": str(len(self.inbox) + 1), "id_sim": sim, "sender": sender, "message": text,
+                      "sms_date": "", "keyword": ""}
+            self.inbox.append(Inbound(datetime.now(UTC), fields))
+        return fields
 
     def summary(self) -> dict[str, Any]:
         with self.lock:
@@ -133,6 +169,12 @@ class SkebbyState:
                 self.sessions[key] = (self.user_keys[name], self.now())
         return 200, f"{self.user_keys[name]};{key}"
 
+    def known_user(self, headers) -> bool:
+        """A `user_key` that no account has is a 404, as Skebby documents ("the User_key was
+        not found"), on `GET sms/{order_id}` too, where 404 also means an unknown order."""
+        user_key = headers.get("user_key")
+        return user_key is None or user_key in self.user_keys.values()
+
     def authorized(self, headers) -> bool:
         user_key = headers.get("user_key")
         session, token = headers.get("Session_key"), headers.get("Access_token")
@@ -151,34 +193,57 @@ class SkebbyState:
     # -- sending ---------------------------------------------------------------------------
 
     def send(self, body: Any) -> tuple[int, dict]:
-        problem = _validate(body)
+        """`POST sms`: one text to a `recipient` list; 201."""
+        problem = _validate(body) or _validate_text(body, body["message"])
         if problem:
             return 400, {"result": "KO", "error": problem}
+        return self._accept(body, {str(n): body["message"] for n in body["recipient"]}, 201)
+
+    def send_parametric(self, body: Any) -> tuple[int, dict]:
+        """`POST paramsms`: `recipients` is an object of {"recipient": "+39…", "Name": "value"},
+        `${Name}` in the text is replaced per recipient, each text must fit the limits; 200."""
+        problem = _validate(body, "recipients")
+        if problem:
+            return 400, {"result": "KO", "error": problem}
+        texts = {}
+        for key, values in body["recipients"].items():
+            if not isinstance(values, dict) or not isinstance(values.get("recipient"), str):
+                return 400, {"result": "KO", "error": f"recipients[{key}] needs a recipient"}
+            text, missing = _substitute(body["message"], values)
+            problem = f"Missing parameter {missing}" if missing else _validate_text(body, text)
+            if problem:
+                return 400, {"result": "KO", "error": f"{problem} (recipient {values['recipient']})"}
+            texts[values["recipient"]] = text
+        return self._accept(body, texts, 200)
+
+    def _accept(self, body: dict, texts: dict[str, str], success: int) -> tuple[int, dict]:
+        """Take an order of `texts` (number -> text): invalid numbers, credit, order id, states."""
         allow_invalid = _bool(body.get("allowInvalidRecipients", False))
-        numbers = [str(n) for n in body["recipient"]]
+        numbers = list(texts)
         bad = [n for n in numbers if n in self.invalid or not E164ISH.match(n)]
         if bad and not allow_invalid:
             return 400, {"result": "KO", "error": f"Invalid recipient: {bad[0]}"}
         kind = body["message_type"]
-        parts = _parts(body["message"], body.get("encoding", "gsm"))
         good = [n for n in numbers if n not in bad]
+        parts = sum(_parts(texts[n], body.get("encoding", "gsm")) for n in good)
         with self.lock:
-            if self.credits.get(kind, 0) < parts * len(good):
+            if self.credits.get(kind, 0) < parts:
                 return 400, {"result": "KO", "error": "Not enough credit"}
             order_id = str(body.get("order_id") or uuid.uuid4())
             if order_id in self.orders:
                 return 400, {"result": "KO", "error": f"Duplicate order_id: {order_id}"}
-            self.credits[kind] -= parts * len(good)
+            self.credits[kind] -= parts
             recipients = {n: ("UNKNRCPT" if n in bad else self.pinned.get(n) or self._ending(n)) for n in numbers}
             scheduled = _date(body.get("scheduled_delivery_time"))
-            self.orders[order_id] = Order(order_id, kind, self.now(), scheduled, recipients)
+            self.orders[order_id] = Order(order_id, kind, self.now(), scheduled, recipients,
+                                          {n: texts[n] for n in good})
             self.received.update(good)
-        total = parts * len(good) if _bool(body.get("returnCredits", False)) else len(good)
+        total = parts if _bool(body.get("returnCredits", False)) else len(good)
         answer = {"result": "OK", "order_id": order_id, "total_sent": total,
                   "internal_order_id": uuid.uuid4().hex[:12].upper()}
         if _bool(body.get("returnRemaining", False)):
             answer["remaining_credits"] = self.credits[kind]
-        return 201, answer
+        return success, answer
 
     def _ending(self, number: str) -> str | None:
         return next((state for end, state in self.fail_endings.items() if number.endswith(end)), None)
@@ -199,11 +264,13 @@ class SkebbyState:
             return "SCHEDULED"
         if elapsed < self.step:
             return "WAITING"
+        if order.message_type != "GP":
+            return pinned or "SENT"  # only Classic+ has delivery reports: TI and SI end at SENT
+        if elapsed < 2 * self.step:
+            return "SENT"  # handed to the operator; the report (or the failure) comes later
         if pinned:
             return pinned
-        if order.message_type == "SI":
-            return "SENT"  # no delivery reports for Basic
-        return "WAIT4DLVR" if elapsed < 2 * self.step else "DLVRD"
+        return "WAIT4DLVR" if elapsed < 3 * self.step else "DLVRD"
 
     def delete(self, order_id: str) -> tuple[int, dict]:
         with self.lock:
@@ -214,29 +281,73 @@ class SkebbyState:
         return 200, {"result": "OK"}
 
     def status(self, query: dict[str, str]) -> tuple[int, dict]:
-        answer: dict[str, Any] = {"sms": [{"type": t, "quantity": q} for t, q in self.credits.items()]}
+        """Credit per type: internal ids (N, L, LL) unless `typeAliases=true`, and always when
+        `aliases_ignored` (sources disagree on whether Skebby honours the flag)."""
+        aliases = query.get("typeAliases") == "true" and not self.aliases_ignored
+        answer: dict[str, Any] = {"sms": [{"type": t if aliases else TYPE_IDS.get(t, t), "quantity": q}
+                                          for t, q in self.credits.items()]}
         if query.get("getMoney") == "true":
             answer["money"] = self.money
         return 200, answer
 
     def new_received(self, query: dict[str, str]) -> tuple[int, dict]:
+        """`GET newsrsmsmessage`: up to `limit` (≤ 100) SMS since the previous call; the read
+        position moves as it answers, whether or not the caller gets to store them."""
         limit = min(int(query.get("limit", 100) or 100), 100)
         with self.lock:
             messages = self.inbox[self.inbox_cursor:self.inbox_cursor + limit]
             self.inbox_cursor += len(messages)
-        return 200, {"result": "OK", "smshistory": messages}
+        return 200, {"result": "OK", "smshistory": [m.answer(ROME) for m in messages]}
+
+    def history(self, query: dict[str, str], sims: list[str]) -> tuple[int, dict]:
+        """`GET srsmshistory[/{id_sim}]?from=&to=&timezone=&pageNumber=&pageSize=`: the SMS
+        received between two dates (yyyyMMddHHmmss, in `timezone`, both included), oldest
+        first, a page at a time; 400 when `from` is missing or a value is malformed."""
+        try:
+            zone = ZoneInfo(query.get("timezone") or "Europe/Rome")
+        except (ZoneInfoNotFoundError, ValueError):
+            return 400, {"result": "KO", "error": f"Invalid timezone: {query.get('timezone')}"}
+        start = _stamp(query.get("from", ""), zone)
+        end = _stamp(query["to"], zone) if query.get("to") else datetime.now(UTC)
+        if start is None or end is None:
+            return 400, {"result": "KO", "error": "from (required) and to must be dates as yyyyMMddHHmmss"}
+        try:
+            page, size = int(query.get("pageNumber") or 1), int(query.get("pageSize") or 10)
+        except ValueError:
+            page = size = 0
+        if page < 1 or size < 1:
+            return 400, {"result": "KO", "error": "pageNumber and pageSize must be positive numbers"}
+        with self.lock:
+            hits = [m for m in self.inbox if start <= m.at.replace(microsecond=0) <= end
+                    and (not sims or m.fields.get("id_sim") in sims)]
+        chunk = hits[(page - 1) * size:page * size]
+        return 200, {"result": "OK", "smshistory": [m.answer(zone) for m in chunk], "pageNumber": page,
+                     "pageSize": size, "total": len(hits)}
 
 
-def _validate(body: Any) -> str:
+def _stamp(value: str, zone: ZoneInfo) -> datetime | None:
+    try:
+        return datetime.strptime(value, "%Y%m%d%H%M%S").replace(tzinfo=zone)
+    except ValueError:
+        return None
+
+
+def _validate(body: Any, recipients: str = "recipient") -> str:
+    """What `POST sms` (a `recipient` list) and `POST paramsms` (a `recipients` object) share."""
     if not isinstance(body, dict):
         return "The body must be a JSON object"
-    for name in ("message_type", "message", "recipient"):
+    for name in ("message_type", "message", recipients):
         if not body.get(name):
             return f"Missing required field: {name}"
     if body["message_type"] not in TYPES:
         return f"Invalid message_type: {body['message_type']}"
-    if not isinstance(body["recipient"], list):
+    if recipients == "recipient" and not isinstance(body["recipient"], list):
         return "recipient must be a list"
+    if recipients == "recipients" and not isinstance(body["recipients"], dict):
+        return 'recipients must be an object: {"0": {"recipient": "+39...", "Name": "value"}, ...}'
+    if body.get("order_id") and not ORDER_ID.fullmatch(str(body["order_id"])):
+        return (f"Invalid order_id: {body['order_id']} (at most 32 letters, digits, underscores, dots "
+                "and dashes)")
     if body.get("encoding", "gsm") not in ("gsm", "ucs2"):
         return f"Invalid encoding: {body['encoding']}"
     for name in ("allowInvalidRecipients", "returnCredits", "returnRemaining", "truncate"):
@@ -244,10 +355,40 @@ def _validate(body: Any) -> str:
             return f"{name} must be a boolean"
     if body.get("scheduled_delivery_time") and _date(body["scheduled_delivery_time"]) is None:
         return f"Invalid scheduled_delivery_time: {body['scheduled_delivery_time']}"
+    return ""
+
+
+def _validate_text(body: dict, text: str) -> str:
+    """The text as sent (for paramsms: after substitution) within the limits of its quality."""
+    length, longest = _length(text, body.get("encoding", "gsm")), _longest(body)
+    if length > longest:
+        return (f"The message is too long: {length} characters, at most {longest} for {body['message_type']} "
+                f"with {body.get('encoding', 'gsm')} encoding")
     max_fragments = int(body.get("max_fragments", 7))
-    if not _bool(body.get("truncate", True)) and _parts(body["message"], body.get("encoding", "gsm")) > max_fragments:
+    if not _bool(body.get("truncate", True)) and _parts(text, body.get("encoding", "gsm")) > max_fragments:
         return f"The message needs more than {max_fragments} fragments"
     return ""
+
+
+def _substitute(text: str, values: dict) -> tuple[str, str]:
+    """`${Name}` replaced by the recipient's value; and the first name it lacks, if any."""
+    missing = [name for name in PLACEHOLDER.findall(text) if not isinstance(values.get(name), str)]
+    if missing:
+        return text, missing[0]
+    return PLACEHOLDER.sub(lambda m: values[m.group(1)], text), ""
+
+
+def _length(text: str, encoding: str) -> int:
+    """Characters as the gateway counts them: GSM-7 septets (extension characters count two) or UTF-16 units."""
+    from sender.channels.sms.text import analyze
+
+    info = analyze(text)
+    return len(info.text.encode("utf-16-le")) // 2 if encoding == "ucs2" or info.encoding == "UCS-2" else info.units
+
+
+def _longest(body: dict) -> int:
+    longest = MAX_LENGTH[body.get("encoding", "gsm")]
+    return min(longest, 160) if body["message_type"] == "SI" else longest
 
 
 def _bool(value: Any) -> bool:
@@ -310,10 +451,12 @@ class Handler(BaseHTTPRequestHandler):
         if method == "GET" and path in ("login", "token"):
             status, text = state.login(query, token=path == "token")
             return self._send(status, text)
+        if not state.known_user(self.headers):
+            return self._send(404, {"result": "KO", "error": "User_key not found"})
         if not state.authorized(self.headers):
             return self._send(401, "Unauthorized")
-        if method == "POST" and path == "sms":
-            return self._post_sms(raw)
+        if method == "POST" and path in ("sms", "paramsms"):
+            return self._post_sms(raw, parametric=path == "paramsms")
         if method == "GET" and route == "sms" and path.count("/") == 1:
             return self._send(*state.state(path.split("/")[1]))
         if method == "DELETE" and route == "sms" and path.count("/") == 1:
@@ -323,10 +466,24 @@ class Handler(BaseHTTPRequestHandler):
         if method == "GET" and path == "checksession":
             return self._send(200, "true")
         if method == "GET" and route == "newsrsmsmessage":
-            return self._send(*state.new_received(query))
+            return self._received(*state.new_received(query))
+        if method == "GET" and route == "srsmshistory" and path.count("/") <= 1:
+            sims = path.split("/")[1].split(",") if "/" in path else []
+            return self._received(*state.history(query, sims))
         return self._send(404, {"result": "KO", "error": "Not found"})
 
-    def _post_sms(self, raw: bytes) -> None:
+    def _received(self, status: int, body: dict) -> None:
+        """Answer a received-SMS request, after `faults.before_received_answer` (a test may kill
+        the caller there: the gateway has served the request, the caller never stores it)."""
+        hook = self.server.state.faults.before_received_answer
+        if hook is not None:
+            hook()
+        try:
+            self._send(status, body)
+        except OSError:  # the caller is gone
+            self.close_connection = True
+
+    def _post_sms(self, raw: bytes, parametric: bool = False) -> None:
         state, faults = self.server.state, self.server.state.faults
         with state.lock:
             if faults.rate_limited:
@@ -345,7 +502,7 @@ class Handler(BaseHTTPRequestHandler):
             body = json.loads(raw or b"null")
         except ValueError:
             return self._send(400, {"result": "KO", "error": "Malformed JSON"})
-        status, answer = state.send(body)
+        status, answer = state.send_parametric(body) if parametric else state.send(body)
         with state.lock:
             drop = faults.drop > 0
             faults.drop -= drop
