@@ -196,18 +196,42 @@ def test_it_refuses_a_truncated_jpeg(sender_user):
                    "“cut.jpg” is not a readable image.")
 
 
-@pytest.mark.parametrize("width,height", [(10_000, 6_000), (100_000, 100_000)])
+@pytest.mark.parametrize("cut", [13, 40, 200])  # IEND is 12 bytes: each cut reaches the pixels
+def test_it_refuses_a_truncated_png(sender_user, cut):
+    whole = image_bytes("PNG", size=(300, 200), color=(10, 20, 30), mode="RGB", compress_level=0)
+    assert_refused(sender_user, "cut.png", whole[:-cut], "“cut.png” is not a readable image.")
+
+
+def test_it_refuses_a_truncated_animation(sender_user):
+    frames = [Image.new("RGB", (64, 64), color) for color in ("red", "green", "blue")]
+    out = io.BytesIO()
+    frames[0].save(out, format="GIF", save_all=True, append_images=frames[1:])
+    assert_refused(sender_user, "cut.gif", out.getvalue()[:-60], "“cut.gif” is not a readable image.")
+
+
+@pytest.mark.parametrize("width,height", [(7_000, 7_000), (100_000, 100_000)])
 def test_it_refuses_decompression_bombs(sender_user, width, height):
     assert_refused(sender_user, "bomb.png", png_header_only(width, height),
-                   "“bomb.png” has too many pixels to be processed safely (at most 50 million).")
+                   "“bomb.png” has too many pixels to be processed safely (at most 12.5 million).")
+
+
+def test_it_refuses_a_jpeg_too_large_even_at_an_eighth_of_its_size(sender_user):
+    assert_refused(sender_user, "huge.jpg", image_bytes("JPEG", size=(10_000, 8_500)),
+                   "“huge.jpg” has too many pixels to be processed safely (at most 80 million).")
+
+
+def test_it_stores_a_large_photo_at_half_its_size(sender_user):
+    attachment = store_attachment(upload("big.jpg", image_bytes("JPEG", size=(5000, 4000))), sender_user)
+    with Image.open(io.BytesIO(stored_bytes(attachment))) as image:  # 20 MP: over 12.5, decoded at 1/2
+        assert (image.format, image.size) == ("JPEG", (2500, 2000))
 
 
 def test_it_counts_the_pixels_of_every_frame_of_an_animation(sender_user):
-    frames = [Image.new("L", (800, 800), 255 * (i % 2)) for i in range(80)]  # 80 × 0.64 MP = 51.2 MP
+    frames = [Image.new("L", (800, 800), 255 * (i % 2)) for i in range(10)]  # 10 × 0.64 MP = 6.4 MP
     out = io.BytesIO()
     frames[0].save(out, format="GIF", save_all=True, append_images=frames[1:])
     assert_refused(sender_user, "flicker.gif", out.getvalue(),
-                   "“flicker.gif” has too many pixels to be processed safely (at most 50 million).")
+                   "“flicker.gif” has too many pixels to be processed safely (at most 6 million over all its frames).")
 
 
 def test_it_refuses_an_office_document_that_expands_to_too_much(sender_user, settings):
