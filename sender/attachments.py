@@ -22,6 +22,7 @@ from django.template.defaultfilters import filesizeformat, floatformat
 from django.utils.translation import gettext as _, gettext_lazy
 from PIL import Image, ImageOps, ImageSequence
 
+from .active_content import TooMuchToScan, office_has_macros, pdf_active_names
 from .conf import sender_settings
 from .images import TooManyPixels, decode_bounded
 from .models import MessageAttachment
@@ -97,6 +98,7 @@ def check_attachment(upload: File) -> CheckedFile:
         check_office(data, name, ext, kind)
     elif kind.magic == "pdf":
         check_no_hidden_archive(data, name)
+        check_pdf_active_content(data, name)
     else:
         check_text(data, name)  # a ZIP hidden in text would need NUL bytes, which this refuses
     return CheckedFile(name, ext, kind.content_type, data)
@@ -172,6 +174,19 @@ def check_no_hidden_archive(data: bytes, name: str) -> None:
         raise ValidationError(_("“%(name)s” has a ZIP archive hidden inside it.") % {"name": name}, code="polyglot")
 
 
+def check_pdf_active_content(data: bytes, name: str) -> None:
+    """Scripts, launch actions and embedded files run or unpack when the PDF is opened."""
+    try:
+        found = pdf_active_names(data, ZIP_MAX_RATIO * sender_settings.ATTACHMENT_MAX_BYTES)
+    except TooMuchToScan:
+        raise ValidationError(_("“%(name)s” expands to too much data to be checked safely.") % {"name": name},
+                              code="zip_bomb") from None
+    if found:
+        names = ", ".join(f"/{n}" for n in sorted(found))
+        raise ValidationError(_("“%(name)s” contains scripts, launch actions or embedded files (%(found)s), "
+                                "which cannot be attached.") % {"name": name, "found": names}, code="pdf_active")
+
+
 def check_office(data: bytes, name: str, ext: str, kind: Kind) -> None:
     """An office document is a ZIP that must hold its format's member, read without unpacking."""
     not_a_document = _("“%(name)s” is a ZIP archive, not a real .%(ext)s document.") % {"name": name, "ext": ext}
@@ -186,7 +201,7 @@ def check_office(data: bytes, name: str, ext: str, kind: Kind) -> None:
             wrong_odf = kind.member in names and kind.odf_mimetype and archive.read(kind.member) != kind.odf_mimetype
             if kind.member not in names or wrong_odf:
                 raise ValidationError(not_a_document, code="mismatch")
-            if any(n.lower().endswith("vbaproject.bin") for n in names):
+            if office_has_macros(archive, odf=bool(kind.odf_mimetype)):
                 raise ValidationError(_("“%(name)s” contains macros, which cannot be attached.") % {"name": name},
                                       code="macros")
     except (zipfile.BadZipFile, zipfile.LargeZipFile, EOFError, NotImplementedError, RuntimeError):
