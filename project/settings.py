@@ -290,9 +290,15 @@ LOGGING = {
     "loggers": {"sender": {"handlers": ["console"], "level": os.environ.get("SENDER_LOG_LEVEL", "INFO")}},
 }
 
+# Behind a proxy that terminates TLS, requests reach Django over plain HTTP. Set
+# DJANGO_TRUST_X_FORWARDED_PROTO=1 only when that proxy sets (and overwrites) X-Forwarded-Proto
+# on every request and Django cannot be reached without it: otherwise any client could claim
+# HTTPS by sending the header itself.
+if env_bool("DJANGO_TRUST_X_FORWARDED_PROTO", False):
+    SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+
 if not DEBUG:
     SECURE_SSL_REDIRECT = env_bool("DJANGO_SECURE_SSL_REDIRECT", True)
-    SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
     SESSION_COOKIE_SECURE = True
     CSRF_COOKIE_SECURE = True
     SECURE_HSTS_SECONDS = int(os.environ.get("DJANGO_HSTS_SECONDS", "31536000"))
