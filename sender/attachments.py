@@ -10,7 +10,6 @@ check passes.
 import hashlib
 import io
 import uuid
-import warnings
 import zipfile
 from dataclasses import dataclass
 from pathlib import PurePosixPath
@@ -19,16 +18,17 @@ from django.contrib.auth.models import AbstractBaseUser
 from django.core.exceptions import ValidationError
 from django.core.files import File
 from django.core.files.base import ContentFile
-from django.template.defaultfilters import filesizeformat
+from django.template.defaultfilters import filesizeformat, floatformat
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 from PIL import Image, ImageOps, ImageSequence
 
+from sender.active_content import TooMuchToScan, office_has_macros, pdf_active_names
 from sender.conf import sender_settings
+from sender.images import TooManyPixels, decode_bounded
 from sender.models import MessageAttachment
 
 NAME_MAX = MessageAttachment._meta.get_field("name").max_length
-MAX_PIXELS = 50_000_000  # a 50-megapixel photo; more is a decompression bomb, not an attachment
 ZIP_MAX_MEMBERS = 10_000
 ZIP_MAX_RATIO = 100  # uncompressed office documents may be at most 100× the upload limit
 SAME_FORMAT = {"JPEG": {"JPEG", "MPO"}}  # phones write multi-picture JPEGs; we keep the main picture
@@ -99,6 +99,7 @@ def check_attachment(upload: File) -> CheckedFile:
         check_office(data, name, ext, kind)
     elif kind.magic == "pdf":
         check_no_hidden_archive(data, name)
+        check_pdf_active_content(data, name)
     else:
         check_text(data, name)  # a ZIP hidden in text would need NUL bytes, which this refuses
     return CheckedFile(name, ext, kind.content_type, data)
@@ -174,6 +175,19 @@ def check_no_hidden_archive(data: bytes, name: str) -> None:
         raise ValidationError(_("“%(name)s” has a ZIP archive hidden inside it.") % {"name": name}, code="polyglot")
 
 
+def check_pdf_active_content(data: bytes, name: str) -> None:
+    """Scripts, launch actions and embedded files run or unpack when the PDF is opened."""
+    try:
+        found = pdf_active_names(data, ZIP_MAX_RATIO * sender_settings.ATTACHMENT_MAX_BYTES)
+    except TooMuchToScan:
+        raise ValidationError(_("“%(name)s” expands to too much data to be checked safely.") % {"name": name},
+                              code="zip_bomb") from None
+    if found:
+        names = ", ".join(f"/{n}" for n in sorted(found))
+        raise ValidationError(_("“%(name)s” contains scripts, launch actions or embedded files (%(found)s), "
+                                "which cannot be attached.") % {"name": name, "found": names}, code="pdf_active")
+
+
 def check_office(data: bytes, name: str, ext: str, kind: Kind) -> None:
     """An office document is a ZIP that must hold its format's member, read without unpacking."""
     not_a_document = _("“%(name)s” is a ZIP archive, not a real .%(ext)s document.") % {"name": name, "ext": ext}
@@ -188,7 +202,7 @@ def check_office(data: bytes, name: str, ext: str, kind: Kind) -> None:
             wrong_odf = kind.member in names and kind.odf_mimetype and archive.read(kind.member) != kind.odf_mimetype
             if kind.member not in names or wrong_odf:
                 raise ValidationError(not_a_document, code="mismatch")
-            if any(n.lower().endswith("vbaproject.bin") for n in names):
+            if office_has_macros(archive, odf=bool(kind.odf_mimetype)):
                 raise ValidationError(_("“%(name)s” contains macros, which cannot be attached.") % {"name": name},
                                       code="macros")
     except (zipfile.BadZipFile, zipfile.LargeZipFile, EOFError, NotImplementedError, RuntimeError):
@@ -197,44 +211,59 @@ def check_office(data: bytes, name: str, ext: str, kind: Kind) -> None:
 
 
 def clean_image(data: bytes, name: str, image_format: str) -> bytes:
-    """Open and verify the image, refuse bombs, and re-encode its pixels without metadata."""
-    bomb = ValidationError(_("“%(name)s” has too many pixels to be processed safely (at most %(max)d million).")
-                           % {"name": name, "max": MAX_PIXELS // 1_000_000}, code="too_many_pixels")
+    """Open and verify the image, refuse bombs and truncated files, and re-encode its pixels
+    without metadata, within the memory bound of sender.images."""
     unreadable = ValidationError(_("“%(name)s” is not a readable image.") % {"name": name}, code="unreadable")
-    with warnings.catch_warnings():
-        warnings.simplefilter("error", Image.DecompressionBombWarning)
-        try:
-            with Image.open(io.BytesIO(data)) as image:
-                if image.format not in SAME_FORMAT.get(image_format, {image_format}):
-                    raise unreadable
-                if getattr(image, "n_frames", 1) * image.width * image.height > MAX_PIXELS:  # every frame counts
-                    raise bomb
-                image.verify()
-            with Image.open(io.BytesIO(data)) as image:
-                return _reencode(image, image_format)
-        except ValidationError:
-            raise
-        except (Image.DecompressionBombError, Image.DecompressionBombWarning):
-            raise bomb from None
-        except Exception:  # Pillow reports broken files with many exception types
-            raise unreadable from None
+    formats = SAME_FORMAT.get(image_format, {image_format})
+    try:
+        decode_bounded(io.BytesIO(data), sorted(formats), lambda image: image.verify())  # checksums first
+        return decode_bounded(io.BytesIO(data), sorted(formats), lambda image: _reencode(image, image_format))
+    except TooManyPixels as too_many:
+        message = {
+            "image": _("“%(name)s” has too many pixels to be processed safely (at most %(max)s million)."),
+            "animation": _("“%(name)s” has too many pixels to be processed safely "
+                           "(at most %(max)s million over all its frames)."),
+            "frame": _("“%(name)s” has frames too large to be processed safely (at most %(max)s million pixels each)."),
+        }[too_many.scope]
+        raise ValidationError(message % {"name": name, "max": floatformat(too_many.limit / 1_000_000, -1)},
+                              code="too_many_pixels") from None
+    except Exception:  # Pillow reports broken and truncated files with many exception types
+        raise unreadable from None
 
 
 def _reencode(image: Image.Image, image_format: str) -> bytes:
-    """Copy the pixels into fresh images: Image.info (EXIF, XMP, ICC, comments) stays behind."""
-    frames, durations = [], []
-    for frame in ImageSequence.Iterator(image) if image_format in ANIMATED else [image]:
-        frame = ImageOps.exif_transpose(frame)  # keep the photo upright once Orientation is gone
-        if frame.mode in ("P", "PA"):
-            frame = frame.convert("RGBA" if frame.mode == "PA" or "transparency" in frame.info else "RGB")
-        frames.append(Image.frombytes(frame.mode, frame.size, frame.tobytes()))
-        durations.append(frame.info.get("duration", 0))
+    """Copy the pixels into fresh images: Image.info (EXIF, XMP, ICC, comments) stays behind.
+
+    Each step lets go of the pixels it copied from, so a still image never holds more than
+    two copies at once (sender.images.MEMORY_BUDGET)."""
+    loop = image.info.get("loop", 0)
+    if image_format in ANIMATED and getattr(image, "n_frames", 1) > 1:
+        frames, durations = [], []
+        for frame in ImageSequence.Iterator(image):
+            upright = ImageOps.exif_transpose(frame)  # a copy, which _bare lets go of
+            frames.append(_bare(upright))
+            durations.append(frame.info.get("duration", 0))
+        options = {"save_all": True, "append_images": frames[1:], "duration": durations, "loop": loop}
+    else:
+        image.load()  # the whole file now: a truncated one raises here
+        ImageOps.exif_transpose(image, in_place=True)  # keep the photo upright once Orientation is gone
+        frames, options = [_bare(image)], {}
     out = io.BytesIO()
-    options: dict = {"JPEG": {"quality": 90}, "WEBP": {"quality": 90}}.get(image_format, {})
-    if len(frames) > 1:
-        options.update(save_all=True, append_images=frames[1:], duration=durations, loop=image.info.get("loop", 0))
+    options.update({"JPEG": {"quality": 90}, "WEBP": {"quality": 90}}.get(image_format, {}))
     frames[0].save(out, format=image_format, **options)
     return out.getvalue()
+
+
+def _bare(image: Image.Image) -> Image.Image:
+    """The pixels of `image` in a new image with no metadata; `image` is closed."""
+    if image.mode in ("P", "PA"):
+        converted = image.convert("RGBA" if image.mode == "PA" or "transparency" in image.info else "RGB")
+        image.close()
+        image = converted
+    bare = Image.new(image.mode, image.size)
+    bare.paste(image)
+    image.close()
+    return bare
 
 
 def save_checked(checked: CheckedFile, user: AbstractBaseUser) -> MessageAttachment:

@@ -181,6 +181,90 @@ def test_it_refuses_an_office_document_with_macros(sender_user):
     assert_refused(sender_user, "macro.docx", archive, "“macro.docx” contains macros, which cannot be attached.")
 
 
+OOXML_TYPES = b'<Types><Override PartName="/word/document.xml" ContentType="%s"/></Types>'
+WORD_MAIN = b"application/vnd.openxmlformats-officedocument.wordprocessingml.document.main+xml"
+VBA_RELATIONSHIP = b"http://schemas.microsoft.com/office/2006/relationships/vbaProject"
+RELS = b'<Relationships><Relationship Id="rId1" Type="%s" Target="%s"/></Relationships>'
+
+
+def office(ext: str, extra: dict[str, bytes], content_types: bytes = OOXML_TYPES % WORD_MAIN) -> bytes:
+    if ext in ("odt", "ods"):
+        mimetype = (ODT if ext == "odt" else ODS).encode()
+        return zip_bytes({"mimetype": mimetype, "content.xml": b"<office:document-content/>", **extra})
+    main = {"docx": "word/document.xml", "xlsx": "xl/workbook.xml"}[ext]
+    return zip_bytes({"[Content_Types].xml": content_types, main: b"<document/>", **extra})
+
+
+@pytest.mark.parametrize("ext,extra,content_types", [
+    ("docx", {"word/vbaData.xml": b"<wne:vbaSuppData/>"}, None),
+    ("docx", {"word/macros.bin": b"\xd0\xcf\x11\xe0"}, None),
+    ("docx", {"word/activeX/activeX1.xml": b"<ax:ocx/>", "word/activeX/activeX1.bin": b"\xd0\xcf"}, None),
+    ("xlsx", {"xl/macrosheets/sheet1.xml": b"<xm:macrosheet/>"}, None),
+    # a VBA project under an innocent name, declared by its content type
+    ("docx", {"word/payload.dat": b"\xd0\xcf\x11\xe0"},
+     b'<Types><Override PartName="/word/payload.dat" ContentType="application/vnd.ms-office.vbaProject"/></Types>'),
+    ("docx", {}, OOXML_TYPES % b"application/vnd.ms-word.document.macroEnabled.main+xml"),
+    # ... or by its relationship
+    ("xlsx", {"xl/_rels/workbook.xml.rels": RELS % (VBA_RELATIONSHIP, b"data.dat"), "xl/data.dat": b"\xd0\xcf"}, None),
+    ("odt", {"Basic/Standard/Module1.xml": b"<script:module/>"}, None),
+    ("ods", {"Scripts/python/run.py": b"import os"}, None),
+    ("odt", {"content.xml": b'<office:document-content><office:event-listeners><script:event-listener '
+                            b'xlink:href="vnd.sun.star.script:Standard.Module1.Run?language=Basic"/>'
+                            b"</office:event-listeners></office:document-content>"}, None),
+])
+def test_it_refuses_office_documents_with_macros_in_any_form(sender_user, ext, extra, content_types):
+    data = office(ext, extra, content_types) if content_types else office(ext, extra)
+    assert_refused(sender_user, f"macro.{ext}", data, f"“macro.{ext}” contains macros, which cannot be attached.")
+
+
+def test_it_accepts_an_office_document_that_only_mentions_macros(sender_user):
+    link = RELS % (b"http://schemas.openxmlformats.org/officeDocument/2006/relationships/hyperlink",
+                   b"https://example.com/activex-and-vbaProject-explained")
+    data = office("docx", {"word/_rels/document.xml.rels": link, "word/media/macro_photo.png": b"x"})
+    assert store_attachment(upload("guide.docx", data), sender_user).size == len(data)
+
+
+def pdf(*objects: bytes) -> bytes:
+    body = b"".join(b"%d 0 obj\n%s\nendobj\n" % (n, o) for n, o in enumerate(objects, start=1))
+    return b"%PDF-1.7\n" + body + b"trailer << /Root 1 0 R >>\n%%EOF\n"
+
+
+def object_stream(*objects: bytes) -> bytes:
+    """PDF 1.5's compressed object stream, which hides dictionaries from a plain byte search."""
+    offsets, body = [], b""
+    for n, o in enumerate(objects, start=10):
+        offsets.append(b"%d %d" % (n, len(body)))
+        body += o + b"\n"
+    header = b" ".join(offsets) + b"\n"
+    data = zlib.compress(header + body)
+    return (b"<< /Type /ObjStm /N %d /First %d /Filter /FlateDecode /Length %d >>\nstream\n%s\nendstream"
+            % (len(objects), len(header), len(data), data))
+
+
+@pytest.mark.parametrize("content,found", [
+    (pdf(b"<< /Type /Catalog /OpenAction 2 0 R >>", b"<< /S /JavaScript /JS (app.alert(1)) >>"), "/JS, /JavaScript"),
+    (pdf(b"<< /Type /Catalog /OpenAction << /S /J#61vaScript /J#53 (app.alert(1)) >> >>"), "/JS, /JavaScript"),
+    (pdf(b"<< /Type /Catalog /OpenAction << /S /Launch /F (cmd.exe) >> >>"), "/Launch"),
+    (pdf(b"<< /Type /Catalog /Names << /EmbeddedFiles 2 0 R >> >>",
+         b"<< /Type /Filespec /F (x.exe) /EF << /F 3 0 R >> >>",
+         b"<< /Type /EmbeddedFile /Length 2 >>\nstream\nMZ\nendstream"), "/EmbeddedFile, /EmbeddedFiles"),
+    (pdf(b"<< /Type /Catalog /OpenAction 10 0 R >>",
+         object_stream(b"<< /S /JavaScript /JS (app.alert(1)) >>")), "/JS, /JavaScript"),
+])
+def test_it_refuses_pdfs_with_scripts_launch_actions_or_embedded_files(sender_user, content, found):
+    assert_refused(sender_user, "invoice.pdf", content, f"“invoice.pdf” contains scripts, launch actions or "
+                                                        f"embedded files ({found}), which cannot be attached.")
+
+
+def test_it_accepts_a_pdf_whose_open_action_only_sets_the_view_and_whose_data_happens_to_hold_js(sender_user):
+    page_data = b"\x00\x9c/JS \x01\x02" * 10  # binary stream data, where "/JS" turns up by chance
+    content = pdf(b"<< /Type /Catalog /Pages 2 0 R /OpenAction [3 0 R /FitH null] >>",
+                  b"<< /Type /Pages /Kids [3 0 R] /Count 1 >>",
+                  b"<< /Type /Page /Parent 2 0 R /Contents 4 0 R >>",
+                  b"<< /Length %d /Filter /FlateDecode >>\nstream\n%s\nendstream" % (len(page_data), page_data))
+    assert store_attachment(upload("report.pdf", content), sender_user).size == len(content)
+
+
 def test_it_refuses_a_pdf_with_a_zip_hidden_inside(sender_user):
     polyglot = PDF + zip_bytes({"evil.js": b"alert(1)"})
     assert_refused(sender_user, "doc.pdf", polyglot, "“doc.pdf” has a ZIP archive hidden inside it.")
@@ -196,18 +280,49 @@ def test_it_refuses_a_truncated_jpeg(sender_user):
                    "“cut.jpg” is not a readable image.")
 
 
-@pytest.mark.parametrize("width,height", [(10_000, 6_000), (100_000, 100_000)])
+@pytest.mark.parametrize("cut", [13, 40, 200])  # IEND is 12 bytes: each cut reaches the pixels
+def test_it_refuses_a_truncated_png(sender_user, cut):
+    whole = image_bytes("PNG", size=(300, 200), color=(10, 20, 30), mode="RGB", compress_level=0)
+    assert_refused(sender_user, "cut.png", whole[:-cut], "“cut.png” is not a readable image.")
+
+
+def test_it_refuses_a_truncated_animation(sender_user):
+    frames = [Image.new("RGB", (64, 64), color) for color in ("red", "green", "blue")]
+    out = io.BytesIO()
+    frames[0].save(out, format="GIF", save_all=True, append_images=frames[1:])
+    assert_refused(sender_user, "cut.gif", out.getvalue()[:-60], "“cut.gif” is not a readable image.")
+
+
+@pytest.mark.parametrize("width,height", [(7_000, 7_000), (100_000, 100_000)])
 def test_it_refuses_decompression_bombs(sender_user, width, height):
     assert_refused(sender_user, "bomb.png", png_header_only(width, height),
-                   "“bomb.png” has too many pixels to be processed safely (at most 50 million).")
+                   "“bomb.png” has too many pixels to be processed safely (at most 12.5 million).")
+
+
+def jpeg_claiming(width: int, height: int) -> bytes:
+    """A small JPEG whose frame header declares another size."""
+    data = image_bytes("JPEG", size=(16, 16))
+    sof = data.index(b"\xff\xc0") + 5  # marker, length, precision: then height and width
+    return data[:sof] + struct.pack(">HH", height, width) + data[sof + 4:]
+
+
+def test_it_refuses_a_jpeg_too_large_even_at_an_eighth_of_its_size(sender_user):
+    assert_refused(sender_user, "huge.jpg", jpeg_claiming(10_000, 8_500),
+                   "“huge.jpg” has too many pixels to be processed safely (at most 80 million).")
+
+
+def test_it_stores_a_large_photo_at_half_its_size(sender_user):
+    attachment = store_attachment(upload("big.jpg", image_bytes("JPEG", size=(5000, 4000))), sender_user)
+    with Image.open(io.BytesIO(stored_bytes(attachment))) as image:  # 20 MP: over 12.5, decoded at 1/2
+        assert (image.format, image.size) == ("JPEG", (2500, 2000))
 
 
 def test_it_counts_the_pixels_of_every_frame_of_an_animation(sender_user):
-    frames = [Image.new("L", (800, 800), 255 * (i % 2)) for i in range(80)]  # 80 × 0.64 MP = 51.2 MP
+    frames = [Image.new("L", (800, 800), 255 * (i % 2)) for i in range(10)]  # 10 × 0.64 MP = 6.4 MP
     out = io.BytesIO()
     frames[0].save(out, format="GIF", save_all=True, append_images=frames[1:])
     assert_refused(sender_user, "flicker.gif", out.getvalue(),
-                   "“flicker.gif” has too many pixels to be processed safely (at most 50 million).")
+                   "“flicker.gif” has too many pixels to be processed safely (at most 6 million over all its frames).")
 
 
 def test_it_refuses_an_office_document_that_expands_to_too_much(sender_user, settings):

@@ -14,19 +14,21 @@ from urllib.parse import quote
 from django.contrib.auth.models import AbstractBaseUser
 from django.core.exceptions import ImproperlyConfigured
 from django.core.files.base import ContentFile
-from django.http import FileResponse, HttpResponse
+from django.http import FileResponse, Http404, HttpResponse
 from django.http.response import HttpResponseBase
 from django.utils.http import content_disposition_header
 from PIL import Image
 
 from sender.access import visible_attachments
 from sender.conf import sender_settings
+from sender.images import TooManyPixels, decode_bounded
 from sender.inbox.messages import find_message
 from sender.inbox.people import Records
 from sender.models import MessageAttachment, attachment_storage
 
 INLINE_TYPES = {"image/png", "image/jpeg", "image/gif", "image/webp"}
 THUMBNAIL_SIZE = (160, 160)
+THUMBNAIL_FORMATS = ("PNG", "JPEG", "MPO", "GIF", "WEBP")  # what uploads may hold
 
 
 def readable_attachment(user: AbstractBaseUser, records: Records, sent_id: int, pk: int) -> MessageAttachment | None:
@@ -72,18 +74,29 @@ def thumbnail_name(attachment: MessageAttachment) -> str:
 
 
 def thumbnail(attachment: MessageAttachment) -> str:
-    """The storage name of the attachment's thumbnail, made on first request and then kept."""
+    """The storage name of the attachment's thumbnail, made on first request and then kept.
+
+    Raises Http404 when the stored file cannot be thumbnailed within the memory bound of
+    sender.images (an image stored before that bound, or damaged on disk)."""
     storage, name = attachment_storage(), thumbnail_name(attachment)
     if storage.exists(name):
         return name
-    with attachment.file.open("rb") as f, Image.open(f) as image:
-        image.thumbnail(THUMBNAIL_SIZE)
-        out = io.BytesIO()
-        image.convert("RGB").save(out, "JPEG", quality=80)
-    saved = storage.save(name, ContentFile(out.getvalue()))
+    try:
+        with attachment.file.open("rb") as f:
+            data = decode_bounded(f, THUMBNAIL_FORMATS, _thumbnail_bytes)
+    except (TooManyPixels, OSError, ValueError, SyntaxError):  # what Pillow raises for damaged files
+        raise Http404 from None
+    saved = storage.save(name, ContentFile(data))
     if saved != name:  # another request made it at the same moment; keep theirs
         storage.delete(saved)
     return name
+
+
+def _thumbnail_bytes(image: Image.Image) -> bytes:
+    image.thumbnail(THUMBNAIL_SIZE)  # a JPEG is decoded at the smallest scale that will do
+    out = io.BytesIO()
+    image.convert("RGB").save(out, "JPEG", quality=80)
+    return out.getvalue()
 
 
 def thumbnail_response(attachment: MessageAttachment) -> HttpResponseBase:

@@ -74,8 +74,17 @@ def _wait_for(url: str, seconds: float = 20) -> None:
             time.sleep(0.2)
 
 
+# Reports every Content-Security-Policy violation to the test, from every page and frame.
+REPORT_CSP_VIOLATIONS = """
+document.addEventListener("securitypolicyviolation", (e) => window.reportCspViolation(
+  `${e.effectiveDirective} blocked ${e.blockedURI || "inline code"} in ${e.sourceFile || e.documentURI}:${e.lineNumber}`));
+"""
+
+
 @pytest.fixture
 def page(product, monkeypatch):
+    """A Chromium page on the product; the test fails if any page it opened broke the
+    Content-Security-Policy (a blocked script, style, image, socket or form)."""
     from playwright.sync_api import sync_playwright
 
     # Playwright's sync API runs an event loop; the test's own ORM calls are still synchronous.
@@ -86,10 +95,18 @@ def page(product, monkeypatch):
             "--disable-background-networking", "--disable-component-update", "--disable-sync",
         ])
         context = browser.new_context(base_url=product, viewport={"width": 1280, "height": 900})
+        violations: list[str] = []
+        context.expose_function("reportCspViolation", lambda report: violations.append(report))
+        context.add_init_script(REPORT_CSP_VIOLATIONS)
         page = context.new_page()
+        page.on("console", lambda message: violations.append(message.text)
+                if message.type == "error" and "Content Security Policy" in message.text else None)
         page.set_default_timeout(15_000)
         yield page
+        if not page.is_closed():
+            page.evaluate("0")  # a round trip, so reports still on their way arrive
         browser.close()
+    assert violations == [], "the Content-Security-Policy blocked:\n" + "\n".join(violations)
 
 
 def shot(page, name: str) -> None:

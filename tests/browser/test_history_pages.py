@@ -65,7 +65,7 @@ def test_history_detail_csv_and_report(page, sender_user, months_of_sending):
     assert "Recipient address rejected" in page.inner_text("#rows")
     page.select_option("#rows select[name=status]", "failed")
     page.click("#rows .filters button[type=submit]")
-    page.wait_for_function("document.querySelectorAll('#rows tr[data-row]').length === 2")
+    page.wait_for_function("() => document.querySelectorAll('#rows tr[data-row]').length === 2")
     shot(page, "8-broadcast-detail")
 
     with page.expect_download() as download:

@@ -29,7 +29,7 @@ def test_a_stored_message_with_an_image_is_read_and_staff_see_it(page, sender_us
     page.fill(".filters input[name=city]", "Torino")
     page.wait_for_selector(".picker[data-total='4']")
     page.click(".select-all")
-    page.wait_for_function("document.getElementById('selection-total').textContent === '4'")
+    page.wait_for_function("() => document.getElementById('selection-total').textContent === '4'")
     page.check("input[name=methods][value=email]")  # by email too: the subject field shows with it
     page.check("input[name=methods][value=storage]")
     page.fill("#id_subject", "Where to find us")
@@ -37,11 +37,11 @@ def test_a_stored_message_with_an_image_is_read_and_staff_see_it(page, sender_us
     page.set_input_files("#file-input", str(photo))
     page.wait_for_selector(".attachment-list img.thumb")
     page.click("#preview-button")
-    page.wait_for_function("!document.getElementById('send-button').disabled")
+    page.wait_for_function("() => !document.getElementById('send-button').disabled")
     page.click("#send-button")
     page.wait_for_url(re.compile(r"/broadcasts/\d+/$"))
     broadcast_url = page.url
-    page.wait_for_function("document.querySelectorAll('.status.done').length === 2", timeout=30_000)
+    page.wait_for_function("() => document.querySelectorAll('.status.done').length === 2", timeout=30_000)
 
     page.context.clear_cookies()
     log_in(page, "rita", "pw-rita-123")
@@ -53,7 +53,7 @@ def test_a_stored_message_with_an_image_is_read_and_staff_see_it(page, sender_us
 
     page.click("text=Where to find us")
     image = page.wait_for_selector("img.inline-image")
-    page.wait_for_function("document.querySelector('img.inline-image').naturalWidth === 480")
+    page.wait_for_function("() => document.querySelector('img.inline-image').naturalWidth === 480")
     assert image.get_attribute("alt") == "map.png"
     assert "Our new office is on the map below." in page.inner_text("main")
     page.wait_for_selector("#unread-badge[hidden]", state="attached")  # read: the header's badge is gone

@@ -30,7 +30,7 @@ def test_select_all_matching_compose_preview_send_and_watch(page, sender_user, s
     page.fill(".filters input[name=city]", "Roma")
     page.wait_for_selector(".picker[data-total='12']")
     page.click(".select-all")
-    page.wait_for_function("document.getElementById('selection-total').textContent === '12'")
+    page.wait_for_function("() => document.getElementById('selection-total').textContent === '12'")
     assert page.is_visible(".all-selected")
 
     page.check("input[name=methods][value=email]")
@@ -49,7 +49,7 @@ def test_select_all_matching_compose_preview_send_and_watch(page, sender_user, s
     page.fill("#id_subject", "Chiusura lunedì!")  # the preview is no longer current
     assert page.is_disabled("#send-button")
     page.click("#preview-button")
-    page.wait_for_function("!document.getElementById('send-button').disabled")
+    page.wait_for_function("() => !document.getElementById('send-button').disabled")
     page.click("#send-button")
 
     page.wait_for_url(re.compile(r"/broadcasts/\d+/$"))

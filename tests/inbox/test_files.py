@@ -14,6 +14,7 @@ from sender.inbox.files import thumbnail_name
 from sender.models import attachment_storage
 from tests.inbox.conftest import png_bytes, send_stored, upload_image
 from tests.test_attachments import PDF
+from tests.test_upload_memory import blank_png
 
 pytestmark = pytest.mark.django_db
 
@@ -165,3 +166,19 @@ def test_a_wrong_sendfile_header_is_reported_by_the_system_checks(settings):
     assert "sender.E060" in [m.id for m in run_checks()]
     settings.SENDER = {**settings.SENDER, "ATTACHMENT_SENDFILE": {"HEADER": "X-Accel-Redirect"}}
     assert "sender.E060" not in [m.id for m in run_checks()]
+
+
+@pytest.mark.parametrize("damage", ["truncated", "huge"])
+def test_a_stored_image_that_cannot_be_decoded_safely_has_no_thumbnail(client, rita, with_files, damage):
+    """Files stored before the upload checks tightened, or damaged on disk: 404, never a 500
+    nor half a gigabyte of pixels."""
+    sent, image, _ = with_files
+    storage = attachment_storage()
+    original = storage.open(image.file.name).read()
+    replacement = original[:-40] if damage == "truncated" else blank_png(7000, 7000)
+    with open(storage.path(image.file.name), "wb") as f:
+        f.write(replacement)
+    client.force_login(rita[0])
+
+    assert client.get(file_url(sent, image, "sender:inbox_thumbnail")).status_code == 404
+    assert not storage.exists(thumbnail_name(image))

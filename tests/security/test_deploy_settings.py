@@ -38,3 +38,21 @@ def test_production_refuses_to_start_without_a_secret_key(tmp_path):
 def test_development_defaults_are_flagged_by_check_deploy(tmp_path):
     result = manage("check", "--deploy", SENDER_VAR_DIR=str(tmp_path))  # DEBUG on, the dev key
     assert "security.W018" in result.stderr + result.stdout  # DEBUG must be off
+
+
+IS_SECURE = ("from django.test import RequestFactory; "
+             "print(RequestFactory().get('/', headers={'X-Forwarded-Proto': 'https'}).is_secure())")
+
+
+def production(tmp_path, **env: str) -> dict:
+    return {"DJANGO_DEBUG": "0", "DJANGO_SECRET_KEY": secrets.token_urlsafe(50),
+            "DJANGO_ALLOWED_HOSTS": "sender.example.com", "SENDER_VAR_DIR": str(tmp_path), **METHOD_CREDENTIALS, **env}
+
+
+def test_a_client_cannot_claim_https_with_x_forwarded_proto_unless_the_proxy_is_trusted(tmp_path):
+    untrusted = manage("shell", "--no-imports", "-c", IS_SECURE, **production(tmp_path))
+    trusted = manage("shell", "--no-imports", "-c", IS_SECURE, **production(tmp_path, DJANGO_TRUST_X_FORWARDED_PROTO="1"))
+    assert (untrusted.stdout.strip(), trusted.stdout.strip()) == ("False", "True"), untrusted.stderr + trusted.stderr
+    behind_proxy = production(tmp_path, DJANGO_TRUST_X_FORWARDED_PROTO="1")
+    deploy = manage("check", "--deploy", "--fail-level", "WARNING", **behind_proxy)
+    assert deploy.returncode == 0, deploy.stdout + deploy.stderr
