@@ -1,6 +1,5 @@
 """The compose form: what staff fill in on the dashboard, turned into pipeline inputs."""
 
-import json
 import uuid
 
 from django import forms
@@ -9,9 +8,26 @@ from django.utils.translation import gettext_lazy as _
 
 from .api.forms import LocalDateTimeInput
 from .exceptions import SelectionError
+from .inputs import InputError, loads, parse_pk, validate_text
 from .methods import Draft, methods
 from .models import MessageAttachment, MessageTypology
 from .pipeline import Selection
+
+
+class IdsField(forms.ModelMultipleChoiceField):
+    """Ids checked one by one against the model's primary key first, so an id past the column's
+    range (10**30) is a form error, not an OverflowError in the database driver."""
+
+    def _check_values(self, value):
+        if not isinstance(value, (list, tuple)):
+            raise forms.ValidationError(self.error_messages["invalid_list"], code="invalid_list")
+        for pk in value:
+            try:
+                parse_pk(self.queryset.model, pk)
+            except forms.ValidationError:
+                raise forms.ValidationError(self.error_messages["invalid_pk_value"], code="invalid_pk_value",
+                                            params={"pk": str(pk)[:40]}) from None
+        return super()._check_values(value)
 
 
 class ComposeForm(forms.Form):
@@ -19,14 +35,13 @@ class ComposeForm(forms.Form):
     methods = forms.MultipleChoiceField(label=_("Send by"), widget=forms.CheckboxSelectMultiple,
                                         error_messages={"required": _("Choose at least one send method.")})
     typology = forms.ModelChoiceField(label=_("Typology"), queryset=MessageTypology.objects.all(), required=False)
-    subject = forms.CharField(label=_("Subject"), max_length=255, required=False)
-    body = forms.CharField(label=_("Message"), widget=forms.Textarea(attrs={"rows": 8}),
+    subject = forms.CharField(label=_("Subject"), max_length=255, required=False, validators=[validate_text])
+    body = forms.CharField(label=_("Message"), widget=forms.Textarea(attrs={"rows": 8}), validators=[validate_text],
                            error_messages={"required": _("Write the message first.")})
     transliterate = forms.BooleanField(
         label=_("SMS: replace accented and typographic characters so the message stays GSM-7 (cheaper)"),
         required=False)
-    attachments = forms.ModelMultipleChoiceField(queryset=MessageAttachment.objects.none(), required=False,
-                                                 widget=forms.MultipleHiddenInput)
+    attachments = IdsField(queryset=MessageAttachment.objects.none(), required=False, widget=forms.MultipleHiddenInput)
     idempotency_key = forms.CharField(widget=forms.HiddenInput, max_length=64)
     send_at = forms.DateTimeField(label=_("Send later, at"), required=False, widget=LocalDateTimeInput,
                                   input_formats=LocalDateTimeInput.input_formats)  # empty: now (sender.api.scheduling)
@@ -41,8 +56,8 @@ class ComposeForm(forms.Form):
     def clean_selection(self) -> Selection:
         raw = self.cleaned_data["selection"]
         try:
-            data = json.loads(raw) if raw else {}
-        except json.JSONDecodeError:
+            data = loads(raw) if raw else {}
+        except InputError:
             raise forms.ValidationError(_("The selection could not be read; reload the page.")) from None
         try:
             return Selection.parse(data)

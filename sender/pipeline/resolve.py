@@ -14,6 +14,7 @@ from django.http import QueryDict
 from django.utils.translation import gettext as _, ngettext
 
 from ..exceptions import SelectionError
+from ..inputs import parse_pk
 from ..recipients.filters import filterset_for
 from ..recipients.registry import get_recipient_model
 from .selection import ModelSelection, Selection
@@ -58,9 +59,19 @@ def selected_queryset(part: ModelSelection, user: AbstractBaseUser) -> QuerySet:
 
 def _parse_ids(model: type[Model], ids: tuple[str, ...]) -> list:
     try:
-        return [model._meta.pk.to_python(i) for i in ids]
+        return [parse_pk(model, i) for i in ids]
     except ValidationError as exc:
         raise SelectionError(_("“%(ids)s” is not a valid list of ids.") % {"ids": ", ".join(ids[:5])}) from exc
+
+
+def find_visible(label: str, pk: str, user: AbstractBaseUser) -> Model | None:
+    """The recipient `label`/`pk` if the user may see it; None for an unknown model, an id
+    that is not one (“abc”, 10**30) or a row outside the user's visibility."""
+    try:
+        model = get_recipient_model(label)
+        return visible(model, user).filter(pk=parse_pk(model, pk)).first()
+    except (SelectionError, ValidationError):
+        return None
 
 
 def resolve(selection: Selection, user: AbstractBaseUser, kinds: set[str]) -> Iterator[Resolved]:

@@ -8,16 +8,14 @@ each message is sent once.
 
 from channels.db import database_sync_to_async
 from django.contrib.contenttypes.models import ContentType
-from django.core.exceptions import ValidationError
 from django.template.loader import render_to_string
 
 from ..consumers import LiveConsumer
-from ..exceptions import SelectionError
 from ..models import IncomingMessage
-from ..pipeline.resolve import visible
-from ..recipients.registry import get_recipient_model
+from ..pipeline.resolve import find_visible
 from .chat import incoming_entry, telegram_aliases
 from .incoming import chat_group
+
 
 class ChatConsumer(LiveConsumer):
     poll_seconds = 2.0
@@ -53,10 +51,7 @@ class ChatConsumer(LiveConsumer):
         """(content type id, object id, newest incoming id) of a recipient this staff user may see."""
         if not user.is_staff:
             return None
-        try:
-            obj = visible(get_recipient_model(label), user).filter(pk=pk).first()
-        except (SelectionError, ValueError, ValidationError):
-            return None
+        obj = find_visible(label, pk, user)
         if obj is None:
             return None
         ct = ContentType.objects.get_for_model(obj)

@@ -9,7 +9,7 @@ from django.contrib.contenttypes.models import ContentType
 from django.core.exceptions import PermissionDenied
 from django.db import models
 from django.http import Http404, HttpRequest, HttpResponse
-from django.shortcuts import get_object_or_404, redirect, render
+from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
@@ -20,8 +20,7 @@ from ..methods import Draft
 from ..methods.telegram import LOOP
 from ..permissions import can_send
 from ..pipeline import Selection, commit
-from ..pipeline.resolve import visible
-from ..recipients.registry import get_recipient_model
+from ..pipeline.resolve import find_visible
 from . import chat, links
 from .bot import telegram_method
 from .incoming import chat_group
@@ -31,12 +30,11 @@ REPLY_MAX = 4096
 
 
 def recipient_or_404(request: HttpRequest, label: str, pk: str) -> models.Model:
-    """A recipient the user may see; anything else (another's, unknown model) is a 404."""
-    try:
-        model = get_recipient_model(label)
-    except SelectionError:
-        raise Http404 from None
-    return get_object_or_404(visible(model, request.user), pk=pk)
+    """A recipient the user may see; anything else (another's, unknown model, not an id) is a 404."""
+    obj = find_visible(label, pk, request.user)
+    if obj is None:
+        raise Http404
+    return obj
 
 
 def staff_only(view):

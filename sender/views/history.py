@@ -14,7 +14,7 @@ from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.contrib.auth.models import AbstractBaseUser
 from django.contrib.contenttypes.models import ContentType
-from django.core.exceptions import ObjectDoesNotExist, PermissionDenied, ValidationError
+from django.core.exceptions import PermissionDenied
 from django.core.handlers.asgi import ASGIRequest
 from django.core.paginator import Paginator
 from django.db.models import DateTimeField, Model, OuterRef, Subquery, Value
@@ -25,16 +25,15 @@ from django.utils.functional import cached_property
 from django.utils.translation import gettext as _, ngettext
 from django.views.decorators.http import require_POST
 
-from ..exceptions import SelectionError
 from ..filters import BroadcastFilterSet, RecipientRowFilterSet
 from ..inbox.people import user_field
 from ..methods import methods
 from ..methods.storage import StorageMethod
 from ..models import Broadcast, MessageRecipient, MessageSent, MessageUserRead
 from ..permissions import can_send
-from ..pipeline.resolve import visible
+from ..pipeline.resolve import find_visible
 from ..pipeline.retry import retry_failed
-from ..recipients.registry import get_recipient_model, recipient_models
+from ..recipients.registry import recipient_models
 from .access import visible_broadcasts
 
 PAGE_SIZE = 25
@@ -202,11 +201,10 @@ def recipient_history(request: HttpRequest, label: str, pk: str) -> HttpResponse
     Staff only: it names a recipient, which a recipient logged in for their inbox must not browse."""
     if not request.user.is_staff:
         raise PermissionDenied(_("The history of a recipient is for staff."))
-    try:
-        model = get_recipient_model(label)
-        obj = visible(model, request.user).get(pk=pk)
-    except (SelectionError, ObjectDoesNotExist, ValueError, ValidationError):
-        raise Http404 from None  # an unknown model, nobody you may see, or not even an id
+    obj = find_visible(label, pk, request.user)
+    if obj is None:
+        raise Http404  # an unknown model, nobody you may see, or not even an id
+    model = type(obj)
     readers = reader_ids(obj)
     reads = MessageUserRead.objects.filter(message_sent=OuterRef("message_sent"), user_id__in=readers)
     rows = (

@@ -12,11 +12,10 @@ from django.contrib.auth.decorators import login_required
 from django.core.paginator import Paginator
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.http.response import HttpResponseBase
-from django.shortcuts import get_object_or_404, redirect, render
+from django.shortcuts import redirect, render
 from django.utils.translation import gettext as _, ngettext
 from django.views.decorators.http import require_GET, require_POST
 
-from ..exceptions import SelectionError
 from ..inbox import live
 from ..inbox.context import person
 from ..inbox.files import file_response, readable_attachment, thumbnail_response
@@ -24,8 +23,7 @@ from ..inbox.filters import InboxFilterSet
 from ..inbox.invite import InviteError, invite, may_invite
 from ..inbox.messages import entries, find_message, mark_all_read, mark_read, message_ids, received, tally
 from ..models import MessageRecipient
-from ..pipeline.resolve import visible
-from ..recipients.registry import get_recipient_model
+from ..pipeline.resolve import find_visible
 
 logger = logging.getLogger(__name__)
 
@@ -119,12 +117,10 @@ def inbox_invite(request: HttpRequest, label: str, pk: str) -> HttpResponse:
     """Staff: link a recipient record to an account and email it a set-password link."""
     if not request.user.is_staff:
         raise Http404
-    try:
-        model = get_recipient_model(label)
-    except SelectionError:
-        raise Http404 from None
-    record = get_object_or_404(visible(model, request.user), pk=pk)
-    if not may_invite(request.user, model):
+    record = find_visible(label, pk, request.user)
+    if record is None:
+        raise Http404  # an unknown model, nobody you may see, or not even an id
+    if not may_invite(request.user, type(record)):
         messages.error(request, _("You may not invite recipients to read their messages online."))
     else:
         try:
