@@ -17,7 +17,7 @@ from ..api.scheduling import schedule
 from ..api.templating import examples, saved_templates
 from ..attachments import KINDS, store_attachment
 from ..conf import sender_settings
-from ..exceptions import SelectionError
+from ..exceptions import IdempotencyConflict, SelectionError
 from ..forms import ComposeForm, CounterForm
 from ..methods import methods
 from ..methods.sms_text import analyze
@@ -59,6 +59,9 @@ def compose(request: HttpRequest) -> HttpResponse:
                 return redirect(scheduled)
             broadcast = commit(data["selection"], request.user, data["methods"], form.draft(),
                                data["idempotency_key"], typology=data["typology"])
+        except IdempotencyConflict:
+            form.add_error(None, _("This form was already sent with different content. "
+                                   "Reload the page to send a new message."))
         except (SelectionError, PermissionDenied) as exc:
             form.add_error(None, getattr(exc, "errors", [str(exc)]))
         else:
