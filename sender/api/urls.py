@@ -1,5 +1,6 @@
 from django.urls import path
 
+from .http import not_found
 from .views import api, dashboard, unsubscribe
 
 app_name = "sender_api"
@@ -16,6 +17,9 @@ urlpatterns = [
     path("api/v1/schedules", api.schedules, name="schedules"),
     path("api/v1/schedules/<int:pk>", api.schedule, name="schedule_api"),
     path("api/v1/schedules/<int:pk>/cancel", api.schedule_cancel, name="schedule_cancel_api"),
+    # Last: any other path under the API (an id that is not one, a typo) is a JSON 404.
+    path("api/v1/", not_found, name="api_root"),
+    path("api/v1/<path:rest>", not_found, name="api_not_found"),
     path("api/tokens/", dashboard.tokens, name="tokens"),
     path("api/tokens/<int:pk>/revoke/", dashboard.revoke_token, name="revoke_token"),
     path("scheduled/", dashboard.schedules, name="schedules_page"),

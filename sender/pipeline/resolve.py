@@ -13,7 +13,7 @@ from django.db.models import Model, QuerySet
 from django.http import QueryDict
 from django.utils.translation import gettext as _, ngettext
 
-from ..exceptions import SelectionError
+from ..exceptions import InvalidFilter, SelectionError
 from ..inputs import parse_pk
 from ..recipients.filters import filterset_for
 from ..recipients.registry import get_recipient_model
@@ -39,7 +39,7 @@ def selected_queryset(part: ModelSelection, user: AbstractBaseUser) -> QuerySet:
         filterset = filterset_for(model)(QueryDict(part.filter), queryset=queryset)
         if not filterset.is_valid():
             problems = [f"{field}: {' '.join(errs)}" for field, errs in filterset.errors.items()]
-            raise SelectionError([_("Invalid filter for %(model)s.") % {"model": model._meta.verbose_name_plural}, *problems])
+            raise InvalidFilter([_("Invalid filter for %(model)s.") % {"model": model._meta.verbose_name_plural}, *problems])
         return filterset.qs
     ids = _parse_ids(model, part.ids)
     found = set(queryset.filter(pk__in=ids).values_list("pk", flat=True))
