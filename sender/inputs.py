@@ -39,11 +39,11 @@ def validate_text(value: Any) -> None:
                                            "(a NUL or a lone surrogate)."), code="unstorable")
 
 
-def loads(raw: bytes | str, max_depth: int = MAX_JSON_DEPTH) -> Any:
+def loads(raw: bytes | str, max_depth: int = MAX_JSON_DEPTH, **options: Any) -> Any:
     """Parse JSON, refusing (InputError) what is malformed, nested deeper than `max_depth`, or
-    carries text that cannot be stored, in keys or values."""
+    carries text that cannot be stored, in keys or values. `options` go to json.loads."""
     try:
-        data = json.loads(raw)
+        data = json.loads(raw, **options)
     except RecursionError:
         raise InputError(_("The JSON is nested too deeply (at most %(n)d levels).") % {"n": max_depth}) from None
     except (ValueError, UnicodeDecodeError) as exc:  # JSONDecodeError, and integers of more than 4300 digits

@@ -84,13 +84,19 @@ def check(value: Any, schema: dict[str, Any], name: str = "") -> None:
         raise ApiError(400, messages, fields=fields)
 
 
+def _number(text: str) -> float | int:
+    """JSON has one kind of number, and JSON Schema counts 5.0 as an integer: so does the API."""
+    value = float(text)
+    return int(value) if value.is_integer() else value
+
+
 def json_body(request: HttpRequest, schema: str) -> dict:
     """The request's JSON object, checked against `schema` (a component of the OpenAPI document);
     415 if it is not JSON, 400 with every problem if it does not follow the schema."""
     if request.content_type != "application/json":
         raise ApiError(415, _("Send JSON with “Content-Type: application/json”."))
     try:
-        data = loads(request.body or b"")
+        data = loads(request.body or b"", parse_float=_number)
     except InputError as exc:
         raise ApiError(400, str(exc)) from None
     if not isinstance(data, dict):

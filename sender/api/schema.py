@@ -85,9 +85,12 @@ CONFLICT = {"409": reply("It already started or was cancelled.", ref("Error"))}
 def selection() -> dict[str, Any]:
     """Per configured recipient model: explicit ids (of that model's kind), or a filter."""
     choices = {
-        label: {"type": "object", "additionalProperties": False, "minProperties": 1, "maxProperties": 1,
-                "properties": {"ids": {"type": "array", "items": id_of(model), "maxItems": MAX_EXPLICIT_IDS},
-                               "filter": {**TEXT, "maxLength": MAX_FILTER}}}
+        label: {"oneOf": [
+            {"type": "object", "required": ["ids"], "additionalProperties": False,
+             "properties": {"ids": {"type": "array", "items": id_of(model), "maxItems": MAX_EXPLICIT_IDS}}},
+            {"type": "object", "required": ["filter"], "additionalProperties": False,
+             "properties": {"filter": {**TEXT, "maxLength": MAX_FILTER}}},
+        ]}
         for label, model in recipient_models().items()
     }
     return {

@@ -179,3 +179,11 @@ def test_the_send_form_reused_with_other_content_says_so_and_sends_nothing_new(s
     response = client.post("/send/", {**data, "body": "Second"})  # back button, edited, sent again
     assert response.status_code == 400 and "already sent with different content" in response.text
     assert Broadcast.objects.count() == 1 and Broadcast.objects.get().body == "First"
+
+
+def test_a_whole_number_written_as_5_point_0_is_the_integer_5_as_in_json_schema(api):
+    cs = customers(2)
+    response = api.post("/api/v1/preview", {**MESSAGE, "selection": {"recipients.customer": {"ids": [float(cs[0].pk)]}}})
+    assert response.status_code == 200 and response.json()["methods"][0]["valid"] == 1
+    response = api.post("/api/v1/preview", {**MESSAGE, "selection": {"recipients.customer": {"ids": [1.5]}}})
+    assert response.status_code == 400

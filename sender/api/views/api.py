@@ -110,6 +110,8 @@ def attachments(request: HttpRequest) -> JsonResponse:
         raise ApiError(413, _("The file is too large: at most %(n)d bytes.") % {"n": limit})
     if request.content_type != "multipart/form-data":
         raise ApiError(415, _("Upload the file as multipart/form-data, in a field named “file”."))
+    if unknown := sorted((set(request.POST) | set(request.FILES)) - {"file"}):
+        raise ApiError(400, _("Unknown fields: %(names)s.") % {"names": ", ".join(unknown)})
     files = request.FILES.getlist("file")
     if len(files) != 1:
         raise ApiError(400, _("Send one file at a time, in a field named “file”."))
