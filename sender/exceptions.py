@@ -36,3 +36,12 @@ class SelectionError(ValueError):
     def __init__(self, errors: list[str] | str):
         self.errors = [errors] if isinstance(errors, str) else list(errors)
         super().__init__("; ".join(str(e) for e in self.errors))
+
+
+class InvalidFilter(SelectionError):
+    """A "everyone matching" filter that is not a valid filter of its model (the API answers 400)."""
+
+
+class IdempotencyConflict(SelectionError):
+    """An idempotency key reused with a different request: answering with the first result
+    would tell the client its new message went out (the API answers 422)."""

@@ -85,10 +85,13 @@ class Broadcast(models.Model):
     """One act of sending: one message to one selection, fanned out over one or more methods.
 
     The idempotency key comes from the form (or the command line); committing the same
-    key twice returns the existing broadcast instead of sending again.
+    key twice returns the existing broadcast instead of sending again, provided the request
+    is the same (`request_hash`); the same key with another request is refused.
     """
 
     idempotency_key = models.CharField(_("idempotency key"), max_length=64, unique=True)
+    request_hash = models.CharField(_("request hash"), max_length=64, blank=True, editable=False,
+                                    help_text=_("SHA-256 of the request that used the idempotency key."))
     typology = models.ForeignKey(
         MessageTypology, on_delete=models.PROTECT, null=True, blank=True, verbose_name=_("typology")
     )

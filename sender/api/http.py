@@ -4,17 +4,23 @@ Only a bearer token authenticates here, never the session cookie: that is why AP
 may be exempt from CSRF (a cross-site page cannot make a browser send the token).
 """
 
-import json
+import re
 from functools import wraps
 from typing import Any
 
-from django.core.exceptions import PermissionDenied, RequestDataTooBig
+from django.core.exceptions import PermissionDenied, RequestDataTooBig, SuspiciousOperation
 from django.http import Http404, HttpRequest, JsonResponse
+from django.http.multipartparser import MultiPartParserError
 from django.utils.translation import gettext as _
 from django.views.decorators.csrf import csrf_exempt
 
+from sender.api.contract import problems
+from sender.api.schema import IDEMPOTENCY, openapi, operation
 from sender.api.tokens import authenticate
-from sender.exceptions import SelectionError
+from sender.exceptions import InvalidFilter, SelectionError
+from sender.inputs import InputError, loads
+
+INTEGER = re.compile(r"-?[0-9]+")
 
 
 class ApiError(Exception):
@@ -55,35 +61,82 @@ def endpoint(*methods: str, auth: bool = True):
                 return view(request, *args, **kwargs)
             except ApiError as exc:
                 return error_response(exc.status, exc.errors, exc.fields)
-            except SelectionError as exc:
+            except InvalidFilter as exc:  # the filter string breaks its model's filter
                 return error_response(400, exc.errors)
+            except SelectionError as exc:  # well formed, but it cannot be done
+                return error_response(422, exc.errors)
             except PermissionDenied as exc:
                 return error_response(403, [str(exc) or _("You are not allowed to do this.")])
             except Http404:
                 return error_response(404, [_("Not found.")])
             except RequestDataTooBig:
                 return error_response(413, [_("The request is too large.")])
+            except (MultiPartParserError, SuspiciousOperation):  # no boundary, too many fields or files
+                return error_response(400, [_("The request body could not be read.")])
         return wrapper
     return decorator
 
 
-def json_body(request: HttpRequest) -> dict:
-    """The request's JSON object, or a 400/415 that says what is wrong with it."""
+def check(value: Any, schema: dict[str, Any], name: str = "") -> None:
+    """ApiError(400) with every way `value` breaks `schema`."""
+    messages, fields = problems(value, schema, name)
+    if messages:
+        raise ApiError(400, messages, fields=fields)
+
+
+def _number(text: str) -> float | int:
+    """JSON has one kind of number, and JSON Schema counts 5.0 as an integer: so does the API."""
+    value = float(text)
+    return int(value) if value.is_integer() else value
+
+
+def json_body(request: HttpRequest, schema: str) -> dict:
+    """The request's JSON object, checked against `schema` (a component of the OpenAPI document);
+    415 if it is not JSON, 400 with every problem if it does not follow the schema."""
     if request.content_type != "application/json":
         raise ApiError(415, _("Send JSON with “Content-Type: application/json”."))
     try:
-        data = json.loads(request.body or b"")
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-        raise ApiError(400, _("The request body is not valid JSON: %(error)s") % {"error": exc}) from None
+        data = loads(request.body or b"", parse_float=_number)
+    except InputError as exc:
+        raise ApiError(400, str(exc)) from None
     if not isinstance(data, dict):
         raise ApiError(400, _("The request body must be a JSON object."))
+    components = openapi()["components"]
+    check(data, {**components["schemas"][schema], "components": components})
     return data
 
 
+def query(request: HttpRequest, operation_id: str) -> dict[str, Any]:
+    """The operation's documented query parameters, converted and checked against their schemas
+    (400 for a wrong type, a value out of range, or a parameter given twice); others are ignored."""
+    found: dict[str, Any] = {}
+    for parameter in operation(operation_id).get("parameters", []):
+        name, schema = parameter["name"], parameter["schema"]
+        if parameter["in"] != "query" or name not in request.GET:
+            continue
+        values = request.GET.getlist(name)
+        if len(values) != 1:
+            raise ApiError(400, _("Give “%(name)s” once.") % {"name": name})
+        value: Any = values[0]
+        if schema.get("type") == "integer":
+            if not INTEGER.fullmatch(value):
+                raise ApiError(400, _("“%(name)s” must be a whole number.") % {"name": name})
+            value = int(value)
+        check(value, schema, name)
+        found[name] = value
+    return found
+
+
 def idempotency_key(request: HttpRequest) -> str:
-    key = request.headers.get("Idempotency-Key", "").strip()
+    key = request.headers.get("Idempotency-Key")
     if not key:
         raise ApiError(400, _("Send an “Idempotency-Key” header: any unique string per send, reused when you retry."))
-    if len(key) > 255:
-        raise ApiError(400, _("The Idempotency-Key header may be at most 255 characters."))
+    check(key, IDEMPOTENCY["schema"], "Idempotency-Key")
     return key
+
+
+@endpoint("GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS")
+def not_found(request: HttpRequest, *args, **kwargs) -> JsonResponse:
+    """Any other path under /api/v1/ (an id that is not one, a typo): a JSON 404, not a page
+    (401 first without a token, as everywhere in the API)."""
+    return error_response(404, [_("Not found.")])

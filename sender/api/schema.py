@@ -1,18 +1,54 @@
-"""The API's OpenAPI 3.1 description, written by hand and served at /api/v1/openapi.json.
+"""The API's OpenAPI 3.1 description, served at /api/v1/openapi.json, and the gate every
+request passes: `http.json_body` and `http.query` validate what arrives against the very
+schemas written here, so the documented contract and the server cannot drift apart.
 
-tests/api/test_schema.py validates it and checks that it documents exactly the API's routes;
-the API tests check every response they get against it.
+Parts depend on the configuration (the send methods, the recipient models and their ids),
+so the document is built per call. tests/api/test_schema.py validates it and checks that it
+documents exactly the API's routes; tests/api/test_contract.py runs Schemathesis against the
+live API to prove the server accepts what it documents and refuses what it does not.
 """
 
 from typing import Any
 
+from django.db import connection, models
+
+from sender.audience.registry import recipient_models
+from sender.audience.selection import MAX_EXPLICIT_IDS
+from sender.channels import methods
+from sender.models import MessageAttachment, MessageRecipient, MessageTypology
+from sender.pipeline.models import MessageTemplate
+
+PAGE_MAX = 500
+
 STRING = {"type": "string"}
 INTEGER = {"type": "integer"}
+NO_NUL = "^[^\\u0000]*$"
+"""Text a database can store. A lone surrogate cannot be written in JSON Schema; the JSON reader refuses it (400)."""
+TEXT = {"type": "string", "pattern": NO_NUL}
 DATETIME = {"type": ["string", "null"], "format": "date-time"}
-ID = {"name": "id", "in": "path", "required": True, "schema": INTEGER}
+MAX_FILTER = 2000
+SEND_AT = {"type": "string", "format": "date-time",
+           "description": "RFC 3339 with its offset, e.g. 2030-01-31T09:00:00+01:00; in the future, within a year."}
+
+
+def id_of(model: type[models.Model]) -> dict[str, Any]:
+    """An id of `model` as its primary key column can hold it: 1 to the database's maximum."""
+    field = model._meta.pk
+    if isinstance(field, models.IntegerField):  # AutoField, BigAutoField too
+        return {"type": "integer", "minimum": 1,
+                "maximum": connection.ops.integer_field_range(field.get_internal_type())[1]}
+    return {**TEXT, "minLength": 1, "maxLength": field.max_length or 255}
+
+
+def nullable(schema: dict[str, Any]) -> dict[str, Any]:
+    return {**schema, "type": [schema["type"], "null"]}
+
+
 IDEMPOTENCY = {
-    "name": "Idempotency-Key", "in": "header", "required": True, "schema": {"type": "string", "maxLength": 255},
-    "description": "Any unique string per send. Sending the same key again returns what the first request made.",
+    "name": "Idempotency-Key", "in": "header", "required": True,
+    "schema": {"type": "string", "minLength": 1, "maxLength": 255},
+    "description": "Any unique string per send. The same key with the same request returns what the first "
+                   "request made (200); the same key with a different request is refused (422).",
 }
 
 
@@ -29,53 +65,84 @@ def reply(description: str, schema: dict) -> dict:
 
 
 ERRORS = {
-    "400": reply("Invalid input: malformed JSON, unknown fields, a bad selection or message.", ref("Error")),
+    "400": reply("The request does not follow this description: malformed or too deeply nested JSON, a wrong "
+                 "type, an unknown field, a value out of range, text with a NUL or a lone surrogate, a filter "
+                 "that is not one.", ref("Error")),
     "401": reply("Missing, unknown or revoked token.", ref("Error")),
     "403": reply("The token's user may not do this.", ref("Error")),
 }
+WRITE_ERRORS = {
+    "413": reply("The request body is too large.", ref("Error")),
+    "415": reply("The body is not JSON.", ref("Error")),
+    "422": reply("Well formed, but it cannot be done: recipients that do not exist or that you may not see, "
+                 "nobody matching, a message a method refuses, a time in the past, an Idempotency-Key already "
+                 "used for a different request.", ref("Error")),
+}
 NOT_FOUND = {"404": reply("No such object, or not visible to the token's user.", ref("Error"))}
+CONFLICT = {"409": reply("It already started or was cancelled.", ref("Error"))}
 
-SCHEMAS: dict[str, Any] = {
+
+def selection() -> dict[str, Any]:
+    """Per configured recipient model: explicit ids (of that model's kind), or a filter."""
+    choices = {
+        label: {"oneOf": [
+            {"type": "object", "required": ["ids"], "additionalProperties": False,
+             "properties": {"ids": {"type": "array", "items": id_of(model), "maxItems": MAX_EXPLICIT_IDS}}},
+            {"type": "object", "required": ["filter"], "additionalProperties": False,
+             "properties": {"filter": {**TEXT, "maxLength": MAX_FILTER}}},
+        ]}
+        for label, model in recipient_models().items()
+    }
+    return {
+        "type": "object", "minProperties": 1, "additionalProperties": False, "properties": choices,
+        "description": "Per recipient model (“app_label.model”): explicit ids, or everyone matching a filter "
+                       "given as the dashboard's query string (its search: at most 10 words, 200 characters).",
+        "example": {"recipients.customer": {"ids": [1, 2]}, "recipients.externalsubject": {"filter": "q=acme"}},
+    }
+
+
+def message_properties() -> dict[str, Any]:
+    return {
+        "selection": ref("Selection"),
+        "methods": {"type": "array", "items": {"enum": [alias for alias, _label in methods.choices()]},
+                    "minItems": 1, "uniqueItems": True, "example": ["email", "storage"]},
+        "typology": nullable(id_of(MessageTypology)),
+        "template": {**nullable(id_of(MessageTemplate)),
+                     "description": "A saved template; fills subject, body and typology that are not given."},
+        "subject": {**TEXT, "maxLength": 255},
+        "body": {**TEXT, "description": "May use {{ name }}, {{ first_name }}, {{ last_name }}."},
+        "attachments": {"type": "array", "items": id_of(MessageAttachment),
+                        "description": "Ids from POST /attachments."},
+        "transliterate": {"type": "boolean", "description": "SMS: replace characters outside GSM-7 with close "
+                                                            "ones, so the text costs less."},
+    }
+
+
+def request_schemas() -> dict[str, Any]:
+    properties = message_properties()
+    return {
+        "Selection": selection(),
+        "Message": {"type": "object", "required": ["selection", "methods"], "additionalProperties": False,
+                    "properties": properties},
+        "ScheduledMessage": {"type": "object", "required": ["selection", "methods", "send_at"],
+                             "additionalProperties": False, "properties": {**properties, "send_at": SEND_AT}},
+        "ScheduleChange": {"type": "object", "additionalProperties": False,
+                           "description": "Any fields of ScheduledMessage; the rest stay as they are.",
+                           "properties": {**properties, "send_at": SEND_AT}},
+    }
+
+
+STORED_SELECTION = {
+    "type": "object", "description": "The selection as it was sent.",
+    "additionalProperties": {"type": "object", "properties": {
+        "ids": {"type": "array", "items": {"type": ["integer", "string"]}}, "filter": STRING}},
+}
+
+RESPONSE_SCHEMAS: dict[str, Any] = {
     "Error": {
         "type": "object", "required": ["errors"],
         "properties": {"errors": {"type": "array", "items": STRING},
                        "fields": {"type": "object", "additionalProperties": {"type": "array", "items": STRING}}},
-    },
-    "Selection": {
-        "type": "object", "description": "Per recipient model (“app_label.model”): explicit ids, or everyone "
-                                         "matching a filter given as the dashboard's query string.",
-        "additionalProperties": {
-            "type": "object",
-            "properties": {"ids": {"type": "array", "items": {"type": ["integer", "string"]}, "maxItems": 50000},
-                           "filter": STRING},
-        },
-        "example": {"recipients.customer": {"ids": [1, 2]}, "recipients.externalsubject": {"filter": "q=acme"}},
-    },
-    "Message": {
-        "type": "object", "required": ["selection", "methods"], "additionalProperties": False,
-        "properties": {
-            "selection": ref("Selection"),
-            "methods": {"type": "array", "items": STRING, "example": ["email", "storage"]},
-            "typology": {"type": ["integer", "null"]},
-            "template": {"type": ["integer", "null"], "description": "A saved template; fills subject, body and "
-                                                                     "typology that are not given."},
-            "subject": STRING,
-            "body": {"type": "string", "description": "May use {{ name }}, {{ first_name }}, {{ last_name }}."},
-            "attachments": {"type": "array", "items": INTEGER, "description": "Ids from POST /attachments."},
-            "transliterate": {"type": "boolean", "description": "SMS: replace characters outside GSM-7 with "
-                                                                 "close ones, so the text costs less."},
-        },
-    },
-    "ScheduledMessage": {
-        "allOf": [ref("Message"), {"type": "object", "required": ["send_at"],
-                                   "properties": {"send_at": {"type": "string", "format": "date-time"}}}],
-    },
-    "ScheduleChange": {
-        "type": "object", "description": "Any fields of ScheduledMessage; the rest stay as they are.",
-        "properties": {"send_at": {"type": "string", "format": "date-time"}, "selection": ref("Selection"),
-                       "methods": {"type": "array", "items": STRING}, "typology": {"type": ["integer", "null"]},
-                       "subject": STRING, "body": STRING, "attachments": {"type": "array", "items": INTEGER},
-                       "transliterate": {"type": "boolean"}},
     },
     "Rejected": {
         "type": "object",
@@ -112,7 +179,7 @@ SCHEMAS: dict[str, Any] = {
         "properties": {
             "id": INTEGER, "status": {"enum": ["queued", "sending", "done", "failed", "cancelled"]},
             "subject": STRING, "body": STRING, "typology": {"type": ["integer", "null"]}, "sender": STRING,
-            "created_at": DATETIME, "selection": ref("Selection"), "attachments": {"type": "array", "items": INTEGER},
+            "created_at": DATETIME, "selection": STORED_SELECTION, "attachments": {"type": "array", "items": INTEGER},
             "methods": {"type": "array", "items": ref("MethodStatus")},
             "totals": {"type": "object", "properties": {
                 **{k: INTEGER for k in ("pending", "success", "failed", "unknown", "invalid", "duplicate", "total")},
@@ -150,7 +217,7 @@ SCHEMAS: dict[str, Any] = {
             "id": INTEGER, "status": {"enum": ["scheduled", "started", "cancelled", "failed"]},
             "send_at": {"type": "string", "format": "date-time"},
             "time_zone": {"type": "string", "description": "The zone send_at is shown in."},
-            "selection": ref("Selection"), "methods": {"type": "array", "items": STRING},
+            "selection": STORED_SELECTION, "methods": {"type": "array", "items": STRING},
             "typology": {"type": ["integer", "null"]}, "subject": STRING, "body": STRING,
             "transliterate": {"type": "boolean"}, "attachments": {"type": "array", "items": INTEGER},
             "broadcast": {"type": ["integer", "null"], "description": "Set once a worker started it."},
@@ -164,82 +231,104 @@ SCHEMAS: dict[str, Any] = {
     },
 }
 
-PATHS: dict[str, Any] = {
-    "/api/v1/openapi.json": {"get": {
-        "operationId": "schema", "summary": "This description.", "security": [],
-        "responses": {"200": {"description": "OpenAPI 3.1 document.", **json_content({"type": "object"})}},
-    }},
-    "/api/v1/preview": {"post": {
-        "operationId": "preview", "summary": "What a send would reach and cost, per method. Writes nothing.",
-        "requestBody": {"required": True, **json_content(ref("Message"))},
-        "responses": {"200": reply("The preview.", ref("Preview")), **ERRORS,
-                      "415": reply("The body is not JSON.", ref("Error"))},
-    }},
-    "/api/v1/broadcasts": {"post": {
-        "operationId": "createBroadcast", "summary": "Create a broadcast and queue its delivery.",
-        "parameters": [IDEMPOTENCY],
-        "requestBody": {"required": True, **json_content(ref("Message"))},
-        "responses": {"201": reply("Created and queued.", ref("Broadcast")),
-                      "200": reply("This Idempotency-Key already created this broadcast; nothing new was sent.",
-                                   ref("Broadcast")),
-                      **ERRORS, "415": reply("The body is not JSON.", ref("Error"))},
-    }},
-    "/api/v1/broadcasts/{id}": {"get": {
-        "operationId": "getBroadcast", "summary": "Status and counters per method.", "parameters": [ID],
-        "responses": {"200": reply("The broadcast.", ref("Broadcast")), **ERRORS, **NOT_FOUND},
-    }},
-    "/api/v1/broadcasts/{id}/recipients": {"get": {
-        "operationId": "listRecipients", "summary": "Recipient rows, in id order, a page at a time.",
-        "parameters": [
-            ID,
-            {"name": "after", "in": "query", "schema": INTEGER, "description": "The last row id already seen."},
-            {"name": "limit", "in": "query", "schema": {"type": "integer", "minimum": 1, "maximum": 500}},
-            {"name": "status", "in": "query", "schema": STRING},
-            {"name": "method", "in": "query", "schema": STRING},
-        ],
-        "responses": {"200": reply("One page.", ref("RecipientPage")), **ERRORS, **NOT_FOUND},
-    }},
-    "/api/v1/broadcasts/{id}/cancel": {"post": {
-        "operationId": "cancelBroadcast", "summary": "Stop what is still pending.", "parameters": [ID],
-        "responses": {"200": reply("Cancelled.", ref("Cancelled")), **ERRORS, **NOT_FOUND},
-    }},
-    "/api/v1/attachments": {"post": {
-        "operationId": "uploadAttachment", "summary": "Upload one file to attach to a later send.",
-        "requestBody": {"required": True, "content": {"multipart/form-data": {"schema": {
-            "type": "object", "required": ["file"], "properties": {"file": {"type": "string", "format": "binary"}},
-        }}}},
-        "responses": {"201": reply("Stored.", ref("Attachment")), **ERRORS,
-                      "413": reply("Larger than the configured limit; nothing was stored.", ref("Error")),
-                      "415": reply("Not multipart/form-data.", ref("Error"))},
-    }},
-    "/api/v1/templates": {"get": {
-        "operationId": "listTemplates", "summary": "Saved messages per typology.",
-        "parameters": [{"name": "typology", "in": "query", "schema": INTEGER}],
-        "responses": {"200": reply("The templates.", {"type": "object", "properties": {
-            "results": {"type": "array", "items": ref("Template")}}}), **ERRORS},
-    }},
-    "/api/v1/schedules": {"post": {
-        "operationId": "createSchedule", "summary": "Check a send now and queue it for send_at.",
-        "parameters": [IDEMPOTENCY],
-        "requestBody": {"required": True, **json_content(ref("ScheduledMessage"))},
-        "responses": {"201": reply("Scheduled; with its preview.", ref("Schedule")),
-                      "200": reply("This Idempotency-Key already made this schedule.", ref("Schedule")),
-                      **ERRORS, "415": reply("The body is not JSON.", ref("Error"))},
-    }},
-    "/api/v1/schedules/{id}": {
-        "get": {"operationId": "getSchedule", "summary": "A scheduled broadcast.", "parameters": [ID],
-                "responses": {"200": reply("The schedule.", ref("Schedule")), **ERRORS, **NOT_FOUND}},
-        "patch": {"operationId": "updateSchedule", "summary": "Change it until a worker starts it.",
-                  "parameters": [ID], "requestBody": {"required": True, **json_content(ref("ScheduleChange"))},
-                  "responses": {"200": reply("Changed.", ref("Schedule")), **ERRORS, **NOT_FOUND,
-                                "409": reply("It already started or was cancelled.", ref("Error"))}},
-    },
-    "/api/v1/schedules/{id}/cancel": {"post": {
-        "operationId": "cancelSchedule", "summary": "Cancel before it starts.", "parameters": [ID],
-        "responses": {"200": reply("Cancelled.", ref("Schedule")), **ERRORS, **NOT_FOUND,
-                      "409": reply("It already started or was cancelled.", ref("Error"))},
-    }},
-}
+
+
+def _id_param() -> dict[str, Any]:
+    return {"name": "id", "in": "path", "required": True, "schema": {"type": "integer", "minimum": 1,
+                                                                      "maximum": 2**63 - 1}}
+
+
+def _links(*operations: str) -> dict[str, Any]:
+    """OpenAPI links: the id a create returns feeds these operations (Schemathesis follows them)."""
+    return {op[0].upper() + op[1:]: {"operationId": op, "parameters": {"id": "$response.body#/id"}}
+            for op in operations}
+
+
+def paths() -> dict[str, Any]:
+    aliases = [alias for alias, _label in methods.choices()]
+    broadcast_links = _links("getBroadcast", "listRecipients", "cancelBroadcast")
+    schedule_links = _links("getSchedule", "updateSchedule", "cancelSchedule")
+    return {
+        "/api/v1/openapi.json": {"get": {
+            "operationId": "schema", "summary": "This description.", "security": [],
+            "responses": {"200": {"description": "OpenAPI 3.1 document.", **json_content({"type": "object"})}},
+        }},
+        "/api/v1/preview": {"post": {
+            "operationId": "preview", "summary": "What a send would reach and cost, per method. Writes nothing.",
+            "requestBody": {"required": True, **json_content(ref("Message"))},
+            "responses": {"200": reply("The preview.", ref("Preview")), **ERRORS, **WRITE_ERRORS},
+        }},
+        "/api/v1/broadcasts": {"post": {
+            "operationId": "createBroadcast", "summary": "Create a broadcast and queue its delivery.",
+            "parameters": [IDEMPOTENCY],
+            "requestBody": {"required": True, **json_content(ref("Message"))},
+            "responses": {"201": {**reply("Created and queued.", ref("Broadcast")), "links": broadcast_links},
+                          "200": {**reply("This Idempotency-Key already created this broadcast from the same "
+                                          "request; nothing new was sent.", ref("Broadcast")),
+                                  "links": broadcast_links},
+                          **ERRORS, **WRITE_ERRORS},
+        }},
+        "/api/v1/broadcasts/{id}": {"get": {
+            "operationId": "getBroadcast", "summary": "Status and counters per method.", "parameters": [_id_param()],
+            "responses": {"200": reply("The broadcast.", ref("Broadcast")), **ERRORS, **NOT_FOUND},
+        }},
+        "/api/v1/broadcasts/{id}/recipients": {"get": {
+            "operationId": "listRecipients", "summary": "Recipient rows, in id order, a page at a time.",
+            "parameters": [
+                _id_param(),
+                {"name": "after", "in": "query", "description": "The last row id already seen.",
+                 "schema": {"type": "integer", "minimum": 0, "maximum": 2**63 - 1}},
+                {"name": "limit", "in": "query", "schema": {"type": "integer", "minimum": 1, "maximum": PAGE_MAX}},
+                {"name": "status", "in": "query", "schema": {"enum": list(MessageRecipient.Status.values)}},
+                {"name": "method", "in": "query", "schema": {"enum": aliases}},
+            ],
+            "responses": {"200": reply("One page.", ref("RecipientPage")), **ERRORS, **NOT_FOUND},
+        }},
+        "/api/v1/broadcasts/{id}/cancel": {"post": {
+            "operationId": "cancelBroadcast", "summary": "Stop what is still pending.", "parameters": [_id_param()],
+            "responses": {"200": reply("Cancelled.", ref("Cancelled")), **ERRORS, **NOT_FOUND},
+        }},
+        "/api/v1/attachments": {"post": {
+            "operationId": "uploadAttachment", "summary": "Upload one file to attach to a later send.",
+            "requestBody": {"required": True, "content": {"multipart/form-data": {"schema": {
+                "type": "object", "required": ["file"], "additionalProperties": False,
+                "properties": {"file": {"type": "string", "format": "binary"}},
+            }}}},
+            "responses": {"201": reply("Stored.", ref("Attachment")), **ERRORS,
+                          "413": reply("Larger than the configured limit; nothing was stored.", ref("Error")),
+                          "415": reply("Not multipart/form-data.", ref("Error")),
+                          "422": reply("The file was refused: a type not allowed, a disguised or broken file; "
+                                       "nothing was stored.", ref("Error"))},
+        }},
+        "/api/v1/templates": {"get": {
+            "operationId": "listTemplates", "summary": "Saved messages per typology.",
+            "parameters": [{"name": "typology", "in": "query", "schema": id_of(MessageTypology)}],
+            "responses": {"200": reply("The templates.", {"type": "object", "properties": {
+                "results": {"type": "array", "items": ref("Template")}}}), **ERRORS},
+        }},
+        "/api/v1/schedules": {"post": {
+            "operationId": "createSchedule", "summary": "Check a send now and queue it for send_at.",
+            "parameters": [IDEMPOTENCY],
+            "requestBody": {"required": True, **json_content(ref("ScheduledMessage"))},
+            "responses": {"201": {**reply("Scheduled; with its preview.", ref("Schedule")), "links": schedule_links},
+                          "200": {**reply("This Idempotency-Key already made this schedule from the same request.",
+                                          ref("Schedule")), "links": schedule_links},
+                          **ERRORS, **WRITE_ERRORS},
+        }},
+        "/api/v1/schedules/{id}": {
+            "get": {"operationId": "getSchedule", "summary": "A scheduled broadcast.", "parameters": [_id_param()],
+                    "responses": {"200": reply("The schedule.", ref("Schedule")), **ERRORS, **NOT_FOUND}},
+            "patch": {"operationId": "updateSchedule", "summary": "Change it until a worker starts it.",
+                      "parameters": [_id_param()],
+                      "requestBody": {"required": True, **json_content(ref("ScheduleChange"))},
+                      "responses": {"200": reply("Changed.", ref("Schedule")), **ERRORS, **WRITE_ERRORS,
+                                    **NOT_FOUND, **CONFLICT}},
+        },
+        "/api/v1/schedules/{id}/cancel": {"post": {
+            "operationId": "cancelSchedule", "summary": "Cancel before it starts.", "parameters": [_id_param()],
+            "responses": {"200": reply("Cancelled.", ref("Schedule")), **ERRORS, **NOT_FOUND, **CONFLICT},
+        }},
+    }
 
 
 def openapi(server: str = "") -> dict[str, Any]:
@@ -252,7 +341,16 @@ def openapi(server: str = "") -> dict[str, Any]:
                                 "same visibility as on the dashboard."},
         "servers": [{"url": server or "/"}],
         "security": [{"token": []}],
-        "paths": PATHS,
-        "components": {"schemas": SCHEMAS,
+        "paths": paths(),
+        "components": {"schemas": {**request_schemas(), **RESPONSE_SCHEMAS},
                        "securitySchemes": {"token": {"type": "http", "scheme": "bearer"}}},
     }
+
+
+def operation(operation_id: str) -> dict[str, Any]:
+    """One operation of the document, by its operationId."""
+    for item in paths().values():
+        for found in item.values():
+            if found["operationId"] == operation_id:
+                return found
+    raise KeyError(operation_id)

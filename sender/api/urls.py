@@ -1,6 +1,7 @@
 from django.urls import path
 
 from sender.api import pages, views
+from sender.api.http import not_found
 
 app_name = "sender_api"
 
@@ -16,6 +17,9 @@ urlpatterns = [
     path("api/v1/schedules", views.schedules, name="schedules"),
     path("api/v1/schedules/<int:pk>", views.schedule, name="schedule_api"),
     path("api/v1/schedules/<int:pk>/cancel", views.schedule_cancel, name="schedule_cancel_api"),
+    # Last: any other path under the API (an id that is not one, a typo) is a JSON 404.
+    path("api/v1/", not_found, name="api_root"),
+    path("api/v1/<path:rest>", not_found, name="api_not_found"),
     path("api/tokens/", pages.tokens, name="tokens"),
     path("api/tokens/<int:pk>/revoke/", pages.revoke_token, name="revoke_token"),
 ]

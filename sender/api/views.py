@@ -8,7 +8,7 @@ from django.urls import reverse
 from django.utils.translation import gettext as _
 
 from sender.access import visible_broadcasts
-from sender.api.http import ApiError, endpoint, idempotency_key, json_body
+from sender.api.http import ApiError, endpoint, idempotency_key, json_body, query
 from sender.api.payloads import (
     attachment_json,
     broadcast_json,
@@ -30,7 +30,6 @@ from sender.pipeline.commit import commit
 from sender.pipeline.models import MessageTemplate
 from sender.pipeline.preview import preview
 
-PAGE_MAX = 500
 UPLOAD_OVERHEAD = 64 * 1024  # multipart headers and boundaries around the one file
 
 
@@ -52,18 +51,20 @@ def schema(request: HttpRequest) -> JsonResponse:
 @endpoint("POST")
 def preview_view(request: HttpRequest) -> JsonResponse:
     require_send(request)
-    form = compose_form(json_body(request), request.user)
+    form = compose_form(json_body(request, "Message"), request.user)
     data, draft = form.cleaned_data, form.draft()
     return JsonResponse(preview_json(preview(data["selection"], request.user, data["methods"], draft), draft))
 
 
 @endpoint("POST")
 def broadcasts(request: HttpRequest) -> JsonResponse:
-    """Create and queue a broadcast; the same Idempotency-Key returns the same broadcast (200)."""
+    """Create and queue a broadcast; the same Idempotency-Key with the same request returns the
+    same broadcast (200), with a different request a 422."""
     require_send(request)
     key = scheduling.scoped_key(request.user, idempotency_key(request))
+    payload = json_body(request, "Message")
     existed = Broadcast.objects.filter(idempotency_key=key).exists()
-    form = compose_form(json_body(request), request.user, key)
+    form = compose_form(payload, request.user, key)
     data = form.cleaned_data
     broadcast = commit(data["selection"], request.user, data["methods"], form.draft(), key, typology=data["typology"])
     response = JsonResponse(broadcast_json(_broadcast(request, broadcast.pk), request), status=200 if existed else 201)
@@ -79,27 +80,23 @@ def broadcast(request: HttpRequest, pk: int) -> JsonResponse:
 @endpoint("GET")
 def broadcast_recipients(request: HttpRequest, pk: int) -> JsonResponse:
     """Recipient rows in id order, a page at a time (`after` = the last id seen)."""
+    params = query(request, "listRecipients")
     found = _broadcast(request, pk)
     methods = {sent.pk: sent.method for sent in found.sents.all()}
-    try:
-        after = int(request.GET.get("after", 0))
-        limit = min(max(int(request.GET.get("limit", 100)), 1), PAGE_MAX)
-    except ValueError:
-        raise ApiError(400, _("“after” and “limit” must be whole numbers.")) from None
-    rows = MessageRecipient.objects.filter(message_sent_id__in=list(methods), pk__gt=after).order_by("pk")
-    if status := request.GET.get("status"):
-        if status not in MessageRecipient.Status.values:
-            raise ApiError(400, _("Unknown status “%(status)s”.") % {"status": status})
+    limit = params.get("limit", 100)
+    rows = MessageRecipient.objects.filter(message_sent_id__in=list(methods), pk__gt=params.get("after", 0))
+    rows = rows.order_by("pk")
+    if status := params.get("status"):
         rows = rows.filter(status=status)
-    if method := request.GET.get("method"):
+    if method := params.get("method"):
         rows = rows.filter(message_sent_id__in=[i for i, m in methods.items() if m == method])
     page = list(rows[: limit + 1])
     results = [row_json(row, methods) for row in page[:limit]]
     following = None
     if len(page) > limit:
-        query = request.GET.copy()
-        query["after"] = page[limit - 1].pk
-        following = request.build_absolute_uri(f"{request.path}?{query.urlencode()}")
+        following_query = request.GET.copy()
+        following_query["after"] = page[limit - 1].pk
+        following = request.build_absolute_uri(f"{request.path}?{following_query.urlencode()}")
     return JsonResponse({"results": results, "next": following})
 
 
@@ -121,22 +118,25 @@ def attachments(request: HttpRequest) -> JsonResponse:
         raise ApiError(413, _("The file is too large: at most %(n)d bytes.") % {"n": limit})
     if request.content_type != "multipart/form-data":
         raise ApiError(415, _("Upload the file as multipart/form-data, in a field named “file”."))
+    if unknown := sorted((set(request.POST) | set(request.FILES)) - {"file"}):
+        raise ApiError(400, _("Unknown fields: %(names)s.") % {"names": ", ".join(unknown)})
     files = request.FILES.getlist("file")
     if len(files) != 1:
         raise ApiError(400, _("Send one file at a time, in a field named “file”."))
     try:
         attachment = store_attachment(files[0], request.user)
     except ValidationError as exc:
-        raise ApiError(413 if exc.code == "too_large" else 400, exc.messages) from None
+        raise ApiError(413 if exc.code == "too_large" else 422, exc.messages) from None
     return JsonResponse(attachment_json(attachment), status=201)
 
 
 @endpoint("GET")
 def templates(request: HttpRequest) -> JsonResponse:
     require_send(request)
+    params = query(request, "listTemplates")
     found = MessageTemplate.objects.select_related("typology")
-    if typology := request.GET.get("typology"):
-        found = found.filter(typology_id=typology) if typology.isdigit() else found.none()
+    if "typology" in params:
+        found = found.filter(typology_id=params["typology"])
     return JsonResponse({"results": [template_json(t) for t in found]})
 
 
@@ -144,7 +144,7 @@ def templates(request: HttpRequest) -> JsonResponse:
 def schedules(request: HttpRequest) -> JsonResponse:
     require_send(request)
     key = scheduling.scoped_key(request.user, idempotency_key(request), scope="schedule")
-    payload = json_body(request)
+    payload = json_body(request, "ScheduledMessage")
     form = compose_form(payload, request.user, key)
     data, draft = form.cleaned_data, form.draft()
     scheduled, checked = scheduling.schedule(data["selection"], request.user, data["methods"], draft,
@@ -162,16 +162,16 @@ def schedule(request: HttpRequest, pk: int) -> JsonResponse:
     scheduled = get_object_or_404(scheduling.visible_schedules(request.user), pk=pk)
     if request.method == "PATCH":
         require_send(request)
-        payload = json_body(request)
+        payload = json_body(request, "ScheduleChange")
         current = {"selection": scheduled.selection, "methods": scheduled.methods, "typology": scheduled.typology_id,
                    "subject": scheduled.subject, "body": scheduled.body, "transliterate": scheduled.transliterate,
                    "attachments": [a.pk for a in scheduled.attachments.all()]}
-        form = compose_form({**current, **payload}, request.user)
+        form = compose_form(payload, request.user, current=current)
         data = form.cleaned_data
         try:
             scheduled = scheduling.update(scheduled, request.user, selection=data["selection"],
                                           method_aliases=data["methods"], draft=form.draft(),
-                                          send_at=send_at(payload, required=False), typology=data["typology"])
+                                          send_at=send_at(payload), typology=data["typology"])
         except scheduling.NotEditable as exc:
             raise ApiError(409, exc.errors) from None
     return JsonResponse(schedule_json(scheduled, request))

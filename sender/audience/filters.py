@@ -11,14 +11,15 @@ import django_filters
 from django.db.models import Model, Q, QuerySet
 from django.utils.translation import gettext_lazy as _
 
+from sender.search import SearchFilter, terms
+
 
 class RecipientFilterSet(django_filters.FilterSet):
-    q = django_filters.CharFilter(label=_("Search"), method="search")
+    q = SearchFilter(label=_("Search"), method="search")
 
     def search(self, queryset: QuerySet, name: str, value: str) -> QuerySet:
         fields = getattr(self._meta.model, "sender_search_fields", [])
-        terms = value.split()
-        for term in terms:
+        for term in terms(value):
             queryset = queryset.filter(reduce(or_, (Q(**{f"{f}__icontains": term}) for f in fields), Q()))
         return queryset
 

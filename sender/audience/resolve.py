@@ -17,7 +17,8 @@ from django.utils.translation import ngettext
 from sender.audience.filters import filterset_for
 from sender.audience.registry import get_recipient_model
 from sender.audience.selection import ModelSelection, Selection
-from sender.exceptions import SelectionError
+from sender.exceptions import InvalidFilter, SelectionError
+from sender.inputs import parse_pk
 
 CHUNK = 5000
 
@@ -39,7 +40,7 @@ def selected_queryset(part: ModelSelection, user: AbstractBaseUser) -> QuerySet:
         filterset = filterset_for(model)(QueryDict(part.filter), queryset=queryset)
         if not filterset.is_valid():
             problems = [f"{field}: {' '.join(errs)}" for field, errs in filterset.errors.items()]
-            raise SelectionError([_("Invalid filter for %(model)s.") % {"model": model._meta.verbose_name_plural}, *problems])
+            raise InvalidFilter([_("Invalid filter for %(model)s.") % {"model": model._meta.verbose_name_plural}, *problems])
         return filterset.qs
     ids = _parse_ids(model, part.ids)
     found = set(queryset.filter(pk__in=ids).values_list("pk", flat=True))
@@ -59,9 +60,19 @@ def selected_queryset(part: ModelSelection, user: AbstractBaseUser) -> QuerySet:
 
 def _parse_ids(model: type[Model], ids: tuple[str, ...]) -> list:
     try:
-        return [model._meta.pk.to_python(i) for i in ids]
+        return [parse_pk(model, i) for i in ids]
     except ValidationError as exc:
         raise SelectionError(_("“%(ids)s” is not a valid list of ids.") % {"ids": ", ".join(ids[:5])}) from exc
+
+
+def find_visible(label: str, pk: str, user: AbstractBaseUser) -> Model | None:
+    """The recipient `label`/`pk` if the user may see it; None for an unknown model, an id
+    that is not one (“abc”, 10**30) or a row outside the user's visibility."""
+    try:
+        model = get_recipient_model(label)
+        return visible(model, user).filter(pk=parse_pk(model, pk)).first()
+    except (SelectionError, ValidationError):
+        return None
 
 
 def resolve(selection: Selection, user: AbstractBaseUser, kinds: set[str]) -> Iterator[Resolved]:

@@ -5,6 +5,7 @@ from django.db.models import Q, QuerySet
 from django.utils.translation import gettext_lazy as _
 
 from sender.models import MessageRecipient, MessageTypology
+from sender.search import SearchFilter, terms
 
 
 class InboxFilterSet(django_filters.FilterSet):
@@ -14,14 +15,14 @@ class InboxFilterSet(django_filters.FilterSet):
         field_name="message_sent__broadcast__typology", queryset=MessageTypology.objects.all(),
         label=_("Typology"), empty_label=_("All typologies"),
     )
-    q = django_filters.CharFilter(label=_("Search"), method="search")
+    q = SearchFilter(label=_("Search"), method="search")
 
     class Meta:
         model = MessageRecipient
         fields = ["typology", "q"]
 
     def search(self, queryset: QuerySet, name: str, value: str) -> QuerySet:
-        for term in value.split():
+        for term in terms(value):
             queryset = queryset.filter(Q(message_sent__broadcast__subject__icontains=term)
                                        | Q(message_sent__broadcast__body__icontains=term))
         return queryset

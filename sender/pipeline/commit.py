@@ -3,12 +3,16 @@
 Rows go in a chunk at a time (rows.py) while the selection streams through, so memory
 stays flat. The delivery tasks are queued inside the same transaction: with the database
 task backend they become visible together with the rows, or not at all. The idempotency
-key makes a repeated request return the broadcast it made.
+key makes a repeated request return the broadcast it made; the same key with a different
+request is refused (IdempotencyConflict), as Stripe and the IETF Idempotency-Key draft do.
 """
 
+import hashlib
+import json
 from collections import Counter
 from collections.abc import Iterable, Iterator, Sequence
 from itertools import islice
+from typing import Any
 
 from django.contrib.auth.models import AbstractBaseUser
 from django.db import IntegrityError, transaction
@@ -18,7 +22,7 @@ from sender.audience.resolve import resolve
 from sender.audience.selection import Selection
 from sender.channels import BaseMethod, Draft
 from sender.conf import sender_settings
-from sender.exceptions import SelectionError
+from sender.exceptions import IdempotencyConflict, SelectionError
 from sender.models import Broadcast, MessageRecipient, MessageSent, MessageTypology
 from sender.pipeline import progress
 from sender.pipeline.checks import load_methods, presend, require_sender
@@ -37,21 +41,23 @@ def commit(
     idempotency_key: str,
     typology: MessageTypology | None = None,
 ) -> Broadcast:
-    """Create the broadcast, or return the one this key already created for this user."""
+    """Create the broadcast, or return the one this key already created for this user from
+    the same request (IdempotencyConflict if the request differs)."""
     require_sender(user)
     if not idempotency_key or len(idempotency_key) > 64:
         raise SelectionError(_("A send needs an idempotency key of at most 64 characters."))
-    existing = _existing(idempotency_key, user)
+    fingerprint = request_hash(selection, method_aliases, draft, typology)
+    existing = _existing(idempotency_key, user, fingerprint)
     if existing:
         return existing
     loaded = load_methods(method_aliases)
     presend(loaded, draft)
     try:
         with transaction.atomic():
-            broadcast = _write(selection, user, loaded, draft, idempotency_key, typology)
+            broadcast = _write(selection, user, loaded, draft, idempotency_key, typology, fingerprint)
     except IntegrityError:
         # A concurrent request with the same key won the race; answer with its broadcast.
-        existing = _existing(idempotency_key, user)
+        existing = _existing(idempotency_key, user, fingerprint)
         if existing:
             return existing
         raise
@@ -60,16 +66,38 @@ def commit(
     return broadcast
 
 
-def _existing(key: str, user: AbstractBaseUser) -> Broadcast | None:
+def request_hash(selection: Selection, method_aliases: Sequence[str], draft: Draft,
+                 typology: MessageTypology | None, **extra: Any) -> str:
+    """SHA-256 of what a send asks for, in a canonical form (method and attachment order do
+    not matter), stored with its idempotency key to tell a retry from a different request."""
+    canonical = {
+        "selection": selection.to_json(), "methods": sorted(set(method_aliases)),
+        "typology": typology.pk if typology else None, "subject": draft.subject, "body": draft.body,
+        "attachments": sorted(getattr(a, "pk", a) for a in draft.attachments),
+        "transliterate": bool(draft.transliterate), **extra,
+    }
+    return hashlib.sha256(json.dumps(canonical, sort_keys=True, default=str).encode()).hexdigest()
+
+
+def check_same_request(stored_hash: str, fingerprint: str) -> None:
+    """Refuse a key reused for another request (rows from before hashes were kept pass)."""
+    if stored_hash and stored_hash != fingerprint:
+        raise IdempotencyConflict(_("This idempotency key was already used for a different request; "
+                                    "use a new key for a new message."))
+
+
+def _existing(key: str, user: AbstractBaseUser, fingerprint: str) -> Broadcast | None:
     broadcast = Broadcast.objects.filter(idempotency_key=key).first()
     if broadcast and broadcast.sender_id != user.pk:
         raise SelectionError(_("This idempotency key was already used by someone else."))
+    if broadcast:
+        check_same_request(broadcast.request_hash, fingerprint)
     return broadcast
 
 
-def _write(selection, user, loaded: list[BaseMethod], draft: Draft, key: str, typology) -> Broadcast:
+def _write(selection, user, loaded: list[BaseMethod], draft: Draft, key: str, typology, fingerprint: str) -> Broadcast:
     broadcast = Broadcast.objects.create(
-        idempotency_key=key, typology=typology, subject=draft.subject, body=draft.body,
+        idempotency_key=key, request_hash=fingerprint, typology=typology, subject=draft.subject, body=draft.body,
         sender=user, selection=selection.to_json(),
     )
     if draft.attachments:

@@ -1,16 +1,17 @@
 """The compose form: what a sender asks for (on the dashboard or through the API), checked and
 turned into pipeline inputs."""
 
-import json
 import uuid
 
 from django import forms
 from django.contrib.auth.models import AbstractBaseUser
+from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from sender.audience.selection import Selection
 from sender.channels import Draft, methods
 from sender.exceptions import SelectionError
+from sender.inputs import InputError, loads, parse_pk, validate_text
 from sender.models import MessageAttachment, MessageTypology
 
 
@@ -26,19 +27,34 @@ class LocalDateTimeInput(forms.DateTimeInput):
         return value.strftime("%Y-%m-%dT%H:%M") if hasattr(value, "strftime") else value
 
 
+class IdsField(forms.ModelMultipleChoiceField):
+    """Ids checked one by one against the model's primary key first, so an id past the column's
+    range (10**30) is a form error, not an OverflowError in the database driver."""
+
+    def _check_values(self, value):
+        if not isinstance(value, (list, tuple)):
+            raise forms.ValidationError(self.error_messages["invalid_list"], code="invalid_list")
+        for pk in value:
+            try:
+                parse_pk(self.queryset.model, pk)
+            except forms.ValidationError:
+                raise forms.ValidationError(self.error_messages["invalid_pk_value"], code="invalid_pk_value",
+                                            params={"pk": str(pk)[:40]}) from None
+        return super()._check_values(value)
+
+
 class ComposeForm(forms.Form):
     selection = forms.CharField(widget=forms.HiddenInput, required=False)
     methods = forms.MultipleChoiceField(label=_("Send by"), widget=forms.CheckboxSelectMultiple,
                                         error_messages={"required": _("Choose at least one send method.")})
     typology = forms.ModelChoiceField(label=_("Typology"), queryset=MessageTypology.objects.all(), required=False)
-    subject = forms.CharField(label=_("Subject"), max_length=255, required=False)
-    body = forms.CharField(label=_("Message"), widget=forms.Textarea(attrs={"rows": 8}),
+    subject = forms.CharField(label=_("Subject"), max_length=255, required=False, validators=[validate_text])
+    body = forms.CharField(label=_("Message"), widget=forms.Textarea(attrs={"rows": 8}), validators=[validate_text],
                            error_messages={"required": _("Write the message first.")})
     transliterate = forms.BooleanField(
         label=_("SMS: replace accented and typographic characters so the message stays GSM-7 (cheaper)"),
         required=False)
-    attachments = forms.ModelMultipleChoiceField(queryset=MessageAttachment.objects.none(), required=False,
-                                                 widget=forms.MultipleHiddenInput)
+    attachments = IdsField(queryset=MessageAttachment.objects.none(), required=False, widget=forms.MultipleHiddenInput)
     idempotency_key = forms.CharField(widget=forms.HiddenInput, max_length=64)
     send_at = forms.DateTimeField(label=_("Send later, at"), required=False, widget=LocalDateTimeInput,
                                   input_formats=LocalDateTimeInput.input_formats)  # empty: now (sender.pipeline.scheduling)
@@ -53,8 +69,8 @@ class ComposeForm(forms.Form):
     def clean_selection(self) -> Selection:
         raw = self.cleaned_data["selection"]
         try:
-            data = json.loads(raw) if raw else {}
-        except json.JSONDecodeError:
+            data = loads(raw) if raw else {}
+        except InputError:
             raise forms.ValidationError(_("The selection could not be read; reload the page.")) from None
         try:
             return Selection.parse(data)

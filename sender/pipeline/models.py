@@ -49,6 +49,8 @@ class ScheduledBroadcast(models.Model):
     send_at = models.DateTimeField(_("send at"), db_index=True)
     status = models.CharField(_("status"), max_length=16, choices=Status.choices, default=Status.SCHEDULED)
     idempotency_key = models.CharField(_("idempotency key"), max_length=64, unique=True)
+    request_hash = models.CharField(_("request hash"), max_length=64, blank=True, editable=False,
+                                    help_text=_("SHA-256 of the request that used the idempotency key."))
     selection = models.JSONField(_("selection"), default=dict)
     methods = models.JSONField(_("send methods"), default=list)
     typology = models.ForeignKey(MessageTypology, on_delete=models.PROTECT, null=True, blank=True,

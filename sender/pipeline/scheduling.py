@@ -9,7 +9,7 @@ finds nothing to do, and two workers never start the same one.
 
 import hashlib
 from collections.abc import Sequence
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 
 from django.contrib.auth.models import AbstractBaseUser
 from django.core.exceptions import PermissionDenied
@@ -23,7 +23,7 @@ from sender.audience.selection import Selection
 from sender.channels import Draft
 from sender.exceptions import SelectionError
 from sender.models import Broadcast, MessageTypology
-from sender.pipeline.commit import commit
+from sender.pipeline.commit import check_same_request, commit, request_hash
 from sender.pipeline.models import ScheduledBroadcast
 from sender.pipeline.preview import Preview, preview
 
@@ -56,28 +56,42 @@ def may_change(user: AbstractBaseUser, scheduled: ScheduledBroadcast) -> bool:
     return scheduled.sender_id == user.pk or user.is_superuser
 
 
+SCHEDULE_AHEAD = timedelta(days=366)
+"""How far ahead a broadcast may be scheduled: beyond a year is a typo (and year 9999 overflows)."""
+
+
 def _check_time(send_at: datetime) -> None:
     if timezone.is_naive(send_at):
         raise SelectionError(_("Give the time with its time zone."))
-    if send_at <= timezone.now():
+    now = timezone.now()
+    try:
+        send_at = send_at.astimezone(UTC)
+    except OverflowError:  # year 1 or 9999 with an offset that leaves the calendar
+        send_at = datetime.max.replace(tzinfo=UTC)
+    if send_at <= now:
         raise SelectionError(_("The time to send must be in the future."))
+    if send_at > now + SCHEDULE_AHEAD:
+        raise SelectionError(_("The time to send must be within a year from now."))
 
 
 def schedule(selection: Selection, user: AbstractBaseUser, method_aliases: Sequence[str], draft: Draft,
              send_at: datetime, idempotency_key: str, typology: MessageTypology | None = None,
              ) -> tuple[ScheduledBroadcast, Preview | None]:
     """Check the send as a preview would, then queue it for `send_at`; a repeated key returns
-    the schedule it made (and no preview)."""
+    the schedule it made (and no preview), if the request is the same (else IdempotencyConflict)."""
+    fingerprint = request_hash(selection, method_aliases, draft, typology, send_at=send_at.isoformat())
     existing = ScheduledBroadcast.objects.filter(idempotency_key=idempotency_key).first()
     if existing:
         if existing.sender_id != user.pk:
             raise SelectionError(_("This idempotency key was already used by someone else."))
+        check_same_request(existing.request_hash, fingerprint)
         return existing, None
     _check_time(send_at)
     checked = preview(selection, user, list(method_aliases), draft)
     with transaction.atomic():
         scheduled = ScheduledBroadcast.objects.create(
-            sender=user, send_at=send_at, idempotency_key=idempotency_key, selection=selection.to_json(),
+            sender=user, send_at=send_at, idempotency_key=idempotency_key, request_hash=fingerprint,
+            selection=selection.to_json(),
             methods=list(method_aliases), typology=typology, subject=draft.subject, body=draft.body,
             transliterate=draft.transliterate,
         )

@@ -14,6 +14,7 @@ from django.utils.translation import gettext_lazy as _
 
 from sender.channels import methods
 from sender.models import Broadcast, MessageRecipient, MessageSent, MessageTypology
+from sender.search import SearchFilter, terms
 
 WITH_FAILED_ROWS = "with_failed"
 """History status choice: broadcasts with at least one failed recipient row."""
@@ -52,7 +53,7 @@ class BroadcastFilterSet(django_filters.FilterSet):
     sender = django_filters.ModelChoiceFilter(label=_("Sent by"), queryset=senders)
     status = django_filters.ChoiceFilter(label=_("Status"), choices=broadcast_status_choices,
                                          method="filter_status")
-    q = django_filters.CharFilter(label=_("Text"), method="search")
+    q = SearchFilter(label=_("Text"), method="search")
 
     class Meta:
         model = Broadcast
@@ -72,7 +73,7 @@ class BroadcastFilterSet(django_filters.FilterSet):
         return queryset.filter(_sents_of(Q(status=value)))
 
     def search(self, queryset: QuerySet, name: str, value: str) -> QuerySet:
-        for term in value.split():
+        for term in terms(value):
             queryset = queryset.filter(Q(subject__icontains=term) | Q(body__icontains=term))
         return queryset
 

@@ -102,10 +102,10 @@ def test_preview_counts_and_prices_without_writing_and_renders_an_example_per_me
 def test_preview_refuses_placeholders_a_method_cannot_fill_and_unknown_ones(api):
     customers(1)
     response = api.post("/api/v1/preview", {**MESSAGE, "body": "Hi {{ name }}"})
-    assert response.status_code == 400
+    assert response.status_code == 422
     assert any("Storage (read online) cannot fill in placeholders" in e for e in response.json()["errors"])
     response = api.post("/api/v1/preview", {**MESSAGE, "methods": ["email"], "body": "{{ user.password }}"})
-    assert response.status_code == 400 and "is not a placeholder you can use" in response.json()["errors"][0]
+    assert response.status_code == 422 and "is not a placeholder you can use" in response.json()["errors"][0]
 
 
 @pytest.mark.parametrize("raw, status, words", [
@@ -126,14 +126,14 @@ def test_preview_wants_json_and_known_fields(api):
 
 def test_preview_uses_the_dashboards_form_rules(api):
     response = api.post("/api/v1/preview", {"selection": EVERYONE, "methods": ["email"], "body": ""})
-    assert response.status_code == 400
+    assert response.status_code == 422  # well formed, refused by the form's rule
     assert response.json()["fields"]["body"] == ["Write the message first."]
 
 
 def test_preview_refuses_recipients_the_user_may_not_see(api, outsider):
     [hidden] = customers(1, owner=outsider)
     response = api.post("/api/v1/preview", {**MESSAGE, "selection": {"recipients.customer": {"ids": [hidden.pk]}}})
-    assert response.status_code == 400 and "not visible to you" in response.json()["errors"][0]
+    assert response.status_code == 422 and "not visible to you" in response.json()["errors"][0]
 
 
 def test_preview_and_create_need_the_send_permission(nosend_user, api_as):
@@ -286,10 +286,10 @@ def test_an_oversized_upload_is_413_and_nothing_is_stored(api, settings, tmp_pat
     assert not any(p.is_file() for p in (tmp_path / "attachments").rglob("*"))
 
 
-def test_a_disguised_or_missing_file_is_400_and_a_form_post_is_415(api):
+def test_a_disguised_file_is_422_a_missing_one_400_and_a_form_post_415(api):
     response = api.post("/api/v1/attachments", {"file": ContentFile(b"MZ\x90\x00binary", name="cv.pdf")},
                         multipart=True)
-    assert response.status_code == 400 and "cv.pdf" in response.json()["errors"][0]
+    assert response.status_code == 422 and "cv.pdf" in response.json()["errors"][0]
     assert api.post("/api/v1/attachments", {"other": "x"}, multipart=True).status_code == 400
     assert api.post("/api/v1/attachments", {"file": "x"}).status_code == 415
     assert not MessageAttachment.objects.exists()
@@ -300,7 +300,7 @@ def test_another_users_attachment_cannot_be_sent(api, api_as, perm_user):
     theirs = api_as(perm_user).post("/api/v1/attachments", {"file": ContentFile(PDF, name="x.pdf")},
                                     multipart=True).json()["id"]
     response = create(api, attachments=[theirs], methods=["email"])
-    assert response.status_code == 400 and "attachments" in response.json()["fields"]
+    assert response.status_code == 422 and "attachments" in response.json()["fields"]
     assert not Broadcast.objects.exists()
 
 

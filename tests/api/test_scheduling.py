@@ -86,10 +86,10 @@ def test_a_schedule_that_can_no_longer_be_sent_says_why(api, sender_user, run_wo
 def test_times_in_the_past_or_without_a_zone_are_refused(api):
     customers(1)
     past = plan(api, timezone.now() - timedelta(minutes=1))
-    assert past.status_code == 400 and "future" in past.json()["errors"][0]
+    assert past.status_code == 422 and "future" in past.json()["errors"][0]
     naive = api.post("/api/v1/schedules", {**MESSAGE, "send_at": "2099-01-01T09:00:00"},
                      headers={"Idempotency-Key": "n"})
-    assert naive.status_code == 400 and "time zone" in naive.json()["errors"][0]
+    assert naive.status_code == 400 and "RFC 3339" in naive.json()["errors"][0]
     assert not ScheduledBroadcast.objects.exists() and not DBTaskResult.objects.exists()
 
 

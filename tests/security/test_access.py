@@ -173,6 +173,7 @@ ARGS = {
     "sender:inbox_message": {"pk": "sent"}, "sender:inbox_attachment": {"sent_id": "sent", "pk": "attachment"},
     "sender:inbox_thumbnail": {"sent_id": "sent", "pk": "attachment"},
     "sender:inbox_invite": {"label": "recipients.customer", "pk": "customer"},
+    "sender_api:api_not_found": {"rest": "broadcasts/abc"},
 }
 
 STATUS = {
@@ -196,6 +197,8 @@ STATUS = {
     "sender_api:broadcasts":          "405/401      405/401      405/401      405/403      405/400      405/400",
     "sender_api:broadcast":           "401/405      401/405      401/405      404/405      200/405      200/405",
     "sender_api:recipients":          "401/405      401/405      401/405      404/405      200/405      200/405",
+    "sender_api:api_root":            "401/401      401/401      401/401      404/404      404/404      404/404",
+    "sender_api:api_not_found":       "401/401      401/401      401/401      404/404      404/404      404/404",
     "sender_api:cancel":              "405/401      405/401      405/401      405/404      405/200      405/200",
     "sender_api:attachments":         "405/401      405/401      405/401      405/403      405/400      405/400",
     "sender_api:templates":           "401/405      401/405      401/405      403/405      200/405      200/405",

@@ -8,7 +8,6 @@ Application is made for that request and shut down after it.
 import asyncio
 import contextlib
 import hmac
-import json
 import logging
 import weakref
 from collections.abc import AsyncIterator
@@ -27,6 +26,7 @@ from telegram.error import TelegramError
 from telegram.ext import Application
 
 from sender.channels.telegram.bot import build_application, telegram_method
+from sender.inputs import loads
 
 logger = logging.getLogger(__name__)
 SECRET_HEADER = "X-Telegram-Bot-Api-Secret-Token"
@@ -67,7 +67,7 @@ async def webhook(request: HttpRequest) -> HttpResponse:
     if method is None or not secret_matches(request, method.options["webhook_secret"]):
         return HttpResponseForbidden("Forbidden")
     try:
-        data = json.loads(request.body)
+        data = loads(request.body)  # InputError is a ValueError: too deep, unstorable text, not JSON
         if not isinstance(data, dict) or "update_id" not in data:
             raise ValueError
     except ValueError:

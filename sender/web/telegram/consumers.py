@@ -8,13 +8,10 @@ each message is sent once.
 
 from channels.db import database_sync_to_async
 from django.contrib.contenttypes.models import ContentType
-from django.core.exceptions import ValidationError
 from django.template.loader import render_to_string
 
-from sender.audience.registry import get_recipient_model
-from sender.audience.resolve import visible
+from sender.audience.resolve import find_visible
 from sender.channels.telegram.links import telegram_aliases
-from sender.exceptions import SelectionError
 from sender.models import IncomingMessage
 from sender.permissions import is_staff
 from sender.web.consumers import LiveConsumer
@@ -54,10 +51,7 @@ class ChatConsumer(LiveConsumer):
     @database_sync_to_async
     def _recipient(self, user, label: str, pk: str) -> tuple[int, str, int] | None:
         """(content type id, object id, newest incoming id) of a recipient this staff user may see."""
-        try:
-            obj = visible(get_recipient_model(label), user).filter(pk=pk).first()
-        except (SelectionError, ValueError, ValidationError):
-            return None
+        obj = find_visible(label, pk, user)
         if obj is None:
             return None
         ct = ContentType.objects.get_for_model(obj)

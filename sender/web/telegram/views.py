@@ -8,15 +8,14 @@ from django.contrib.contenttypes.models import ContentType
 from django.core.exceptions import PermissionDenied
 from django.db import models
 from django.http import Http404, HttpRequest, HttpResponse
-from django.shortcuts import get_object_or_404, redirect, render
+from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 from telegram.helpers import create_deep_linked_url
 
 from sender.access import staff_required
-from sender.audience.registry import get_recipient_model
-from sender.audience.resolve import visible
+from sender.audience.resolve import find_visible
 from sender.audience.selection import Selection
 from sender.channels import Draft
 from sender.channels.telegram import links
@@ -33,12 +32,11 @@ REPLY_MAX = 4096
 
 
 def recipient_or_404(request: HttpRequest, label: str, pk: str) -> models.Model:
-    """A recipient the user may see; anything else (another's, unknown model) is a 404."""
-    try:
-        model = get_recipient_model(label)
-    except SelectionError:
-        raise Http404 from None
-    return get_object_or_404(visible(model, request.user), pk=pk)
+    """A recipient the user may see; anything else (another's, unknown model, not an id) is a 404."""
+    obj = find_visible(label, pk, request.user)
+    if obj is None:
+        raise Http404
+    return obj
 
 
 def bot_username() -> str:

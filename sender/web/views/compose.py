@@ -16,7 +16,7 @@ from sender.audience.registry import recipient_models
 from sender.channels import methods
 from sender.channels.sms.text import analyze
 from sender.conf import sender_settings
-from sender.exceptions import SelectionError
+from sender.exceptions import IdempotencyConflict, SelectionError
 from sender.pipeline.commit import commit
 from sender.pipeline.forms import ComposeForm
 from sender.pipeline.preview import preview
@@ -47,6 +47,9 @@ def compose(request: HttpRequest) -> HttpResponse:
                 return redirect(scheduled)
             broadcast = commit(data["selection"], request.user, data["methods"], form.draft(),
                                data["idempotency_key"], typology=data["typology"])
+        except IdempotencyConflict:
+            form.add_error(None, _("This form was already sent with different content. "
+                                   "Reload the page to send a new message."))
         except (SelectionError, PermissionDenied) as exc:
             form.add_error(None, getattr(exc, "errors", [str(exc)]))
         else:

@@ -13,7 +13,6 @@ from asgiref.sync import sync_to_async
 from django.contrib import messages
 from django.contrib.auth.models import AbstractBaseUser
 from django.contrib.contenttypes.models import ContentType
-from django.core.exceptions import ObjectDoesNotExist, ValidationError
 from django.core.handlers.asgi import ASGIRequest
 from django.core.paginator import Paginator
 from django.db.models import DateTimeField, Model, OuterRef, Subquery, Value
@@ -26,9 +25,8 @@ from django.utils.translation import ngettext
 from django.views.decorators.http import require_POST
 
 from sender.access import staff_required, visible_broadcasts
-from sender.audience.registry import get_recipient_model, recipient_models
-from sender.audience.resolve import visible
-from sender.exceptions import SelectionError
+from sender.audience.registry import recipient_models
+from sender.audience.resolve import find_visible
 from sender.inbox.messages import storage_aliases
 from sender.inbox.people import user_field
 from sender.models import Broadcast, MessageRecipient, MessageSent, MessageUserRead
@@ -199,11 +197,10 @@ def reader_ids(obj: Model) -> list[int]:
 def recipient_history(request: HttpRequest, label: str, pk: str) -> HttpResponse:
     """Every message one recipient was sent, over every method, in broadcasts the user may see.
     Staff only: it names a recipient, which a recipient logged in for their inbox must not browse."""
-    try:
-        model = get_recipient_model(label)
-        obj = visible(model, request.user).get(pk=pk)
-    except (SelectionError, ObjectDoesNotExist, ValueError, ValidationError):
-        raise Http404 from None  # an unknown model, nobody you may see, or not even an id
+    obj = find_visible(label, pk, request.user)
+    if obj is None:
+        raise Http404  # an unknown model, nobody you may see, or not even an id
+    model = type(obj)
     readers = reader_ids(obj)
     reads = MessageUserRead.objects.filter(message_sent=OuterRef("message_sent"), user_id__in=readers)
     rows = (

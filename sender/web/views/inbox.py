@@ -12,15 +12,13 @@ from django.contrib.auth.decorators import login_required
 from django.core.paginator import Paginator
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.http.response import HttpResponseBase
-from django.shortcuts import get_object_or_404, redirect, render
+from django.shortcuts import redirect, render
 from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
 from django.views.decorators.http import require_GET, require_POST
 
 from sender.access import staff_required
-from sender.audience.registry import get_recipient_model
-from sender.audience.resolve import visible
-from sender.exceptions import SelectionError
+from sender.audience.resolve import find_visible
 from sender.inbox import live
 from sender.inbox.context import person
 from sender.inbox.files import file_response, readable_attachment, thumbnail_response
@@ -126,12 +124,10 @@ def inbox_thumbnail(request: HttpRequest, sent_id: int, pk: int) -> HttpResponse
 @require_POST
 def inbox_invite(request: HttpRequest, label: str, pk: str) -> HttpResponse:
     """Staff: link a recipient record to an account and email it a set-password link."""
-    try:
-        model = get_recipient_model(label)
-    except SelectionError:
-        raise Http404 from None
-    record = get_object_or_404(visible(model, request.user), pk=pk)
-    if not may_invite(request.user, model):
+    record = find_visible(label, pk, request.user)
+    if record is None:
+        raise Http404  # an unknown model, nobody you may see, or not even an id
+    if not may_invite(request.user, type(record)):
         messages.error(request, _("You may not invite recipients to read their messages online."))
     else:
         try:
