@@ -21,7 +21,8 @@ from telegram.constants import ChatMemberStatus, ChatType
 from telegram.ext import Application, ChatMemberHandler, CommandHandler, ContextTypes, MessageHandler, filters
 
 from ..methods import methods
-from ..methods.telegram import ChatRateLimiter, TelegramMethod
+from ..methods.telegram import TelegramMethod
+from .gateway import rate_limiter
 from . import incoming, links
 from .persistence import DjangoPersistence
 
@@ -44,7 +45,7 @@ def build_application(method: TelegramMethod, polling: bool = False) -> Applicat
     o = method.options
     builder = (Application.builder().token(o["token"]).base_url(o["base_url"]).base_file_url(o["base_file_url"])
                .persistence(DjangoPersistence(update_interval=5))
-               .rate_limiter(ChatRateLimiter(float(o["rate"]), float(o["chat_interval"]), int(o["max_retries"]))))
+               .rate_limiter(rate_limiter(o)))
     if not polling:
         builder = builder.updater(None)
     application = builder.build()

@@ -17,7 +17,7 @@ from telegram.helpers import create_deep_linked_url
 
 from ..exceptions import DeliveryError, SelectionError
 from ..methods import Draft
-from ..methods.telegram import LOOP
+from .gateway import LOOP
 from ..permissions import can_send
 from ..pipeline import Selection, commit
 from ..pipeline.resolve import visible
