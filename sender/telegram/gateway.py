@@ -101,6 +101,8 @@ class ChatRateLimiter(BaseRateLimiter[int]):
         self.evict_above = CHATS_KEPT
         self.running = asyncio.Event()  # cleared while Telegram asked us to wait
         self.running.set()
+        self.resume_at = -math.inf
+        self.pauses: set[asyncio.Future] = set()
 
     async def initialize(self) -> None:
         return None
@@ -115,14 +117,23 @@ class ChatRateLimiter(BaseRateLimiter[int]):
             try:
                 return await self._one(chat, callback, args, kwargs)
             except RetryAfter as exc:
-                if attempt == retries:
+                if attempt == retries:  # this call gives up, the others still wait as asked
+                    self.pauses.add(task := asyncio.ensure_future(self._pause(retry_after_seconds(exc) + 0.1)))
+                    task.add_done_callback(self.pauses.discard)
                     raise
-                self.running.clear()
-                try:
-                    await asyncio.sleep(retry_after_seconds(exc) + 0.1)
-                finally:
-                    self.running.set()
+                await self._pause(retry_after_seconds(exc) + 0.1)
         return None
+
+    async def _pause(self, seconds: float) -> None:
+        """Hold every call until `seconds` from now (or a later end another pause set)."""
+        loop = asyncio.get_running_loop()
+        self.resume_at = max(self.resume_at, loop.time() + seconds)
+        self.running.clear()
+        try:
+            while (left := self.resume_at - loop.time()) > 0:
+                await asyncio.sleep(left)
+        finally:
+            self.running.set()
 
     async def _one(self, chat: int | str | None, callback, args, kwargs):
         if chat is None:  # getMe, setWebhook...: no chat, no limit but a pause
