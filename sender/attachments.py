@@ -53,6 +53,8 @@ KINDS: dict[str, Kind] = {
     "jpeg": Kind("image/jpeg", "jpeg", image_format="JPEG"),
     "gif": Kind("image/gif", "gif", image_format="GIF"),
     "webp": Kind("image/webp", "webp", image_format="WEBP"),
+    "mp3": Kind("audio/mpeg", "mp3"),
+    "mp4": Kind("video/mp4", "mp4"),
     "txt": Kind("text/plain", None),
     "csv": Kind("text/csv", None),
     "docx": Kind(OOXML + "wordprocessingml.document", "zip", member="word/document.xml"),
@@ -63,6 +65,7 @@ KINDS: dict[str, Kind] = {
 FAMILY_LABELS = {
     "pdf": gettext_lazy("a PDF document"), "png": gettext_lazy("a PNG image"), "jpeg": gettext_lazy("a JPEG image"),
     "gif": gettext_lazy("a GIF image"), "webp": gettext_lazy("a WebP image"), "zip": gettext_lazy("a ZIP archive"),
+    "mp3": gettext_lazy("MP3 audio"), "mp4": gettext_lazy("an MP4 video"),
     None: gettext_lazy("text or unrecognised data"),
 }
 
@@ -97,7 +100,7 @@ def check_attachment(upload: File) -> CheckedFile:
         data = clean_image(data, name, kind.image_format)
     elif kind.member:
         check_office(data, name, ext, kind)
-    elif kind.magic == "pdf":
+    elif kind.magic in {"pdf", "mp3", "mp4"}:
         check_no_hidden_archive(data, name)
         check_pdf_active_content(data, name)
     else:
@@ -149,7 +152,13 @@ def sniff(data: bytes) -> str | None:
     """The binary family the first bytes announce, or None (text, or nothing we know)."""
     if data[:4] == b"RIFF" and data[8:12] == b"WEBP":
         return "webp"
-    return next((family for magic, family in MAGIC if data.startswith(magic)), None)
+    if data[4:8] == b"ftyp":  # ISO media: MP4 and its kin
+        return "mp4"
+    found = next((family for magic, family in MAGIC if data.startswith(magic)), None)
+    mpeg_frame = len(data) > 1 and data[0] == 0xFF and data[1] & 0xE6 in {0xE2, 0xE4, 0xE6}  # sync, layer I-III
+    if found is None and (data.startswith(b"ID3") or mpeg_frame):
+        return "mp3"
+    return found
 
 
 def check_magic(data: bytes, name: str, ext: str, kind: Kind) -> None:

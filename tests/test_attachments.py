@@ -126,8 +126,8 @@ def test_it_refuses_an_empty_file(sender_user):
 def test_it_refuses_extensions_not_on_the_allow_list(sender_user, name):
     assert_refused(
         sender_user, name, b"hello",
-        f"“{name}” cannot be attached: allowed file types are csv, docx, gif, jpeg, jpg, ods, odt, pdf, png, "
-        "txt, webp, xlsx.",
+        f"“{name}” cannot be attached: allowed file types are csv, docx, gif, jpeg, jpg, mp3, mp4, ods, odt, "
+        "pdf, png, txt, webp, xlsx.",
     )
 
 

@@ -141,11 +141,11 @@ def test_blocked_and_deleted_chats_fail_with_the_reason_and_are_not_tried_again(
     reasons = dict(MessageRecipient.objects.filter(message_sent=sent, status=Status.FAILED)
                    .values_list("address", "reason"))
     assert reasons == {str(blocked): "Forbidden: bot was blocked by the user",
-                       str(gone): "Chat not found"}
+                       str(gone): "Bad Request: chat not found"}
     assert statuses(sent) == {Status.SUCCESS: 2, Status.FAILED: 2}
     inactive = TelegramLink.objects.filter(active=False)
     assert {(link.chat_id, link.reason) for link in inactive} == {
-        (blocked, "Forbidden: bot was blocked by the user"), (gone, "Chat not found")}
+        (blocked, "Forbidden: bot was blocked by the user"), (gone, "Bad Request: chat not found")}
     assert Customer.objects.get(pk=people[1].pk).telegram_chat_id == ""
 
     again = send(sender_user, key="tg-2")

@@ -30,7 +30,8 @@ from telegram.ext import (
 
 from sender.channels import methods
 from sender.channels.telegram import incoming, links
-from sender.channels.telegram.method import ChatRateLimiter, TelegramMethod
+from sender.channels.telegram.gateway import rate_limiter
+from sender.channels.telegram.method import TelegramMethod
 from sender.channels.telegram.persistence import DjangoPersistence
 
 logger = logging.getLogger(__name__)
@@ -52,7 +53,7 @@ def build_application(method: TelegramMethod, polling: bool = False) -> Applicat
     o = method.options
     builder = (Application.builder().token(o["token"]).base_url(o["base_url"]).base_file_url(o["base_file_url"])
                .persistence(DjangoPersistence(update_interval=5))
-               .rate_limiter(ChatRateLimiter(float(o["rate"]), float(o["chat_interval"]), int(o["max_retries"]))))
+               .rate_limiter(rate_limiter(o)))
     if not polling:
         builder = builder.updater(None)
     application = builder.build()

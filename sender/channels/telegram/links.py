@@ -163,6 +163,22 @@ def deactivate(reasons: dict[str, str]) -> int:
     return count
 
 
+def migrate(moves: dict[str, str]) -> None:
+    """Groups Telegram upgraded to supergroups: the new chat id replaces the old one on the
+    recipients (their Telegram field) and on the links, so later broadcasts go there at once.
+    One UPDATE per recipient model and one for the links, per group moved."""
+    moves = {old: new for old, new in moves.items() if old.lstrip("-").isdigit() and new.lstrip("-").isdigit()}
+    if not moves:
+        return
+    with transaction.atomic():
+        for old, new in moves.items():
+            for model in recipient_models().values():
+                path = _writable(model)
+                if path:
+                    model._default_manager.filter(**{path: old}).update(**{path: new})
+            TelegramLink.objects.filter(chat_id=int(old)).update(chat_id=int(new), updated_at=timezone.now())
+
+
 def create_deep_link(obj: models.Model, user: AbstractBaseUser) -> DeepLink:
     return DeepLink.objects.create(**_key(obj), created_by=user)
 

@@ -118,3 +118,22 @@ class TelegramFile(models.Model):
 
     def __str__(self) -> str:
         return self.file_id
+
+
+class TelegramProgress(models.Model):
+    """How far a row still pending got: the messages (text parts, then attachments) Telegram
+    accepted before it asked us to wait. The next attempt starts after them, so nobody gets a
+    part twice; the row is forgotten here once it ends."""
+
+    row = models.OneToOneField("sender.MessageRecipient", on_delete=models.CASCADE, primary_key=True,
+                               related_name="+", verbose_name=_("recipient row"))
+    delivered = models.PositiveSmallIntegerField(_("messages delivered"))
+    chat_id = models.CharField(_("chat id"), max_length=64, help_text=_("Where they went (a group may have moved)."))
+    last_ref = models.CharField(_("last message"), max_length=128)
+
+    class Meta:
+        verbose_name = _("Telegram progress")
+        verbose_name_plural = _("Telegram progress")
+
+    def __str__(self) -> str:
+        return f"{self.row_id}: {self.delivered}"

@@ -1,8 +1,10 @@
 """The webhook Telegram POSTs updates to, and the bot Application that handles them.
 
 Under ASGI (daphne) the Application lives as long as the event loop, initialized on the
-first update. Under WSGI, or in tests, each request runs on a loop of its own, so the
-Application is made for that request and shut down after it.
+first update: Telegram POSTs up to max_connections updates at once, so the first requests
+all wait for the one initialization (one Application, one rate limiter per process). Under
+WSGI, or in tests, each request runs on a loop of its own, so the Application is made for
+that request and shut down after it.
 """
 
 import asyncio
@@ -30,7 +32,8 @@ from sender.inputs import loads
 
 logger = logging.getLogger(__name__)
 SECRET_HEADER = "X-Telegram-Bot-Api-Secret-Token"
-_applications: "weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, Application]" = weakref.WeakKeyDictionary()
+_applications: "weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, asyncio.Future[Application]]" = (
+    weakref.WeakKeyDictionary())
 
 
 def secret_matches(request: HttpRequest, secret: str) -> bool:
@@ -42,21 +45,44 @@ def secret_matches(request: HttpRequest, secret: str) -> bool:
 @contextlib.asynccontextmanager
 async def application_for(request: HttpRequest) -> AsyncIterator[Application]:
     method = telegram_method()
-    loop = asyncio.get_running_loop()
-    application = _applications.get(loop)
-    if application is not None and application.bot.token == method.options["token"]:
-        yield application
+    if isinstance(request, ASGIRequest):
+        yield await _shared_application(method)
         return
     application = build_application(method)
     await application.initialize()
-    if isinstance(request, ASGIRequest):
-        _applications[loop] = application
-        yield application
-        return
     try:
         yield application
     finally:
         await application.shutdown()
+
+
+async def _shared_application(method) -> Application:
+    """The loop's Application, initialized once however many requests ask at the same time."""
+    loop = asyncio.get_running_loop()
+    pending = _applications.get(loop)
+    if pending is None or not _usable(pending, method.options["token"]):
+        pending = _applications[loop] = loop.create_future()
+        application = build_application(method)
+        try:
+            await application.initialize()
+        except asyncio.CancelledError:
+            pending.cancel()
+            raise
+        except Exception as exc:
+            pending.set_exception(exc)
+            pending.exception()  # retrieved: the requests waiting get it, nobody else needs to
+            raise
+        pending.set_result(application)
+    return await asyncio.shield(pending)
+
+
+def _usable(pending: "asyncio.Future[Application]", token: str) -> bool:
+    """Still initializing, or initialized for this token; not failed (Telegram unreachable)."""
+    if not pending.done():
+        return True
+    if pending.cancelled() or pending.exception() is not None:
+        return False
+    return pending.result().bot.token == token
 
 
 @csrf_exempt

@@ -20,7 +20,7 @@ from sender.audience.selection import Selection
 from sender.channels import Draft
 from sender.channels.telegram import links
 from sender.channels.telegram.bot import telegram_method
-from sender.channels.telegram.method import LOOP
+from sender.channels.telegram.gateway import LOOP
 from sender.channels.telegram.models import DeepLink, TelegramLink
 from sender.exceptions import DeliveryError, SelectionError
 from sender.permissions import can_send
