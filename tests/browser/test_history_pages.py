@@ -1,6 +1,6 @@
 """History, a broadcast's rows and the cost report in a real browser against the real server:
 filter the history, open a broadcast, narrow its rows to the failed ones, download them as
-CSV, and mark a month invoiced. Screenshots 7–9 in the README come from here."""
+CSV, and mark a month invoiced. Screenshots 7–9 of docs/dashboard.md come from here."""
 
 import csv
 import io

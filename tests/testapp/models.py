@@ -1,4 +1,4 @@
-"""A project's own recipient models, as the README shows: students and their parents."""
+"""A project's own recipient models, as docs/recipients.md shows: students and their parents."""
 
 from django.conf import settings
 from django.db import models
