@@ -14,7 +14,6 @@ once (not a test; figures for BENCHMARKS.md).
 
 import json
 import resource
-import statistics
 import time
 import uuid
 from datetime import timedelta
@@ -26,11 +25,11 @@ from django.contrib.contenttypes.models import ContentType
 from django.core.management.base import BaseCommand, CommandError
 from django.db import connection, transaction
 from django.test import Client
-from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from django.utils import timezone
 
 from sender.audience.models import Customer
+from sender.dev.pages import time_page
 from sender.models import Broadcast, MessageRecipient, MessageSent
 
 USER = "history-bench"
@@ -78,27 +77,13 @@ class Command(BaseCommand):
             ("cost report, monthly by method and sender", reverse("sender:report"),
              {"period": "monthly", "group": "method,sender"}),
         ]
-        results = [measure(client, name, url, params, repeat) for name, url, params in cases]
+        results = [time_page(client, name, url, params, repeat) for name, url, params in cases]
         if not no_csv:
             results.append(stream_csv(client, largest))
         self.stdout.write(json.dumps({
             "recipient_rows": MessageRecipient.objects.count(), "broadcasts": Broadcast.objects.count(),
             "biggest_broadcast_rows": largest.total, "database": connection.vendor, "results": results,
         }, indent=2))
-
-
-def measure(client: Client, name: str, url: str, params: dict, repeat: int) -> dict:
-    timings = []
-    for _ in range(repeat):
-        start = time.perf_counter()
-        response = client.get(url, params, HTTP_HOST="localhost")
-        timings.append(time.perf_counter() - start)
-        if response.status_code != 200:
-            raise CommandError(f"{name}: HTTP {response.status_code}")
-    with CaptureQueriesContext(connection) as queries:
-        client.get(url, params, HTTP_HOST="localhost")
-    return {"case": name, "median_ms": round(statistics.median(timings) * 1000, 1),
-            "max_ms": round(max(timings) * 1000, 1), "queries": len(queries)}
 
 
 def stream_csv(client: Client, sent: MessageSent) -> dict:

@@ -9,19 +9,17 @@ so the table is not the reader's alone; then it times the inbox pages (not a tes
 """
 
 import json
-import statistics
-import time
 import uuid
 
 from django.contrib.auth import get_user_model
 from django.contrib.contenttypes.models import ContentType
 from django.core.management.base import BaseCommand, CommandError
-from django.db import connection, transaction
+from django.db import transaction
 from django.test import Client
-from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
 from sender.audience.models import Customer
+from sender.dev.pages import time_page
 from sender.inbox.messages import storage_aliases
 from sender.models import Broadcast, MessageRecipient, MessageSent, MessageUserRead
 
@@ -50,25 +48,12 @@ class Command(BaseCommand):
             raise CommandError(f"No user {READER!r}: run with --seed N first.")
         client = Client()
         client.force_login(reader)
-        results = [measure(client, reverse("sender:inbox"), name, params, repeat) for name, params in CASES]
-        results.append(measure(client, reverse("sender:inbox_unread"), "unread count (JSON)", {}, repeat))
+        results = [time_page(client, name, reverse("sender:inbox"), params, repeat) for name, params in CASES]
+        results.append(time_page(client, "unread count (JSON)", reverse("sender:inbox_unread"), {}, repeat))
         stored = MessageRecipient.objects.filter(content_type=ContentType.objects.get_for_model(Customer),
                                                  object_id=str(Customer.objects.get(user=reader).pk)).count()
         self.stdout.write(json.dumps({"stored_for_reader": stored, "rows": MessageRecipient.objects.count(),
                                       "results": results}, indent=2))
-
-
-def measure(client: Client, url: str, name: str, params: dict, repeat: int) -> dict:
-    timings = []
-    for _ in range(repeat):
-        start = time.perf_counter()
-        response = client.get(url, params, HTTP_HOST="localhost")
-        timings.append(time.perf_counter() - start)
-        if response.status_code != 200:
-            raise CommandError(f"{name}: HTTP {response.status_code}")
-    with CaptureQueriesContext(connection) as queries:
-        client.get(url, params, HTTP_HOST="localhost")
-    return {"case": name, "median_ms": round(statistics.median(timings) * 1000, 1), "queries": len(queries)}
 
 
 def seed_inbox(n: int, others: int) -> None:
