@@ -27,7 +27,7 @@ from sender.models import Broadcast, MessageRecipient, MessageSent, MessageTypol
 from sender.pipeline import progress
 from sender.pipeline.checks import load_methods, presend, require_sender
 from sender.pipeline.classify import Classified, classify
-from sender.pipeline.deliver import deliver_task
+from sender.pipeline.deliver import enqueue_batch
 from sender.pipeline.rows import RowWriter
 
 Status = MessageRecipient.Status
@@ -133,5 +133,5 @@ def _write(selection, user, loaded: list[BaseMethod], draft: Draft, key: str, ty
             status=MessageSent.Status.QUEUED if c[Status.PENDING] else MessageSent.Status.DONE,
         )
         for batch in range((c[Status.PENDING] + batch_size - 1) // batch_size):
-            deliver_task.enqueue(sent.pk, batch)
+            enqueue_batch(alias, sent.pk, batch)
     return broadcast

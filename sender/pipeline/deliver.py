@@ -173,7 +173,14 @@ def deliver_task(sent_id: int, batch: int) -> None:
     """The background task: deliver one batch; if rows met a transient error, run again after the backoff."""
     delay = deliver_batch(sent_id, batch)
     if delay is not None:
-        deliver_task.using(run_after=timezone.now() + timedelta(seconds=delay)).enqueue(sent_id, batch)
+        alias = MessageSent.objects.values_list("method", flat=True).get(pk=sent_id)
+        enqueue_batch(alias, sent_id, batch, run_after=timezone.now() + timedelta(seconds=delay))
+
+
+def enqueue_batch(alias: str, sent_id: int, batch: int, run_after: datetime | None = None) -> None:
+    """Queue one batch on its method's own queue (named by the alias), so a slow method never
+    holds up another: workers take every queue by default, or one each (`db_worker --queue-name sms`)."""
+    deliver_task.using(queue_name=alias, run_after=run_after).enqueue(sent_id, batch)
 
 
 def checkpoint_rows(alias: str) -> int:
@@ -365,7 +372,7 @@ def recover_expired() -> int:
     whose worker died, so without this the rows would wait forever."""
     found = expired_batches()
     for sent_id, batch, broadcast_id in found:
-        deliver_task.enqueue(sent_id, batch)
+        enqueue_batch(MessageSent.objects.values_list("method", flat=True).get(pk=sent_id), sent_id, batch)
         logger.warning("re-queued a batch left by a stopped worker",
                        extra={"broadcast": broadcast_id, "sent": sent_id, "batch": batch})
     return len(found)
