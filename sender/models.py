@@ -123,6 +123,7 @@ class MessageSent(models.Model):
     class Status(models.TextChoices):
         QUEUED = "queued", _("queued")
         SENDING = "sending", _("sending")
+        PAUSED = "paused", _("paused")  # the method itself failed (credentials, credit); `error` says why
         DONE = "done", _("done")
         FAILED = "failed", _("failed")
         CANCELLED = "cancelled", _("cancelled")

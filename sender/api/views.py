@@ -26,6 +26,7 @@ from sender.models import Broadcast, MessageRecipient
 from sender.permissions import can_send
 from sender.pipeline import scheduling
 from sender.pipeline.cancel import cancel
+from sender.pipeline.pause import resume_broadcast
 from sender.pipeline.commit import commit
 from sender.pipeline.models import MessageTemplate
 from sender.pipeline.preview import preview
@@ -107,6 +108,17 @@ def broadcast_cancel(request: HttpRequest, pk: int) -> JsonResponse:
         raise PermissionDenied(_("Only the person who sent it can cancel this broadcast."))
     n = cancel(found, request.user)
     return JsonResponse({"cancelled": n, "broadcast": broadcast_json(_broadcast(request, pk), request)})
+
+
+@endpoint("POST")
+def broadcast_resume(request: HttpRequest, pk: int) -> JsonResponse:
+    found = _broadcast(request, pk)
+    if found.sender_id != request.user.pk and not request.user.is_superuser:
+        raise PermissionDenied(_("Only the person who sent it can resume this broadcast."))
+    resumed = resume_broadcast(found, request.user)
+    if not resumed:
+        raise ApiError(409, _("Nothing of this broadcast is paused."))
+    return JsonResponse({"resumed": resumed, "broadcast": broadcast_json(_broadcast(request, pk), request)})
 
 
 @endpoint("POST")
