@@ -67,7 +67,9 @@ def broadcasts(request: HttpRequest) -> JsonResponse:
     existed = Broadcast.objects.filter(idempotency_key=key).exists()
     form = compose_form(payload, request.user, key)
     data = form.cleaned_data
-    broadcast = commit(data["selection"], request.user, data["methods"], form.draft(), key, typology=data["typology"])
+    # Always off the request: the answer is the broadcast "preparing"; GET it to follow it.
+    broadcast = commit(data["selection"], request.user, data["methods"], form.draft(), key, typology=data["typology"],
+                       background=True)
     response = JsonResponse(broadcast_json(_broadcast(request, broadcast.pk), request), status=200 if existed else 201)
     response["Location"] = reverse("sender_api:broadcast", args=[broadcast.pk])
     return response

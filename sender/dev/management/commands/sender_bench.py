@@ -256,7 +256,8 @@ def run_pipeline(selection: Selection, user: User, method: str, draft: Draft, wo
                 if phase == "preview":
                     result["preview"] = preview(selection, user, [method], draft)
                 elif phase == "commit":
-                    result["broadcast"] = commit(selection, user, [method], draft, uuid.uuid4().hex)
+                    result["broadcast"] = commit(selection, user, [method], draft, uuid.uuid4().hex,
+                                                 background=False)  # commit_s: every row written
                 else:
                     run_worker(workers)
             result[f"{phase}_s"] = round(time.perf_counter() - start, 3)
