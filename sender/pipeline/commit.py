@@ -29,7 +29,7 @@ from sender.audience.resolve import resolve, selected_queryset
 from sender.audience.selection import Selection
 from sender.channels import BaseMethod, Draft
 from sender.conf import sender_settings
-from sender.exceptions import IdempotencyConflict, SelectionError
+from sender.exceptions import IdempotencyConflict, InvalidMethod, SelectionError
 from sender.models import Broadcast, MessageRecipient, MessageSent, MessageTypology
 from sender.pipeline import progress
 from sender.pipeline.checks import load_methods, presend, require_sender
@@ -118,13 +118,12 @@ def prepare(broadcast_id: int) -> None:
         sents = {sent.method: sent for sent in broadcast.sents.all()}
         if not any(sent.status == MessageSent.Status.PREPARING for sent in sents.values()):
             return
-        selection = Selection.parse(broadcast.selection)
-        loaded = load_methods(list(sents))
         try:
-            counts = _fill(sents, loaded, selection, broadcast.sender)
+            loaded = load_methods(list(sents))
+            counts = _fill(sents, loaded, Selection.parse(broadcast.selection), broadcast.sender)
             empty = not any(c[Status.PENDING] + c[Status.INVALID] + c[Status.DUPLICATE] for c in counts.values())
             error = empty_selection() if empty else ""
-        except (SelectionError, PermissionDenied) as exc:  # a filter or a permission that changed since Send
+        except (SelectionError, PermissionDenied, InvalidMethod) as exc:  # changed since Send: say so, never loop
             counts, error = {alias: Counter() for alias in sents}, "; ".join(map(str, getattr(exc, "errors", [exc])))
         if error:
             MessageSent.objects.filter(broadcast=broadcast, status=MessageSent.Status.PREPARING).update(

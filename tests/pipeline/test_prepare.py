@@ -73,3 +73,14 @@ def test_a_preparation_left_by_a_dead_worker_is_queued_again_and_writes_each_row
     assert (sent.status, sent.success_count, sent.total) == (MessageSent.Status.DONE, 5, 5)
     assert MessageRecipient.objects.filter(message_sent=sent).count() == 5
     assert Counter(smtp_server.recipients()) == Counter({p.email: 1 for p in people})
+
+
+def test_a_selection_emptied_before_the_task_runs_ends_failed_with_the_reason(sender_user, run_worker, settings):
+    settings.SENDER = {**settings.SENDER, "COMMIT_IN_TASK_ABOVE": 0}
+    people = customers(3)
+    broadcast = send(sender_user)
+    type(people[0]).objects.all().delete()
+    run_worker()
+    sent = broadcast.sents.get()
+    assert (sent.status, sent.error) == (MessageSent.Status.FAILED, "The selection is empty: nobody matches it.")
+    assert not DBTaskResult.objects.filter(status="READY").exists()
