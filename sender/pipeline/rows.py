@@ -8,6 +8,7 @@ PostgreSQL an INSERT per row, even batched, costs a round of parse/plan/execute 
 streams the same tuples in one statement per chunk (see BENCHMARKS.md).
 """
 
+import time
 import uuid
 from collections.abc import Iterable
 from decimal import Decimal
@@ -48,6 +49,18 @@ class RowWriter:
             if not self.copy_sql:
                 cursor.executemany(self.sql, list(rows))
                 return
-            with cursor.cursor.copy(self.copy_sql) as copy:  # psycopg 3, under Django's wrapper
-                for row in rows:
-                    copy.write_row(row)
+            start = time.monotonic()
+
+            def copy_rows(sql, params, many, context) -> int:
+                n = 0
+                with cursor.cursor.copy(sql) as copy:  # psycopg 3, under Django's wrapper
+                    for n, row in enumerate(rows, 1):
+                        copy.write_row(row)
+                return n
+
+            # Through the connection's execute wrappers (what counts and watches statements),
+            # and into the debug log: Django itself does not see a COPY.
+            n = cursor._execute_with_wrappers(self.copy_sql, None, False, copy_rows)
+            if self.connection.queries_logged:
+                self.connection.queries_log.append(
+                    {"sql": f"{self.copy_sql} -- {n} rows", "time": f"{time.monotonic() - start:.3f}"})
