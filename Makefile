@@ -16,6 +16,8 @@ SCALE_DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/sender
 SCALE_REDIS_URL ?= redis://127.0.0.1:6379/0
 SERVERS ?= 2
 WORKERS ?= 4
+# Workers per send method's queue, e.g. QUEUES="email=4 sms=1 telegram=1 storage=1" (empty: WORKERS take every queue).
+QUEUES ?=
 # Exit 0 when both servers of the scale-out configuration accept connections.
 SCALE_UP = $(PY) -c 'import socket, sys, urllib.parse as u; \
 	urls = [u.urlsplit(x) for x in sys.argv[1:]]; \
@@ -55,11 +57,12 @@ test-scale: setup
 	  echo "(start both, or point SCALE_DATABASE_URL / SCALE_REDIS_URL at yours)."; \
 	fi
 
-# Scale-out on one machine: SERVERS daphne processes, WORKERS db_workers, the periodic round.
+# Scale-out on one machine: SERVERS daphne processes, WORKERS db_workers (or QUEUES), the periodic round,
+# and the same loopback sandboxes as `make run` for every method not pointed at a real gateway.
 run-scale: setup
 	@$(SCALE_UP) || { echo "run-scale needs PostgreSQL and Redis at $(SCALE_DATABASE_URL) and $(SCALE_REDIS_URL)." >&2; exit 1; }
 	DATABASE_URL="$(SCALE_DATABASE_URL)" REDIS_URL="$(SCALE_REDIS_URL)" $(PY) manage.py run_scale --create-database \
-	  --servers $(SERVERS) --workers $(WORKERS) --port $(PORT)
+	  --servers $(SERVERS) --workers $(WORKERS) --port $(PORT) $(foreach q,$(QUEUES),--queue $(q))
 
 # The README's screenshots, retaken by the browser tests.
 screenshots: setup browsers

@@ -155,6 +155,8 @@ DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 TASKS = {
     "default": {
         "BACKEND": os.environ.get("SENDER_TASK_BACKEND", "django_tasks_db.DatabaseBackend"),
+        # Every queue name is valid: each send method's batches go to a queue named by its alias.
+        "QUEUES": [],
     }
 }
 

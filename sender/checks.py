@@ -16,4 +16,14 @@ def check_sender_settings(app_configs=None, **kwargs) -> list[checks.CheckMessag
         value = config.get(key, 1)
         if not isinstance(value, int) or value < 1:
             errors.append(checks.Error(f'SENDER["{key}"] must be a positive integer.', id="sender.E008"))
+    above = config.get("COMMIT_IN_TASK_ABOVE", 0)
+    if not isinstance(above, int) or above < 0:
+        errors.append(checks.Error('SENDER["COMMIT_IN_TASK_ABOVE"] must be a whole number ≥ 0.', id="sender.E010"))
+    queues = getattr(settings, "TASKS", {}).get("default", {}).get("QUEUES", ["default"])
+    missing = [alias for alias in config.get("METHODS", {}) if queues and alias not in queues]
+    if missing:
+        errors.append(checks.Error(
+            f'TASKS["default"]["QUEUES"] lacks the queue of send method(s) {", ".join(missing)}.',
+            hint='Each method\'s batches go to a queue named by its alias: set "QUEUES": [] (any) or list them.',
+            id="sender.E009"))
     return errors

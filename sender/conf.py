@@ -16,6 +16,9 @@ DEFAULTS: dict[str, Any] = {
     # Outcomes are written every this many rows: after a crash at most this many may go out twice.
     # A method may set its own (SENDER["METHODS"][alias]["CHECKPOINT_ROWS"]).
     "CHECKPOINT_ROWS": 5000,
+    # A send whose selection counts more recipients than this writes its rows in a task, not in
+    # the request that pressed Send (the broadcast shows "preparing" meanwhile). The API always does.
+    "COMMIT_IN_TASK_ABOVE": 20000,
     # Login throttling (sender/throttle.py): failures allowed per username / per client address.
     "LOGIN_ATTEMPTS": 5,
     "LOGIN_ATTEMPTS_PER_IP": 30,

@@ -16,14 +16,21 @@ class DeliveryError(Exception):
     """A gateway could not deliver.
 
     Transient errors (the server asks us to slow down, the connection dropped) are
-    retried with backoff; permanent ones are not.
+    retried with backoff; permanent ones are not. `scope="method"` says the failure concerns
+    the whole method, not these rows (credentials refused, no credit, the bot token revoked,
+    a relay refusing every message): the method of the broadcast pauses with the reason
+    until staff resume it, instead of failing every row one by one.
     """
 
-    def __init__(self, message: str, permanent: bool = False, retry_after: float | None = None):
+    ROW = "row"
+    METHOD = "method"
+
+    def __init__(self, message: str, permanent: bool = False, retry_after: float | None = None, scope: str = ROW):
         super().__init__(message)
         self.message = message
         self.permanent = permanent
         self.retry_after = retry_after
+        self.scope = scope
 
 
 class InvalidAddress(ValueError):

@@ -121,8 +121,10 @@ class MessageSent(models.Model):
     """One broadcast over one send method, with its counters and cost."""
 
     class Status(models.TextChoices):
+        PREPARING = "preparing", _("preparing")  # a large send: its rows are being written by a task
         QUEUED = "queued", _("queued")
         SENDING = "sending", _("sending")
+        PAUSED = "paused", _("paused")  # the method itself failed (credentials, credit); `error` says why
         DONE = "done", _("done")
         FAILED = "failed", _("failed")
         CANCELLED = "cancelled", _("cancelled")

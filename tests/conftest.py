@@ -35,7 +35,7 @@ def _private_storage(settings, tmp_path):
         "attachments": {"BACKEND": "django.core.files.storage.FileSystemStorage",
                         "OPTIONS": {"location": str(tmp_path / "attachments")}},
     }
-    settings.TASKS = {"default": {"BACKEND": "django_tasks_db.DatabaseBackend"}}
+    settings.TASKS = {"default": {"BACKEND": "django_tasks_db.DatabaseBackend", "QUEUES": []}}
     if not settings.CHANNEL_LAYERS["default"]["BACKEND"].startswith("channels_redis"):  # REDIS_URL: the scale-out run
         settings.CHANNEL_LAYERS = {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer"}}
 

@@ -190,7 +190,7 @@ def post_action(client, action: str, sents) -> object:
 def test_mark_invoiced_is_refused_without_the_permission(client, accountant, world):
     accountant.user_permissions.add(Permission.objects.get(codename="send_message"))
     client.force_login(accountant)
-    assert offered_actions(client) == ["retry_failed_rows"]
+    assert offered_actions(client) == ["retry_failed_rows", "resume_paused"]
     post_action(client, "mark_invoiced", [world[MessageSent]])
     sent = MessageSent.objects.get(pk=world[MessageSent].pk)
     assert (sent.invoiced, sent.invoiced_at, sent.invoiced_by) == (False, None, None)

@@ -24,7 +24,7 @@ def start_worker(name: str, smtp_port: int) -> subprocess.Popen:
         "DJANGO_SETTINGS_MODULE": "project.settings",
     }
     return subprocess.Popen(
-        [sys.executable, str(django_settings.BASE_DIR / "manage.py"), "db_worker", "--batch", "--no-startup-delay",
+        [sys.executable, str(django_settings.BASE_DIR / "manage.py"), "db_worker", "--batch", "--no-startup-delay", "--queue-name", "*",
          "--interval", "0.05", "--worker-id", name],
         env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
     )

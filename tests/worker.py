@@ -3,8 +3,8 @@
 from django_tasks_db.management.commands.db_worker import Worker
 
 
-def run_worker(worker_id: str = "test-worker") -> None:
+def run_worker(worker_id: str = "test-worker", queues: tuple[str, ...] = ("*",)) -> None:
     Worker(
-        queue_names=["default"], interval=0, batch=True, backend_name="default",
+        queue_names=list(queues), interval=0, batch=True, backend_name="default",
         startup_delay=False, max_tasks=None, worker_id=worker_id, excluded_queue_names=[],
     ).run()

@@ -77,8 +77,8 @@ def preview_json(preview: Preview, draft: Draft) -> dict[str, Any]:
 
 def overall_status(sents: list[MessageSent]) -> str:
     statuses = {s.status for s in sents}
-    for status in (MessageSent.Status.SENDING, MessageSent.Status.QUEUED, MessageSent.Status.FAILED,
-                   MessageSent.Status.CANCELLED):
+    for status in (MessageSent.Status.PREPARING, MessageSent.Status.SENDING, MessageSent.Status.PAUSED, MessageSent.Status.QUEUED,
+                   MessageSent.Status.FAILED, MessageSent.Status.CANCELLED):
         if status in statuses:
             if status == MessageSent.Status.QUEUED and statuses - {status}:
                 return MessageSent.Status.SENDING  # some methods are done, others not yet

@@ -15,7 +15,7 @@ from django.db import connection, models
 from sender.audience.registry import recipient_models
 from sender.audience.selection import MAX_EXPLICIT_IDS
 from sender.channels import methods
-from sender.models import MessageAttachment, MessageRecipient, MessageTypology
+from sender.models import MessageAttachment, MessageRecipient, MessageSent, MessageTypology
 from sender.pipeline.models import MessageTemplate
 
 PAGE_MAX = 500
@@ -169,7 +169,7 @@ RESPONSE_SCHEMAS: dict[str, Any] = {
     },
     "MethodStatus": {
         "type": "object", "required": ["method", "status", "pending", "success", "failed", "total"],
-        "properties": {"method": STRING, "status": {"enum": ["queued", "sending", "done", "failed", "cancelled"]},
+        "properties": {"method": STRING, "status": {"enum": list(MessageSent.Status.values)},
                        **{k: INTEGER for k in ("pending", "success", "failed", "unknown", "invalid", "duplicate",
                                                "total")},
                        "cost": STRING, "finished_at": DATETIME, "error": STRING},
@@ -177,7 +177,7 @@ RESPONSE_SCHEMAS: dict[str, Any] = {
     "Broadcast": {
         "type": "object", "required": ["id", "status", "methods", "totals"],
         "properties": {
-            "id": INTEGER, "status": {"enum": ["queued", "sending", "done", "failed", "cancelled"]},
+            "id": INTEGER, "status": {"enum": list(MessageSent.Status.values)},
             "subject": STRING, "body": STRING, "typology": {"type": ["integer", "null"]}, "sender": STRING,
             "created_at": DATETIME, "selection": STORED_SELECTION, "attachments": {"type": "array", "items": INTEGER},
             "methods": {"type": "array", "items": ref("MethodStatus")},
@@ -190,6 +190,12 @@ RESPONSE_SCHEMAS: dict[str, Any] = {
     "Cancelled": {
         "type": "object", "required": ["cancelled", "broadcast"],
         "properties": {"cancelled": {"type": "integer", "description": "Rows that will not be sent."},
+                       "broadcast": ref("Broadcast")},
+    },
+    "Resumed": {
+        "type": "object", "required": ["resumed", "broadcast"],
+        "properties": {"resumed": {"type": "array", "items": STRING,
+                                   "description": "The methods that were paused and are queued again."},
                        "broadcast": ref("Broadcast")},
     },
     "RecipientRow": {
@@ -246,7 +252,7 @@ def _links(*operations: str) -> dict[str, Any]:
 
 def paths() -> dict[str, Any]:
     aliases = [alias for alias, _label in methods.choices()]
-    broadcast_links = _links("getBroadcast", "listRecipients", "cancelBroadcast")
+    broadcast_links = _links("getBroadcast", "listRecipients", "cancelBroadcast", "resumeBroadcast")
     schedule_links = _links("getSchedule", "updateSchedule", "cancelSchedule")
     return {
         "/api/v1/openapi.json": {"get": {
@@ -287,6 +293,12 @@ def paths() -> dict[str, Any]:
         "/api/v1/broadcasts/{id}/cancel": {"post": {
             "operationId": "cancelBroadcast", "summary": "Stop what is still pending.", "parameters": [_id_param()],
             "responses": {"200": reply("Cancelled.", ref("Cancelled")), **ERRORS, **NOT_FOUND},
+        }},
+        "/api/v1/broadcasts/{id}/resume": {"post": {
+            "operationId": "resumeBroadcast", "parameters": [_id_param()],
+            "summary": "Resume the methods paused by a failure of the whole method (credentials, credit), once mended.",
+            "responses": {"200": reply("Resumed.", ref("Resumed")), **ERRORS, **NOT_FOUND,
+                          "409": reply("Nothing of it is paused.", ref("Error"))},
         }},
         "/api/v1/attachments": {"post": {
             "operationId": "uploadAttachment", "summary": "Upload one file to attach to a later send.",

@@ -12,6 +12,7 @@ urlpatterns = [
     path("api/v1/broadcasts/<int:pk>", views.broadcast, name="broadcast"),
     path("api/v1/broadcasts/<int:pk>/recipients", views.broadcast_recipients, name="recipients"),
     path("api/v1/broadcasts/<int:pk>/cancel", views.broadcast_cancel, name="cancel"),
+    path("api/v1/broadcasts/<int:pk>/resume", views.broadcast_resume, name="resume"),
     path("api/v1/attachments", views.attachments, name="attachments"),
     path("api/v1/templates", views.templates, name="templates"),
     path("api/v1/schedules", views.schedules, name="schedules"),

@@ -26,6 +26,7 @@ from sender.models import Broadcast, MessageRecipient
 from sender.permissions import can_send
 from sender.pipeline import scheduling
 from sender.pipeline.cancel import cancel
+from sender.pipeline.pause import resume_broadcast
 from sender.pipeline.commit import commit
 from sender.pipeline.models import MessageTemplate
 from sender.pipeline.preview import preview
@@ -66,7 +67,9 @@ def broadcasts(request: HttpRequest) -> JsonResponse:
     existed = Broadcast.objects.filter(idempotency_key=key).exists()
     form = compose_form(payload, request.user, key)
     data = form.cleaned_data
-    broadcast = commit(data["selection"], request.user, data["methods"], form.draft(), key, typology=data["typology"])
+    # Always off the request: the answer is the broadcast "preparing"; GET it to follow it.
+    broadcast = commit(data["selection"], request.user, data["methods"], form.draft(), key, typology=data["typology"],
+                       background=True)
     response = JsonResponse(broadcast_json(_broadcast(request, broadcast.pk), request), status=200 if existed else 201)
     response["Location"] = reverse("sender_api:broadcast", args=[broadcast.pk])
     return response
@@ -107,6 +110,17 @@ def broadcast_cancel(request: HttpRequest, pk: int) -> JsonResponse:
         raise PermissionDenied(_("Only the person who sent it can cancel this broadcast."))
     n = cancel(found, request.user)
     return JsonResponse({"cancelled": n, "broadcast": broadcast_json(_broadcast(request, pk), request)})
+
+
+@endpoint("POST")
+def broadcast_resume(request: HttpRequest, pk: int) -> JsonResponse:
+    found = _broadcast(request, pk)
+    if found.sender_id != request.user.pk and not request.user.is_superuser:
+        raise PermissionDenied(_("Only the person who sent it can resume this broadcast."))
+    resumed = resume_broadcast(found, request.user)
+    if not resumed:
+        raise ApiError(409, _("Nothing of this broadcast is paused."))
+    return JsonResponse({"resumed": resumed, "broadcast": broadcast_json(_broadcast(request, pk), request)})
 
 
 @endpoint("POST")

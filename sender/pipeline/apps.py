@@ -1,4 +1,7 @@
+import atexit
+
 from django.apps import AppConfig
+from django.db import connections
 from django.utils.translation import gettext_lazy as _
 
 
@@ -10,3 +13,8 @@ class PipelineConfig(AppConfig):
 
     def ready(self) -> None:
         from sender.pipeline import progress  # noqa: F401  (app loading: connects the receipts receiver)
+
+        # A task worker that stops (SIGTERM, end of --batch) ends its database sessions
+        # itself, so PostgreSQL is not left with sessions until it notices the socket closed
+        # (a database being dropped or migrated right after sees "accessed by other users").
+        atexit.register(connections.close_all)

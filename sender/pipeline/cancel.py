@@ -10,7 +10,7 @@ from sender.models import Broadcast, MessageRecipient, MessageSent
 from sender.pipeline import progress
 
 Status = MessageRecipient.Status
-ACTIVE = (MessageSent.Status.QUEUED, MessageSent.Status.SENDING)
+ACTIVE = (MessageSent.Status.PREPARING, MessageSent.Status.QUEUED, MessageSent.Status.SENDING, MessageSent.Status.PAUSED)
 
 
 def cancel(broadcast: Broadcast, user: AbstractBaseUser) -> int:

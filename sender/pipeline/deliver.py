@@ -74,8 +74,9 @@ def deliver_batch(sent_id: int, batch: int) -> float | None:
     must run again (rows met a transient error, or were released on shutdown).
     """
     sent = MessageSent.objects.select_related("broadcast").get(pk=sent_id)
-    if sent.status in (MessageSent.Status.CANCELLED, MessageSent.Status.DONE, MessageSent.Status.FAILED):
-        return None
+    if sent.status in (MessageSent.Status.CANCELLED, MessageSent.Status.DONE, MessageSent.Status.FAILED,
+                       MessageSent.Status.PAUSED):
+        return None  # a paused method's batches are queued again when staff resume it
     try:
         method = methods[sent.method]
     except InvalidMethod as exc:  # removed from the settings after commit: end it, never loop
@@ -96,9 +97,17 @@ def deliver_batch(sent_id: int, batch: int) -> float | None:
             logger.warning("shutdown: released %d rows", released, extra={**log, "released": released})
             delay = CONTINUE_NOW
             break
+        if start and is_paused(sent):  # another worker met the method's failure
+            release(claim, claim.rows[start:])
+            break
         renew(claim)
         chunk = claim.rows[start:start + size]
-        outcomes, retry_after, stop = _deliver_chunk(method, sent, chunk, log)
+        try:
+            outcomes, retry_after, stop = _deliver_chunk(method, sent, chunk, log)
+        except DeliveryError as exc:  # the whole method failed: nothing of this chunk went out
+            release(claim, claim.rows[start:])
+            pause(sent, exc.message)
+            break
         rest = claim.rows[start + size:] if stop else []
         if rest:  # the gateway is down or refused us: the rest of the batch shares the first chunk's fate
             last = outcomes[-1]
@@ -123,6 +132,8 @@ def _deliver_chunk(method, sent: MessageSent, chunk: list[MessageRecipient], log
     try:
         outcomes = one_per_row(method.deliver(sent, chunk), chunk, log)
     except DeliveryError as exc:
+        if exc.scope == DeliveryError.METHOD:
+            raise
         logger.warning("%s", exc.message, extra={**log, "permanent": exc.permanent})
         status = Status.FAILED if exc.permanent else RETRY
         return [Outcome(row.id, status, exc.message) for row in chunk], exc.retry_after, True
@@ -168,12 +179,35 @@ def fail_unconfigured(sent: MessageSent, error: Exception) -> int:
     return n
 
 
+def is_paused(sent: MessageSent) -> bool:
+    return MessageSent.objects.filter(pk=sent.pk, status=MessageSent.Status.PAUSED).exists()
+
+
+def pause(sent: MessageSent, reason: str) -> bool:
+    """Pause the method with the reason: its rows stay pending, no batch runs until staff
+    resume it (sender.pipeline.pause). False when it was no longer running (cancelled, paused)."""
+    paused = MessageSent.objects.filter(
+        pk=sent.pk, status__in=[MessageSent.Status.QUEUED, MessageSent.Status.SENDING],
+    ).update(status=MessageSent.Status.PAUSED, error=reason)
+    if paused:
+        logger.warning("method paused: %s", reason, extra={"broadcast": sent.broadcast_id, "method": sent.method,
+                                                           "sent": sent.pk})
+    return bool(paused)
+
+
 @task()
 def deliver_task(sent_id: int, batch: int) -> None:
     """The background task: deliver one batch; if rows met a transient error, run again after the backoff."""
     delay = deliver_batch(sent_id, batch)
     if delay is not None:
-        deliver_task.using(run_after=timezone.now() + timedelta(seconds=delay)).enqueue(sent_id, batch)
+        alias = MessageSent.objects.values_list("method", flat=True).get(pk=sent_id)
+        enqueue_batch(alias, sent_id, batch, run_after=timezone.now() + timedelta(seconds=delay))
+
+
+def enqueue_batch(alias: str, sent_id: int, batch: int, run_after: datetime | None = None) -> None:
+    """Queue one batch on its method's own queue (named by the alias), so a slow method never
+    holds up another: workers take every queue by default, or one each (`db_worker --queue-name sms`)."""
+    deliver_task.using(queue_name=alias, run_after=run_after).enqueue(sent_id, batch)
 
 
 def checkpoint_rows(alias: str) -> int:
@@ -365,7 +399,7 @@ def recover_expired() -> int:
     whose worker died, so without this the rows would wait forever."""
     found = expired_batches()
     for sent_id, batch, broadcast_id in found:
-        deliver_task.enqueue(sent_id, batch)
+        enqueue_batch(MessageSent.objects.values_list("method", flat=True).get(pk=sent_id), sent_id, batch)
         logger.warning("re-queued a batch left by a stopped worker",
                        extra={"broadcast": broadcast_id, "sent": sent_id, "batch": batch})
     return len(found)

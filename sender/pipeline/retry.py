@@ -10,7 +10,7 @@ from django.utils import timezone
 
 from sender.models import MessageRecipient, MessageSent
 from sender.pipeline import progress
-from sender.pipeline.deliver import deliver_task
+from sender.pipeline.deliver import enqueue_batch
 
 Status = MessageRecipient.Status
 
@@ -37,7 +37,7 @@ def retry_failed(sent: MessageSent) -> int:
             pending_count=F("pending_count") + count, failed_count=F("failed_count") - count,
             status=MessageSent.Status.QUEUED, error="", finished_at=None,
         )
-        transaction.on_commit(lambda: [deliver_task.enqueue(sent.pk, batch) for batch in batches])
+        transaction.on_commit(lambda: [enqueue_batch(sent.method, sent.pk, batch) for batch in batches])
     sent.refresh_from_db()
     progress.publish(sent)
     return count

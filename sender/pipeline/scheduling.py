@@ -153,7 +153,8 @@ def start(schedule_id: int) -> Broadcast | None:
     draft = _draft(scheduled)
     try:
         broadcast = commit(Selection.parse(scheduled.selection), scheduled.sender, scheduled.methods, draft,
-                           scheduled.idempotency_key, typology=scheduled.typology)
+                           scheduled.idempotency_key, typology=scheduled.typology,
+                           background=False)  # already in a worker: write the rows here
     except (SelectionError, PermissionDenied) as exc:
         error = "; ".join(str(e) for e in getattr(exc, "errors", [str(exc)]))
         ScheduledBroadcast.objects.filter(pk=schedule_id).update(status=Status.FAILED, error=error)

@@ -24,6 +24,7 @@ urlpatterns = [
     path("send/recipients/<str:label>/", picker.picker, name="picker"),
     path("broadcasts/<int:pk>/", broadcasts.broadcast_detail, name="broadcast"),
     path("broadcasts/<int:pk>/cancel/", broadcasts.broadcast_cancel, name="cancel"),
+    path("broadcasts/<int:pk>/resume/", broadcasts.broadcast_resume, name="resume"),
     path("broadcasts/<int:pk>/recipients.csv", history.broadcast_csv, name="broadcast_csv"),
     path("broadcasts/<int:pk>/retry/<str:method>/", history.retry, name="retry"),
     path("history/", history.history, name="history"),

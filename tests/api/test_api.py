@@ -19,6 +19,7 @@ from sender.models import (
     MessageSent,
     MessageTypology,
 )
+from sender.pipeline.commit import prepare
 from sender.pipeline.models import MessageTemplate
 from tests.factories import customers
 
@@ -27,8 +28,13 @@ MESSAGE = {"selection": EVERYONE, "methods": ["email", "storage"], "subject": "C
 PDF = b"%PDF-1.4\n" + b"0" * 200 + b"\n%%EOF\n"
 
 
-def create(api, key="k1", **message):
-    return api.post("/api/v1/broadcasts", {**MESSAGE, **message}, headers={"Idempotency-Key": key})
+def create(api, key="k1", prepared=True, **message):
+    """POST a broadcast; the API answers at once with it "preparing". With `prepared` the
+    rows are then written, as the worker's commit task does."""
+    response = api.post("/api/v1/broadcasts", {**MESSAGE, **message}, headers={"Idempotency-Key": key})
+    if prepared and response.status_code in (200, 201):
+        prepare(response.json()["id"])
+    return response
 
 
 # -- authentication ------------------------------------------------------------------------
@@ -149,15 +155,21 @@ def test_preview_and_create_need_the_send_permission(nosend_user, api_as):
 
 def test_create_queues_the_broadcast_and_the_same_idempotency_key_sends_once(api, sender_user):
     customers(3)
-    first = create(api, key="order-42")
+    first = create(api, key="order-42", prepared=False)
     assert first.status_code == 201
     body = first.json()
-    assert body["status"] == "queued" and body["totals"]["pending"] == 6
+    assert body["status"] == "preparing" and body["totals"]["total"] == 0  # answered before any row is written
     assert first["Location"] == f"/api/v1/broadcasts/{body['id']}"
-    again = create(api, key="order-42")
+    assert DBTaskResult.objects.get().task_path == "sender.pipeline.commit.commit_task"
+    prepare(body["id"])
+    prepare(body["id"])  # a retried or duplicated task writes nothing twice
+    status = api.get(first["Location"]).json()
+    assert status["status"] == "queued" and status["totals"]["pending"] == 6 and status["totals"]["total"] == 6
+    again = create(api, key="order-42", prepared=False)
     assert again.status_code == 200 and again.json()["id"] == body["id"]
     assert Broadcast.objects.count() == 1
-    assert DBTaskResult.objects.count() == 2  # one delivery task per method, once
+    assert MessageRecipient.objects.count() == 6
+    assert DBTaskResult.objects.count() == 3  # the commit task, then one delivery task per method, once
 
 
 def test_the_idempotency_key_is_required_and_belongs_to_its_user(api, api_as, perm_user):

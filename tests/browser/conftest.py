@@ -48,7 +48,7 @@ def product(transactional_db, smtp_server):
     processes = [
         subprocess.Popen([sys.executable, "-m", "daphne", "-b", "127.0.0.1", "-p", str(port), "project.asgi:application"],
                          env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL),
-        subprocess.Popen([*manage, "db_worker", "--interval", "0.2", "--no-startup-delay"], env=env,
+        subprocess.Popen([*manage, "db_worker", "--queue-name", "*", "--interval", "0.2", "--no-startup-delay"], env=env,
                          stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL),
     ]
     url = f"http://127.0.0.1:{port}"

@@ -29,9 +29,9 @@ class SlowRecorder(Recorder):
 class Worker:
     """One `manage.py db_worker` process (no autoreloader: signals reach the worker itself)."""
 
-    def __init__(self, name: str, env: dict[str, str], batch: bool):
+    def __init__(self, name: str, env: dict[str, str], batch: bool, queue: str = "*"):
         command = [sys.executable, str(settings.BASE_DIR / "manage.py"), "db_worker", "--no-reload",
-                   "--no-startup-delay", "--interval", "0.05", "--worker-id", name]
+                   "--no-startup-delay", "--interval", "0.05", "--queue-name", queue, "--worker-id", name]
         if batch:
             command.append("--batch")
         self.process = subprocess.Popen(command, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
@@ -68,10 +68,10 @@ def workers(transactional_db, slow_smtp) -> Callable[..., Worker]:
     killed at the end of the test whatever happens."""
     started: list[Worker] = []
 
-    def start(name: str, batch: bool = True, **sender_env: str) -> Worker:
+    def start(name: str, batch: bool = True, queue: str = "*", **sender_env: str) -> Worker:
         env = process_env(DJANGO_SETTINGS_MODULE="project.settings", SENDER_SMTP_PORT=str(slow_smtp.port),
                           SENDER_LOG_LEVEL="INFO", **sender_env)
-        worker = Worker(name, env, batch)
+        worker = Worker(name, env, batch, queue)
         started.append(worker)
         return worker
 

@@ -125,7 +125,7 @@ def others_objects(sender_user):
 OBJECT_VIEWS = {
     "sender:broadcast": "broadcast", "sender:cancel": "broadcast", "sender:broadcast_csv": "broadcast",
     "sender:retry": "broadcast", "sender:attachment": "attachment", "sender:thumbnail": "attachment",
-    "sender:schedule": "schedule", "sender:schedule_cancel": "schedule",
+    "sender:schedule": "schedule", "sender:schedule_cancel": "schedule", "sender:resume": "broadcast",
 }
 
 
@@ -165,6 +165,7 @@ ARGS = {
     "sender:schedule": {"pk": "scheduled"}, "sender:schedule_cancel": {"pk": "scheduled"},
     "sender:unsubscribe": {"token": "unsubscribe"}, "sender:picker": {"label": "recipients.customer"},
     "sender:broadcast": {"pk": "broadcast"}, "sender:cancel": {"pk": "broadcast"},
+    "sender:resume": {"pk": "broadcast"}, "sender_api:resume": {"pk": "broadcast"},
     "sender:broadcast_csv": {"pk": "broadcast"}, "sender:retry": {"pk": "broadcast", "method": "storage"},
     "sender:recipient_history": {"label": "recipients.customer", "pk": "customer"},
     "telegram:chat": {"label": "recipients.customer", "pk": "customer"},
@@ -200,6 +201,8 @@ STATUS = {
     "sender_api:api_root":            "401/401      401/401      401/401      404/404      404/404      404/404",
     "sender_api:api_not_found":       "401/401      401/401      401/401      404/404      404/404      404/404",
     "sender_api:cancel":              "405/401      405/401      405/401      405/404      405/200      405/200",
+    # nothing of the broadcast is paused: the owner and an admin are told so
+    "sender_api:resume":              "405/401      405/401      405/401      405/404      405/409      405/409",
     "sender_api:attachments":         "405/401      405/401      405/401      405/403      405/400      405/400",
     "sender_api:templates":           "401/405      401/405      401/405      403/405      200/405      200/405",
     "sender_api:schedules":           "405/401      405/401      405/401      405/403      405/400      405/400",
@@ -216,6 +219,7 @@ STATUS = {
     "sender:counter":                 "login/login  403/403      403/403    405/200      405/200      405/200",
     "sender:broadcast":               "login/login  403/403      403/403    404/404      200/200      200/200",
     "sender:cancel":                  "login/login  403/403      403/403    405/404      405/302      405/302",
+    "sender:resume":                  "login/login  403/403      403/403    405/404      405/302      405/302",
     "sender:broadcast_csv":           "login/login  403/403      403/403    404/404      200/200      200/200",
     "sender:retry":                   "login/login  403/403      403/403    405/404      405/302      405/302",
     "sender:attachment":              "login/login  403/403      403/403    404/404      200/200      200/200",

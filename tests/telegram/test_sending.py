@@ -16,6 +16,7 @@ from sender.channels.telegram.models import TelegramFile, TelegramLink
 from sender.exceptions import SelectionError
 from sender.models import MessageRecipient, MessageSent
 from sender.pipeline.commit import commit
+from sender.pipeline.pause import resume
 from tests.telegram.conftest import CHAT_INTERVAL, RATE, method_settings
 
 Status = MessageRecipient.Status
@@ -213,7 +214,8 @@ def test_text_over_4096_characters_is_split_when_configured(sender_user, sandbox
     assert "".join(texts).replace("\n", "").replace(" ", "") == body.replace("\n", "").replace(" ", "")
 
 
-def test_a_wrong_token_fails_the_batch_with_telegrams_words(sender_user, sandbox, run_worker, settings):
+def test_a_wrong_token_pauses_the_method_with_telegrams_words_until_resumed(sender_user, sandbox, run_worker,
+                                                                             settings):
     settings.SENDER["METHODS"]["telegram"] = method_settings(sandbox, token="42:not-the-token")
     methods.reset()
     linked_customers(2)
@@ -221,8 +223,17 @@ def test_a_wrong_token_fails_the_batch_with_telegrams_words(sender_user, sandbox
 
     run_worker()
 
-    assert set(MessageRecipient.objects.filter(message_sent=sent).values_list("status", "reason")) == {
-        (Status.FAILED, "Telegram refused the bot token (check SENDER_TELEGRAM_TOKEN).")}
+    sent.refresh_from_db()
+    assert (sent.status, sent.error) == (MessageSent.Status.PAUSED,
+                                         "Telegram refused the bot token (check SENDER_TELEGRAM_TOKEN).")
+    assert set(MessageRecipient.objects.filter(message_sent=sent).values_list("status", flat=True)) == {Status.PENDING}
+    assert sandbox.state.sent == []
+
+    settings.SENDER["METHODS"]["telegram"] = method_settings(sandbox)
+    methods.reset()
+    assert resume(sent, sender_user)
+    drain(run_worker, sent)
+    assert statuses(sent) == {Status.SUCCESS: 2} and len(sandbox.state.sent) == 2
 
 
 def test_an_answer_that_never_comes_in_time_is_unknown_not_success(sender_user, sandbox, run_worker, settings):

@@ -91,7 +91,8 @@ class SMTPGateway:
             if self.username:
                 self.smtp.login(self.username, self.password)
         except smtplib.SMTPAuthenticationError as exc:
-            raise DeliveryError(_("SMTP server %(where)s refused the credentials: %(reply)s") % {"where": where, "reply": _reply(exc)}, permanent=True) from exc
+            raise DeliveryError(_("SMTP server %(where)s refused the credentials: %(reply)s") % {"where": where, "reply": _reply(exc)},
+                                permanent=True, scope=DeliveryError.METHOD) from exc
         except smtplib.SMTPResponseException as exc:
             reply = Reply(exc.smtp_code, _text(exc.smtp_error))
             raise DeliveryError(_("SMTP server %(where)s refused the connection: %(reply)s") % {"where": where, "reply": reply}, permanent=not reply.transient) from exc

@@ -164,7 +164,8 @@ class SkebbyClient:
         response = self._http("GET", path, params={"username": self.username, "password": self.password})
         if response.status_code in (401, 404):
             raise GatewayRefused(_("Skebby refused the username or password (HTTP %(code)d).")
-                                 % {"code": response.status_code}, response.status_code, permanent=True)
+                                 % {"code": response.status_code}, response.status_code, permanent=True,
+                                 scope=GatewayRefused.METHOD)
         raise_for_response(response)
         user_key, _sep, key = response.text.strip().partition(";")
         if not user_key or not key:
@@ -358,9 +359,10 @@ def raise_for_response(response: httpx.Response) -> None:
     if code == 429 or code >= 500:
         raise GatewayRefused(_("Skebby is busy or failing (HTTP %(code)d): %(words)s") % {"code": code, "words": words},
                              code, retry_after=_retry_after(response))
-    if code == 401:
-        message = _("Skebby refused our keys (HTTP 401): %(words)s")
-    elif code == 404:
+    if code == 401:  # wrong or revoked keys: every order would be refused alike
+        raise GatewayRefused(_("Skebby refused our keys (HTTP 401): %(words)s") % {"words": words}, code,
+                             permanent=True, scope=GatewayRefused.METHOD)
+    if code == 404:
         message = _("Skebby does not know this user key or order (HTTP 404): %(words)s")
     else:
         message = _("Skebby refused the request (HTTP %(code)d): %(words)s")

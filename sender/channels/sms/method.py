@@ -155,7 +155,8 @@ class SmsMethod(BaseMethod):
                     self._note_account_problem(message, exc)
                     if not outcomes:
                         raise
-                    status = Status.FAILED if exc.permanent else RETRY
+                    # Keys refused mid-broadcast: the rest wait for the pause, they did not fail.
+                    status = Status.FAILED if exc.permanent and exc.scope != exc.METHOD else RETRY
                     outcomes.extend(Outcome(r.id, status, exc.message) for r in rows[start:])
                     break
                 reason = waiting % {"order": accepted.order_id} if backend.supports_tracking else ""

@@ -274,7 +274,7 @@ async def running_bot(options: dict[str, Any]) -> ExtBot:
         except InvalidToken as exc:
             # Not exc.message: PTB puts the token itself in it.
             raise DeliveryError(_("Telegram refused the bot token (check SENDER_TELEGRAM_TOKEN)."),
-                                permanent=True) from exc
+                                permanent=True, scope=DeliveryError.METHOD) from exc
         except NetworkError as exc:
             raise DeliveryError(_("Telegram cannot be reached: %(error)s") % {"error": exc.message}) from exc
         LOOP.bots[key] = bot

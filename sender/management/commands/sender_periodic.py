@@ -15,6 +15,7 @@ from django.core.management.base import BaseCommand
 from django.utils.translation import gettext as _
 
 from sender.channels.sms.tracking import ensure_polling, sms_aliases
+from sender.pipeline.commit import recover_preparing
 from sender.pipeline.deliver import recover_expired
 
 
@@ -37,6 +38,10 @@ class Command(BaseCommand):
             signal.signal(signal.SIGTERM, on_signal)
         while True:
             queued = recover_expired()
+            preparing = recover_preparing()
+            if preparing:
+                self.stdout.write(_("Re-queued the preparation of %(n)d broadcasts left by stopped workers.")
+                                  % {"n": preparing})
             for alias in sms_aliases():
                 ensure_polling(alias)
             if queued or options["verbosity"] > 1:

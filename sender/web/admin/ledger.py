@@ -28,6 +28,7 @@ from sender.models import (
 )
 from sender.permissions import can_send
 from sender.pipeline.cancel import ACTIVE
+from sender.pipeline.pause import resume
 from sender.pipeline.retry import retry_failed
 
 COUNTERS = ["pending_count", "success_count", "failed_count", "unknown_count", "invalid_count", "duplicate_count"]
@@ -132,7 +133,7 @@ class MessageSentAdmin(admin.ModelAdmin):
     list_select_related = ["broadcast"]
     search_fields = ["broadcast__subject", "broadcast__sender__username"]
     date_hierarchy = "created_at"
-    actions = ["mark_invoiced", "retry_failed_rows"]
+    actions = ["mark_invoiced", "retry_failed_rows", "resume_paused"]
     fields = ["broadcast", "method", "status", *COUNTERS, "cost", "recipients", "error", "invoiced",
               "invoiced_at", "invoiced_by", "extra", "created_at", "finished_at"]
 
@@ -196,6 +197,16 @@ class MessageSentAdmin(admin.ModelAdmin):
             ) % {"n": retried}, messages.SUCCESS)
         else:
             self.message_user(request, _("No failed rows to retry in the selected messages."), messages.WARNING)
+
+    @admin.action(description=_("Resume paused methods"), permissions=["send"])
+    def resume_paused(self, request: HttpRequest, queryset: QuerySet) -> None:
+        resumed = sum(resume(sent, request.user) for sent in queryset.filter(status=MessageSent.Status.PAUSED))
+        if resumed:
+            self.message_user(request, ngettext(
+                "%(n)d paused method was queued again.", "%(n)d paused methods were queued again.", resumed,
+            ) % {"n": resumed}, messages.SUCCESS)
+        else:
+            self.message_user(request, _("None of the selected messages is paused."), messages.WARNING)
 
 
 @admin.register(MessageRecipient)

@@ -8,7 +8,9 @@ from django.views.decorators.http import require_POST
 from sender.access import staff_required, visible_attachments, visible_broadcasts
 from sender.inbox.files import file_response, thumbnail_response
 from sender.permissions import can_send
+from sender.models import MessageSent
 from sender.pipeline.cancel import ACTIVE, cancel
+from sender.pipeline.pause import resume_broadcast
 from sender.web.views.history import recipient_rows
 
 
@@ -25,8 +27,11 @@ def broadcast_detail(request: HttpRequest, pk: int) -> HttpResponse:
         pk=pk,
     )
     active = any(sent.status in ACTIVE for sent in broadcast.sents.all())
-    may_cancel = active and (broadcast.sender_id == request.user.pk or request.user.is_superuser)
+    owner = broadcast.sender_id == request.user.pk or request.user.is_superuser
+    may_cancel = active and owner
+    may_resume = owner and any(sent.status == MessageSent.Status.PAUSED for sent in broadcast.sents.all())
     return render(request, "sender/broadcast.html", {"broadcast": broadcast, "may_cancel": may_cancel,
+                                                     "may_resume": may_resume,
                                                      **recipient_rows(request, broadcast)})
 
 
@@ -46,6 +51,19 @@ def broadcast_cancel(request: HttpRequest, pk: int) -> HttpResponse:
         n = cancel(broadcast, request.user)
         messages.success(request, ngettext("Cancelled: %(n)d message will not be sent.",
                                            "Cancelled: %(n)d messages will not be sent.", n) % {"n": n})
+    return redirect(broadcast)
+
+
+@staff_required
+@require_POST
+def broadcast_resume(request: HttpRequest, pk: int) -> HttpResponse:
+    broadcast = get_object_or_404(visible_broadcasts(request.user), pk=pk)
+    if broadcast.sender_id != request.user.pk and not request.user.is_superuser:
+        messages.error(request, _("Only the person who sent it can resume this broadcast."))
+    elif resume_broadcast(broadcast, request.user):
+        messages.success(request, _("Resumed: its pending messages are queued again."))
+    else:
+        messages.warning(request, _("Nothing of this broadcast is paused."))
     return redirect(broadcast)
 
 

@@ -224,7 +224,7 @@ def run_worker(workers: int) -> None:
     """Run the task queue dry: in this process (as tests/worker.py), or in W subprocesses."""
     if workers <= 1:
 
-        Worker(queue_names=["default"], interval=0, batch=True, backend_name="default", startup_delay=False,
+        Worker(queue_names=["*"], interval=0, batch=True, backend_name="default", startup_delay=False,
                max_tasks=None, worker_id="bench-0", excluded_queue_names=[]).run()
         return
     env = {**os.environ}
@@ -235,7 +235,7 @@ def run_worker(workers: int) -> None:
     if sms.get("url"):
         env.update(SENDER_SKEBBY_URL=sms["url"], SENDER_SKEBBY_USERNAME=sms.get("username", ""),
                    SENDER_SKEBBY_PASSWORD=sms.get("password", ""), SENDER_SMS_POLL_INTERVAL="3600")
-    manage = [sys.executable, str(settings.BASE_DIR / "manage.py"), "db_worker", "--skip-checks", "--batch", "--no-reload",
+    manage = [sys.executable, str(settings.BASE_DIR / "manage.py"), "db_worker", "--skip-checks", "--batch", "--no-reload", "--queue-name", "*",
               "--no-startup-delay", "--interval", "0", "-v", "0"]
     processes = [subprocess.Popen([*manage, "--worker-id", f"bench-{i}"], env=env) for i in range(workers)]
     if any(p.wait() for p in processes):
@@ -256,7 +256,8 @@ def run_pipeline(selection: Selection, user: User, method: str, draft: Draft, wo
                 if phase == "preview":
                     result["preview"] = preview(selection, user, [method], draft)
                 elif phase == "commit":
-                    result["broadcast"] = commit(selection, user, [method], draft, uuid.uuid4().hex)
+                    result["broadcast"] = commit(selection, user, [method], draft, uuid.uuid4().hex,
+                                                 background=False)  # commit_s: every row written
                 else:
                     run_worker(workers)
             result[f"{phase}_s"] = round(time.perf_counter() - start, 3)

@@ -9,24 +9,11 @@
 import signal
 import sys
 import time
-from urllib.parse import urlsplit
 
 from django.core.management.base import BaseCommand, CommandError
 
-from sender.channels import methods
-from sender.channels.sms.method import SmsMethod
 from sender.dev.sandbox import skebby
-
-
-def sandbox_address(alias: str | None = None) -> tuple[str, int] | None:
-    """(host, port) of the configured Skebby URL when it is on loopback, else None."""
-    for name in [alias] if alias else list(methods):
-        method = methods[name] if name in methods.settings else None
-        if isinstance(method, SmsMethod) and method.options.get("backend") == "skebby":
-            url = urlsplit(method.options.get("url", ""))
-            if url.hostname in {"127.0.0.1", "localhost"}:
-                return url.hostname, url.port or 80
-    return None
+from sender.dev.sandboxes import sandbox_address
 
 
 class Command(BaseCommand):
