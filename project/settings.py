@@ -210,6 +210,11 @@ STORAGES = {
         "BACKEND": "django.core.files.storage.FileSystemStorage",
         "OPTIONS": {"location": os.environ.get("SENDER_ATTACHMENTS_DIR", VAR_DIR / "attachments")},
     },
+    # sender_archive writes old broadcasts' rows here (gzip CSV); e.g. an S3 storage in production.
+    "archive": {
+        "BACKEND": "django.core.files.storage.FileSystemStorage",
+        "OPTIONS": {"location": os.environ.get("SENDER_ARCHIVE_DIR", VAR_DIR / "archive")},
+    },
     "staticfiles": {
         "BACKEND": (
             "django.contrib.staticfiles.storage.StaticFilesStorage"
