@@ -24,6 +24,7 @@ from django.urls import reverse
 from sender.audience.models import Customer
 from sender.inbox.messages import storage_aliases
 from sender.models import Broadcast, MessageRecipient, MessageSent, MessageUserRead
+from sender.operations import refresh_statistics
 
 READER = "inbox-reader"
 CASES = [
@@ -45,6 +46,7 @@ class Command(BaseCommand):
     def handle(self, *args, seed: int, others: int, repeat: int, **options) -> None:
         if seed:
             seed_inbox(seed, others)
+        refresh_statistics()  # as sender_periodic does hourly (SQLite's planner statistics)
         reader = get_user_model().objects.filter(username=READER).first()
         if reader is None:
             raise CommandError(f"No user {READER!r}: run with --seed N first.")
