@@ -27,6 +27,7 @@ from sender.models import Broadcast, MessageRecipient, MessageSent, MessageTypol
 from sender.pipeline import progress
 from sender.pipeline.checks import load_methods, presend, require_sender
 from sender.pipeline.classify import Classified, classify
+from sender.pipeline.dedupe import judge
 from sender.pipeline.deliver import deliver_task
 from sender.pipeline.rows import RowWriter
 
@@ -128,6 +129,10 @@ def _write(selection, user, loaded: list[BaseMethod], draft: Draft, key: str, ty
         raise SelectionError(_("The selection is empty: nobody matches it."))
     for alias, sent in sents.items():
         c = counts[alias]
+        if c[Status.DUPLICATE]:  # the database judges the duplicates classify's hashes found
+            revived = judge(sent.pk, c[Status.PENDING] // batch_size)
+            c[Status.PENDING] += revived
+            c[Status.DUPLICATE] -= revived
         MessageSent.objects.filter(pk=sent.pk).update(
             pending_count=c[Status.PENDING], invalid_count=c[Status.INVALID], duplicate_count=c[Status.DUPLICATE],
             status=MessageSent.Status.QUEUED if c[Status.PENDING] else MessageSent.Status.DONE,
