@@ -5,8 +5,8 @@
 
 Each round re-queues the batches whose worker stopped without finishing (SIGKILL, lost
 machine) once their lease has run out: django-tasks-db never re-runs such a task itself;
-restarts an SMS method's delivery-tracking chain if it has died; and, on SQLite, refreshes
-the query planner's statistics once an hour (at start too).
+restarts an SMS method's delivery-tracking chain if it has died; and refreshes the query
+planner's statistics once an hour (at start too).
 """
 
 import signal
@@ -19,7 +19,7 @@ from sender.channels.sms.tracking import ensure_polling, sms_aliases
 from sender.operations import refresh_statistics
 from sender.pipeline.deliver import recover_expired
 
-STATISTICS_EVERY = 3600.0  # seconds between two refreshes of SQLite's planner statistics
+STATISTICS_EVERY = 3600.0  # seconds between two refreshes of the planner's statistics
 
 
 class Command(BaseCommand):

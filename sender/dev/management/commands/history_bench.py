@@ -60,7 +60,7 @@ class Command(BaseCommand):
             started = time.perf_counter()
             seed_history(seed, broadcasts, big, customers)
             self.stderr.write(f"seeded {seed} rows in {time.perf_counter() - started:.1f} s")
-        refresh_statistics()  # as sender_periodic does hourly (SQLite's planner statistics)
+        refresh_statistics()  # as sender_periodic does hourly (the planner's statistics)
         user = get_user_model().objects.filter(username=USER).first()
         if user is None:
             raise CommandError(f"No user {USER!r}: run with --seed N first.")

@@ -46,7 +46,7 @@ class Command(BaseCommand):
     def handle(self, *args, seed: int, others: int, repeat: int, **options) -> None:
         if seed:
             seed_inbox(seed, others)
-        refresh_statistics()  # as sender_periodic does hourly (SQLite's planner statistics)
+        refresh_statistics()  # as sender_periodic does hourly (the planner's statistics)
         reader = get_user_model().objects.filter(username=READER).first()
         if reader is None:
             raise CommandError(f"No user {READER!r}: run with --seed N first.")
