@@ -3,9 +3,10 @@
 One event loop per process (a daemon thread) holds one ExtBot per configuration with its
 `ChatRateLimiter`, so Telegram's limits hold across chunks, batches and worker threads of
 the process; given a shared limiter (sender.ratelimit, passed in by the method), they hold
-across every worker process and machine too. Refusals keep Telegram's own words (PTB strips "Bad Request: " and lower-cases
-the rest); `Gateway` sends a text or a file to one chat and says which file id Telegram
-gave back, whatever kind of attachment it made of the file.
+across every worker process and machine too. Refusals keep Telegram's own words (PTB
+strips "Bad Request: " and lower-cases the rest); `Gateway` sends a text or a file to one
+chat and says which file id Telegram gave back, whatever kind of attachment it made of
+the file.
 """
 
 import asyncio
