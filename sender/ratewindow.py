@@ -32,7 +32,8 @@ class DatabaseLimiter:
         with transaction.atomic():
             rows = {row.key: row for row in RateWindow.objects.select_for_update().filter(key__in=keys).order_by("key")}
             if len(rows) < len(keys):
-                RateWindow.objects.bulk_create([RateWindow(key=k) for k in keys if k not in rows], ignore_conflicts=True)
+                missing = [RateWindow(key=k) for k in keys if k not in rows]
+                RateWindow.objects.bulk_create(missing, ignore_conflicts=True)
                 rows = {row.key: row for row in
                         RateWindow.objects.select_for_update().filter(key__in=keys).order_by("key")}
             now = time.time()

@@ -64,7 +64,8 @@ def test_old_rows_go_to_the_archive_and_the_counters_stay(sender_user, archive_d
 
     rows = read_archive(f"broadcasts/{old.pk}/email.csv.gz")
     assert sorted(r["address"] for r in rows) == sorted(p.email.lower() for p in people)
-    assert {(r["status"], r["cost"], r["recipient_type"]) for r in rows} == {("success", "0.5000", "recipients.customer")}
+    assert {(r["status"], r["cost"], r["recipient_type"]) for r in rows} == {
+        ("success", "0.5000", "recipients.customer")}
     assert not MessageRecipient.objects.filter(message_sent=email).exists()
     assert MessageRecipient.objects.filter(message_sent__broadcast=old, message_sent__method="storage").count() == 30
     assert MessageRecipient.objects.filter(message_sent__broadcast=recent).count() == 60
