@@ -212,6 +212,11 @@ STORAGES = {
         "BACKEND": "django.core.files.storage.FileSystemStorage",
         "OPTIONS": {"location": os.environ.get("SENDER_ATTACHMENTS_DIR", VAR_DIR / "attachments")},
     },
+    # sender_archive writes old broadcasts' rows here (gzip CSV); e.g. an S3 storage in production.
+    "archive": {
+        "BACKEND": "django.core.files.storage.FileSystemStorage",
+        "OPTIONS": {"location": os.environ.get("SENDER_ARCHIVE_DIR", VAR_DIR / "archive")},
+    },
     "staticfiles": {
         "BACKEND": (
             "django.contrib.staticfiles.storage.StaticFilesStorage"
@@ -312,6 +317,14 @@ SENDER = {
     # SENDER_LOGIN_TRUSTED_PROXIES = how many proxies append to it (README, "Security").
     "LOGIN_CLIENT_IP_HEADER": os.environ.get("SENDER_LOGIN_CLIENT_IP_HEADER") or None,
     "LOGIN_TRUSTED_PROXIES": int(os.environ.get("SENDER_LOGIN_TRUSTED_PROXIES", "1")),
+    # Rate limits (Telegram's, an SMS gateway's or SMTP relay's "rate") hold across every worker:
+    # counted in Redis when there is one, else in the database.
+    "RATE_LIMITER": (
+        {"BACKEND": "sender.ratelimit.RedisLimiter",
+         "OPTIONS": {"url": REDIS_URL, "prefix": os.environ.get("SENDER_REDIS_PREFIX", "sender")}}
+        if REDIS_URL
+        else {"BACKEND": "sender.ratewindow.DatabaseLimiter"}
+    ),
 }
 
 if os.environ.get("SENDER_SMS_BACKEND") == "off":  # no SMS at all: no Skebby credentials needed

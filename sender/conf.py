@@ -41,6 +41,9 @@ DEFAULTS: dict[str, Any] = {
     "ATTACHMENT_SENDFILE": None,
     # The send method whose SMTP settings carry account emails (invitations, password resets).
     "ACCOUNT_EMAIL_METHOD": "email",
+    # Where rate limits shared by every worker live (sender/ratelimit.py): the database by
+    # default, Redis when configured ({"BACKEND": "sender.ratelimit.RedisLimiter", "OPTIONS": {"url": ...}}).
+    "RATE_LIMITER": {"BACKEND": "sender.ratewindow.DatabaseLimiter"},
 }
 
 

@@ -292,3 +292,13 @@ class IncomingMessage(models.Model):
 
     def __str__(self) -> str:
         return f"{self.sender}: {self.text[:40]}"
+
+
+class RateWindow(models.Model):
+    """One shared rate limit's recent calls (sender.ratewindow): the database backend that
+    keeps Telegram's, an SMS gateway's or an SMTP relay's limit across every worker process
+    when there is no Redis. A row per key, locked while a call takes its place."""
+
+    key = models.CharField(max_length=200, primary_key=True)
+    times = models.JSONField(default=list)  # epoch seconds of the last calls, oldest first, at most n
+    until = models.FloatField(default=0.0, db_index=True)  # after this the row limits nothing: it may go

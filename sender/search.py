@@ -9,6 +9,9 @@ seconds of CPU. Past the cap the form says so; the query never runs.
 import django_filters
 from django import forms
 from django.core.exceptions import ValidationError
+from django.db import connection
+from django.db.models import Q
+from django.db.models.expressions import RawSQL
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext_lazy
 
@@ -21,6 +24,26 @@ MAX_LENGTH = 200
 def terms(value: str) -> list[str]:
     """The words of a search (already checked by SearchField)."""
     return value.split()
+
+
+TRIGRAM = 3  # the shortest word the SQLite index can find; shorter ones are scanned for
+
+
+def broadcast_text(words: list[str], path: str = "") -> Q:
+    """Broadcasts (reached through `path`, e.g. "message_sent__broadcast__") whose subject or
+    body contains every word, case-insensitively. SQLite asks its FTS5 trigram index
+    (sender_broadcast_fts, migration 0003) for the words it can; PostgreSQL's `icontains`
+    uses its trigram GIN indexes on the same expressions."""
+    q = Q()
+    indexed = [w for w in words if len(w) >= TRIGRAM] if connection.vendor == "sqlite" else []
+    if indexed:
+        match = " AND ".join('"' + w.replace('"', '""') + '"' for w in indexed)
+        q &= Q(**{f"{path}pk__in": RawSQL(
+            "SELECT rowid FROM sender_broadcast_fts WHERE sender_broadcast_fts MATCH %s", [match])})
+    for word in words:
+        if word not in indexed:
+            q &= Q(**{f"{path}subject__icontains": word}) | Q(**{f"{path}body__icontains": word})
+    return q
 
 
 def validate_terms(value: str) -> None:

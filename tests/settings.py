@@ -27,6 +27,7 @@ if CHANNEL_LAYERS["default"]["BACKEND"].startswith("channels_redis"):
     # Processes a test starts inherit the prefix through SENDER_REDIS_PREFIX.
     os.environ.setdefault("SENDER_REDIS_PREFIX", f"sender-test-{os.getpid()}")
     CHANNEL_LAYERS["default"]["CONFIG"]["prefix"] = os.environ["SENDER_REDIS_PREFIX"]
+    SENDER["RATE_LIMITER"]["OPTIONS"]["prefix"] = os.environ["SENDER_REDIS_PREFIX"]
 
 # The sandboxes, demo data and benchmarks the tests drive, whatever DJANGO_DEBUG says.
 if "sender.dev" not in INSTALLED_APPS:

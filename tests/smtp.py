@@ -4,6 +4,7 @@ import email
 import email.policy
 import socket
 import threading
+import time
 from email.message import EmailMessage
 
 from aiosmtpd.controller import Controller
@@ -23,6 +24,7 @@ class Recorder:
         self.refuse: dict[str, str] = {}  # address -> reply, e.g. "550 5.1.1 No such user"
         self.lock = threading.Lock()
         self.connections = 0
+        self.times: list[float] = []  # time.monotonic() of each message's DATA
 
     async def handle_EHLO(self, server, session, envelope, hostname, responses):
         self.connections += 1
@@ -39,6 +41,7 @@ class Recorder:
         message = email.message_from_bytes(envelope.content, policy=email.policy.default)
         with self.lock:
             self.messages.append(message)
+            self.times.append(time.monotonic())
             self.envelopes.append((envelope.mail_from, list(envelope.rcpt_tos)))
         return "250 Message accepted for delivery"
 

@@ -21,6 +21,7 @@ PREVIEW = 4           # permissions (user, groups), content type, one streamed S
 COMMIT_FIXED = 7      # idempotency check, BEGIN, broadcast, sent row, recipients SELECT, counters, publish
 PER_INSERT = 1        # one INSERT per BATCH_SIZE recipient rows, whatever their status
 OPT_OUTS = {"storage": 0, "email": 1}  # preview and commit each load the opt-outs of methods with addresses
+JUDGE = {"storage": 0, "email": 1}  # commit: one UPDATE lets the database judge the duplicates (pipeline/dedupe.py)
 PER_ENQUEUE = 1       # one task row per batch of valid rows
 DELIVER_FIXED = {"storage": 3, "email": 4}  # first batch marks the sent row "sending"; the worker's last empty poll;
                                             # email reads the broadcast's attachments once
@@ -73,7 +74,8 @@ def expected_queries(method: str, n: int, valid: int, batch: int) -> dict:
     begins = connection.vendor == "sqlite"
     return {
         "preview": PREVIEW + OPT_OUTS[method],
-        "commit": COMMIT_FIXED + OPT_OUTS[method] - (not begins) + PER_INSERT * math.ceil(n / batch) + PER_ENQUEUE * batches,
+        "commit": (COMMIT_FIXED + OPT_OUTS[method] + JUDGE[method] - (not begins) + PER_INSERT * math.ceil(n / batch)
+                   + PER_ENQUEUE * batches),
         "deliver": DELIVER_FIXED[method] - (not begins) + (PER_BATCH[method] - 2 * (not begins)) * batches,
     }
 

@@ -1,11 +1,11 @@
 """The inbox's filters: typology and a text search over subject and body."""
 
 import django_filters
-from django.db.models import Q, QuerySet
+from django.db.models import QuerySet
 from django.utils.translation import gettext_lazy as _
 
 from sender.models import MessageRecipient, MessageTypology
-from sender.search import SearchFilter, terms
+from sender.search import SearchFilter, broadcast_text, terms
 
 
 class InboxFilterSet(django_filters.FilterSet):
@@ -22,7 +22,4 @@ class InboxFilterSet(django_filters.FilterSet):
         fields = ["typology", "q"]
 
     def search(self, queryset: QuerySet, name: str, value: str) -> QuerySet:
-        for term in terms(value):
-            queryset = queryset.filter(Q(message_sent__broadcast__subject__icontains=term)
-                                       | Q(message_sent__broadcast__body__icontains=term))
-        return queryset
+        return queryset.filter(broadcast_text(terms(value), "message_sent__broadcast__"))

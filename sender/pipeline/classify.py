@@ -1,7 +1,8 @@
 """Classify each resolved recipient per method: valid, duplicate or invalid, with a reason.
 
-Normalization is the method's; deduplication is a set per method, so the whole step is
-linear in the number of recipients (the ancestor's was quadratic). Addresses that opted out
+Normalization is the method's; deduplication keeps a compact table of 64-bit address hashes
+per method (dedupe.py: flat memory at a million recipients; commit lets the database judge
+the rare collision), so the whole step is linear in the number of recipients. Addresses that opted out
 of a method (sender.audience.optout) are invalid: one query per run (per chunk if there are very many).
 """
 
@@ -16,6 +17,7 @@ from sender.audience.resolve import Resolved
 from sender.channels import BaseMethod
 from sender.exceptions import InvalidAddress
 from sender.models import MessageRecipient
+from sender.pipeline.dedupe import AddressHashes
 
 Status = MessageRecipient.Status
 ADDRESS_MAX = MessageRecipient._meta.get_field("address").max_length
@@ -37,9 +39,8 @@ class Classified:
 
 
 def classify(resolved: Iterable[Resolved], methods: Sequence[BaseMethod]) -> Iterator[Classified]:
-    # Storage's address is the recipient itself, unique per model: no set to fill (at a
-    # million recipients that set alone was 150 MB).
-    seen: dict[str, set[str] | None] = {m.alias: set() if m.address_field else None for m in methods}
+    # Storage's address is the recipient itself, unique per model: nothing to remember.
+    seen: dict[str, AddressHashes | None] = {m.alias: AddressHashes() if m.address_field else None for m in methods}
     missing = {m.alias: _("No address for %(method)s.") % {"method": m.label} for m in methods if m.address_field}
     opted = {m.alias: _("The recipient opted out of %(method)s.") % {"method": m.label} for m in methods}
     resolved = iter(resolved)
@@ -53,10 +54,8 @@ def classify(resolved: Iterable[Resolved], methods: Sequence[BaseMethod]) -> Ite
             if row.status == Status.PENDING and (row.method, row.address) in refused:
                 row.status, row.reason = Status.INVALID, opted[row.method]
             elif row.status == Status.PENDING and (addresses_seen := seen[row.method]) is not None:
-                if row.address in addresses_seen:
+                if not addresses_seen.add(row.address):
                     row.status, row.reason = Status.DUPLICATE, _("Same address as another recipient of this message.")
-                else:
-                    addresses_seen.add(row.address)
             yield row
 
 

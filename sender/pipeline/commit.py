@@ -34,6 +34,7 @@ from sender.models import Broadcast, MessageRecipient, MessageSent, MessageTypol
 from sender.pipeline import progress
 from sender.pipeline.checks import load_methods, presend, require_sender
 from sender.pipeline.classify import Classified, classify
+from sender.pipeline.dedupe import judge
 from sender.pipeline.deliver import enqueue_batch
 from sender.pipeline.rows import RowWriter
 
@@ -227,6 +228,10 @@ def _finish(sents: dict[str, MessageSent], counts: dict[str, Counter], preparing
     batch_size = sender_settings.BATCH_SIZE
     for alias, sent in sents.items():
         c = counts[alias]
+        if c[Status.DUPLICATE]:  # the database judges the duplicates classify's hashes found
+            revived = judge(sent.pk, c[Status.PENDING] // batch_size)
+            c[Status.PENDING] += revived
+            c[Status.DUPLICATE] -= revived
         fields = {"pending_count": c[Status.PENDING], "invalid_count": c[Status.INVALID],
                   "duplicate_count": c[Status.DUPLICATE]}
         status = MessageSent.Status.QUEUED if c[Status.PENDING] else MessageSent.Status.DONE

@@ -14,7 +14,7 @@ from django.utils.translation import gettext_lazy as _
 
 from sender.channels import methods
 from sender.models import Broadcast, MessageRecipient, MessageSent, MessageTypology
-from sender.search import SearchFilter, terms
+from sender.search import SearchFilter, broadcast_text, terms
 
 WITH_FAILED_ROWS = "with_failed"
 """History status choice: broadcasts with at least one failed recipient row."""
@@ -73,9 +73,7 @@ class BroadcastFilterSet(django_filters.FilterSet):
         return queryset.filter(_sents_of(Q(status=value)))
 
     def search(self, queryset: QuerySet, name: str, value: str) -> QuerySet:
-        for term in terms(value):
-            queryset = queryset.filter(Q(subject__icontains=term) | Q(body__icontains=term))
-        return queryset
+        return queryset.filter(broadcast_text(terms(value)))
 
 
 class RecipientRowFilterSet(django_filters.FilterSet):

@@ -8,6 +8,7 @@ PIPELINING, MAIL, RCPT and DATA go out in one write, so a message costs two roun
 import re
 import smtplib
 import ssl
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from django.utils.translation import gettext as _
@@ -63,8 +64,10 @@ class ConnectionLost(DeliveryError):
 
 class SMTPGateway:
     def __init__(self, host: str, port: int, username: str = "", password: str = "", use_tls: bool = False,
-                 use_ssl: bool = False, timeout: float = 30, local_hostname: str | None = None):
+                 use_ssl: bool = False, timeout: float = 30, local_hostname: str | None = None,
+                 throttle: Callable[[], None] | None = None):
         self.host, self.port = host, port
+        self.throttle = throttle  # blocks until the relay's shared rate lets one more message go
         self.username, self.password = username, password
         self.use_tls, self.use_ssl = use_tls, use_ssl
         self.timeout = timeout
@@ -115,6 +118,8 @@ class SMTPGateway:
         A refusal comes back as a Reply (4xx transient, 5xx permanent); a broken
         connection raises ConnectionLost.
         """
+        if self.throttle is not None:
+            self.throttle()
         smtp = self.smtp
         envelope = [f"MAIL FROM:<{sender}>\r\n".encode(), f"RCPT TO:<{recipient}>\r\n".encode(), b"DATA\r\n"]
         try:

@@ -7,6 +7,7 @@ import uuid
 from collections import OrderedDict
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from functools import partial
 from email.message import EmailMessage
 from email.utils import formatdate
 
@@ -23,6 +24,7 @@ from sender.channels.base import RETRY, BaseMethod, Outcome
 from sender.channels.email.gateway import ConnectionLost, SMTPGateway, dot_stuff
 from sender.exceptions import InvalidAddress
 from sender.models import Broadcast, MessageRecipient, MessageSent
+from sender.ratelimit import per_second, wait_turn
 
 Status = MessageRecipient.Status
 # 7-bit transfer encodings keep the message valid on servers without 8BITMIME.
@@ -88,7 +90,7 @@ class EmailMethod(BaseMethod):
         return SMTPGateway(
             host=o.get("host", "127.0.0.1"), port=int(o.get("port", 25)), username=o.get("username", ""),
             password=o.get("password", ""), use_tls=o.get("use_tls", False), use_ssl=o.get("use_ssl", False),
-            timeout=o.get("timeout", 30),
+            timeout=o.get("timeout", 30), throttle=relay_throttle(o),
         )
 
     @property
@@ -214,3 +216,8 @@ class EmailMethod(BaseMethod):
         return errors
 
 
+def relay_throttle(options: dict) -> Callable[[], None] | None:
+    """OPTIONS "rate" (messages a second, optional): the relay's limit, shared by every worker."""
+    limits = per_second(f"smtp:{options.get('host', '127.0.0.1')}:{options.get('port', 25)}",
+                        float(options.get("rate") or 0))
+    return partial(wait_turn, limits) if limits else None

@@ -9,8 +9,10 @@ method maps them with `gateways.skebby.STATES`), returns received SMS and credit
 import json
 import sys
 import uuid
+from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from datetime import datetime
+from functools import partial
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -19,6 +21,7 @@ from django.utils.module_loading import import_string
 
 from sender.channels.sms.gateway import Accepted, Received, SkebbyClient
 from sender.exceptions import InvalidMethod
+from sender.ratelimit import per_second, wait_turn
 
 BACKENDS = {
     "skebby": "sender.channels.sms.backends.SkebbyBackend",
@@ -112,6 +115,7 @@ class SkebbyBackend(BaseSmsBackend):
                 base_url=o.get("url", ""), username=o.get("username", ""), password=o.get("password", ""),
                 auth=o.get("auth", "session"), timeout=float(o.get("timeout", 10)), retries=int(o.get("retries", 2)),
                 backoff=float(o.get("backoff", 1)), backoff_max=float(o.get("backoff_max", 30)),
+                throttle=account_throttle(o),
             )
         return self._client
 
@@ -211,3 +215,10 @@ class FileBackend(BaseSmsBackend):
         with path.open("a", encoding="utf-8") as f:
             f.write(json.dumps({**asdict(sms), "id": uuid.uuid4().hex}, ensure_ascii=False) + "\n")
         return Accepted(sms.order_id, len(sms.recipients))
+
+
+def account_throttle(options: dict[str, Any]) -> Callable[[], None] | None:
+    """OPTIONS "rate" (send orders a second, optional): the account's limit at the gateway,
+    shared by every worker."""
+    limits = per_second(f"sms:{options.get('url', '')}:{options.get('username', '')}", float(options.get("rate") or 0))
+    return partial(wait_turn, limits) if limits else None

@@ -140,6 +140,7 @@ class SkebbyClient:
     backoff_max: float = 30.0
     transport: httpx.BaseTransport | None = None
     calls: Counter = field(default_factory=Counter)  # "POST sms" -> count, for measurements
+    throttle: Callable[[], None] | None = None  # blocks until the account's shared rate lets an order go
 
     def __post_init__(self) -> None:
         self._verified = False  # True once these keys worked (or came from a login) in this client
@@ -268,6 +269,8 @@ class SkebbyClient:
         for attempt in range(self.retries + 1):
             if (check_first or attempt) and self.order_exists(order_id):
                 return Accepted(order_id, existing=True)
+            if self.throttle is not None:
+                self.throttle()
             try:
                 data = self.request("POST", path, json=body).json()
             except DeliveryError as exc:

@@ -2,12 +2,15 @@
 
 One event loop per process (a daemon thread) holds one ExtBot per configuration with its
 `ChatRateLimiter`, so Telegram's limits hold across chunks, batches and worker threads of
-the process. Refusals keep Telegram's own words (PTB strips "Bad Request: " and lower-cases
-the rest); `Gateway` sends a text or a file to one chat and says which file id Telegram
-gave back, whatever kind of attachment it made of the file.
+the process; given a shared limiter (sender.ratelimit, passed in by the method), they hold
+across every worker process and machine too. Refusals keep Telegram's own words (PTB
+strips "Bad Request: " and lower-cases the rest); `Gateway` sends a text or a file to one
+chat and says which file id Telegram gave back, whatever kind of attachment it made of
+the file.
 """
 
 import asyncio
+import concurrent.futures
 import json
 import math
 import threading
@@ -25,6 +28,7 @@ from telegram.ext import BaseRateLimiter, ExtBot
 from telegram.request import HTTPXRequest
 
 from sender.exceptions import DeliveryError
+from sender.ratelimit import Limit, SharedLimiter
 
 WINDOW_MARGIN = 1.04  # count each limit over a slightly longer time, so network jitter never crosses it
 CHAT_MARGIN = 0.05  # seconds added between two messages to one chat, for the same reason
@@ -88,12 +92,20 @@ class ChatRateLimiter(BaseRateLimiter[int]):
 
     The chat's spacing is stamped after the overall window let the call through, right
     before it goes out, so a shorter overall wait for the next message can never bring two
-    messages to one chat closer than the interval. Idle chats are evicted from the map."""
+    messages to one chat closer than the interval. Idle chats are evicted from the map.
+
+    With `shared` (a backend of sender.ratelimit) every call also takes its place in the
+    same three limits counted for all processes under `scope` (the bot), right before it
+    goes out; one call of this process asks at a time, on a thread of its own."""
 
     def __init__(self, rate: float, chat_interval: float, max_retries: int, group_rate: int = GROUP_RATE,
-                 group_period: float = GROUP_PERIOD):
+                 group_period: float = GROUP_PERIOD, shared: SharedLimiter | None = None, scope: str = ""):
         n = max(1, math.ceil(rate))
         self.overall = SlidingWindow(n, n / rate * WINDOW_MARGIN, 0.8 / rate)
+        self.shared, self.scope = shared, scope
+        self.shared_overall = Limit(f"telegram:{scope}:all", n, n / rate * WINDOW_MARGIN, 0.8 / rate)
+        self.shared_lock: asyncio.Lock | None = None
+        self.shared_thread: concurrent.futures.ThreadPoolExecutor | None = None
         self.chat_interval = chat_interval * WINDOW_MARGIN + CHAT_MARGIN if chat_interval else 0.0
         self.group_rate, self.group_period = group_rate, group_period * WINDOW_MARGIN
         self.max_retries = max_retries
@@ -155,10 +167,36 @@ class ChatRateLimiter(BaseRateLimiter[int]):
                 await self.running.wait()
                 async with self.overall:
                     pass
+                if self.shared is not None:
+                    await self._shared_turn(chat, slot.group is not None)
                 if self.running.is_set():
                     break
             slot.last = loop.time()
             return await callback(*args, **kwargs)
+
+    async def _shared_turn(self, chat: int | str, grouped: bool) -> None:
+        """Take this call's place in the limits shared with every other process. A wait on
+        the overall limit keeps this process's other calls behind it (they would wait for the
+        same); a wait on one chat or group lets them ask meanwhile."""
+        limits = [self.shared_overall]
+        if self.chat_interval:
+            limits.append(Limit(f"telegram:{self.scope}:chat:{chat}", 1, self.chat_interval))
+        if grouped:
+            limits.append(Limit(f"telegram:{self.scope}:group:{chat}", self.group_rate, self.group_period))
+        if self.shared_lock is None:
+            self.shared_lock = asyncio.Lock()
+            self.shared_thread = concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix="telegram-limits")
+        loop = asyncio.get_running_loop()
+        while True:
+            async with self.shared_lock:
+                while True:
+                    wait, which = await loop.run_in_executor(self.shared_thread, self.shared.acquire, limits)
+                    if wait <= 0:
+                        return
+                    if which != 0:
+                        break
+                    await asyncio.sleep(wait)
+            await asyncio.sleep(wait)
 
     def _slot(self, chat: int | str) -> ChatSlot:
         slot = self.chats.get(chat)
@@ -227,19 +265,25 @@ class TelegramRequest(HTTPXRequest):
         return code, payload
 
 
-def make_bot(options: dict[str, Any], rate_limited: bool = True) -> ExtBot:
-    """An ExtBot for this configuration, for one event loop."""
+def make_bot(options: dict[str, Any], rate_limited: bool = True, shared: SharedLimiter | None = None) -> ExtBot:
+    """An ExtBot for this configuration, for one event loop; its limits shared through `shared`."""
     timeout = float(options["timeout"])
     request = TelegramRequest(connection_pool_size=int(options["concurrency"]) + 4, read_timeout=timeout,
                               write_timeout=timeout, connect_timeout=timeout, pool_timeout=timeout,
                               media_write_timeout=timeout)
-    limiter = rate_limiter(options) if rate_limited else None
+    limiter = rate_limiter(options, shared) if rate_limited else None
     return ExtBot(options["token"], base_url=options["base_url"], base_file_url=options["base_file_url"],
                   request=request, rate_limiter=limiter)
 
 
-def rate_limiter(options: dict[str, Any]) -> ChatRateLimiter:
-    return ChatRateLimiter(float(options["rate"]), float(options["chat_interval"]), int(options["max_retries"]))
+def rate_limiter(options: dict[str, Any], shared: SharedLimiter | None = None) -> ChatRateLimiter:
+    return ChatRateLimiter(float(options["rate"]), float(options["chat_interval"]), int(options["max_retries"]),
+                           shared=shared, scope=bot_scope(options["token"]))
+
+
+def bot_scope(token: str) -> str:
+    """The bot's id (the token's number), naming its shared limits: never the secret part."""
+    return str(token).partition(":")[0]
 
 
 class SendingLoop:
@@ -263,12 +307,12 @@ LOOP = SendingLoop()
 BOT_KEYS = ("token", "base_url", "base_file_url", "rate", "chat_interval", "max_retries", "concurrency", "timeout")
 
 
-async def running_bot(options: dict[str, Any]) -> ExtBot:
+async def running_bot(options: dict[str, Any], shared: SharedLimiter | None = None) -> ExtBot:
     """This configuration's initialized bot on the sending loop (made on first use)."""
-    key = tuple(str(options[k]) for k in BOT_KEYS)
+    key = (*(str(options[k]) for k in BOT_KEYS), id(shared))
     bot = LOOP.bots.get(key)
     if bot is None:
-        bot = make_bot(options)
+        bot = make_bot(options, shared=shared)
         try:
             await bot.initialize()
         except InvalidToken as exc:

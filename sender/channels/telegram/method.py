@@ -29,6 +29,7 @@ from sender.channels.telegram.gateway import LOOP, Gateway
 from sender.channels.telegram.models import TelegramFile, TelegramProgress
 from sender.exceptions import InvalidAddress
 from sender.models import MessageAttachment, MessageRecipient, MessageSent
+from sender.ratelimit import shared_limiter
 
 Status = MessageRecipient.Status
 TEXT_MAX = 4096
@@ -140,11 +141,12 @@ class TelegramMethod(BaseMethod):
 
     def bot(self, rate_limited: bool = True):
         """An ExtBot for this configuration, for one event loop."""
-        return gateway.make_bot(self.options, rate_limited)
+        return gateway.make_bot(self.options, rate_limited, shared_limiter() if rate_limited else None)
 
     async def running_bot(self):
-        """This configuration's initialized bot on the sending loop (made on first use)."""
-        return await gateway.running_bot(self.options)
+        """This configuration's initialized bot on the sending loop (made on first use), its
+        limits shared with every worker process (`SENDER["RATE_LIMITER"]`)."""
+        return await gateway.running_bot(self.options, shared_limiter())
 
     @property
     def bot_id(self) -> int:

@@ -5,7 +5,8 @@
 
 Each round re-queues the batches whose worker stopped without finishing (SIGKILL, lost
 machine) once their lease has run out: django-tasks-db never re-runs such a task itself;
-and restarts an SMS method's delivery-tracking chain if it has died.
+restarts an SMS method's delivery-tracking chain if it has died; and refreshes the query
+planner's statistics once an hour (at start too).
 """
 
 import signal
@@ -15,8 +16,11 @@ from django.core.management.base import BaseCommand
 from django.utils.translation import gettext as _
 
 from sender.channels.sms.tracking import ensure_polling, sms_aliases
+from sender.operations import refresh_statistics
 from sender.pipeline.commit import recover_preparing
 from sender.pipeline.deliver import recover_expired
+
+STATISTICS_EVERY = 3600.0  # seconds between two refreshes of the planner's statistics
 
 
 class Command(BaseCommand):
@@ -36,7 +40,11 @@ class Command(BaseCommand):
         if not once:
             signal.signal(signal.SIGINT, on_signal)
             signal.signal(signal.SIGTERM, on_signal)
+        analysed = -STATISTICS_EVERY
         while True:
+            if time.monotonic() - analysed >= STATISTICS_EVERY:
+                refresh_statistics()
+                analysed = time.monotonic()
             queued = recover_expired()
             preparing = recover_preparing()
             if preparing:

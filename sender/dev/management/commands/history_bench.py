@@ -31,6 +31,7 @@ from django.utils import timezone
 from sender.audience.models import Customer
 from sender.dev.pages import time_page
 from sender.models import Broadcast, MessageRecipient, MessageSent
+from sender.operations import refresh_statistics
 
 USER = "history-bench"
 CHUNK = 10_000
@@ -58,6 +59,7 @@ class Command(BaseCommand):
             started = time.perf_counter()
             seed_history(seed, broadcasts, big, customers)
             self.stderr.write(f"seeded {seed} rows in {time.perf_counter() - started:.1f} s")
+        refresh_statistics()  # as sender_periodic does hourly (the planner's statistics)
         user = get_user_model().objects.filter(username=USER).first()
         if user is None:
             raise CommandError(f"No user {USER!r}: run with --seed N first.")

@@ -22,6 +22,7 @@ from sender.audience.models import Customer
 from sender.dev.pages import time_page
 from sender.inbox.messages import storage_aliases
 from sender.models import Broadcast, MessageRecipient, MessageSent, MessageUserRead
+from sender.operations import refresh_statistics
 
 READER = "inbox-reader"
 CASES = [
@@ -43,6 +44,7 @@ class Command(BaseCommand):
     def handle(self, *args, seed: int, others: int, repeat: int, **options) -> None:
         if seed:
             seed_inbox(seed, others)
+        refresh_statistics()  # as sender_periodic does hourly (the planner's statistics)
         reader = get_user_model().objects.filter(username=READER).first()
         if reader is None:
             raise CommandError(f"No user {READER!r}: run with --seed N first.")
