@@ -29,6 +29,7 @@ from sender.pipeline.checks import load_methods, presend, require_sender
 from sender.pipeline.classify import Classified, classify
 from sender.pipeline.deliver import deliver_task
 from sender.pipeline.rows import RowWriter
+from sender.statuses import counter
 
 Status = MessageRecipient.Status
 
@@ -124,12 +125,12 @@ def _write(selection, user, loaded: list[BaseMethod], draft: Draft, key: str, ty
     while chunk := list(islice(stream, batch_size)):
         writer.insert(chunk)
 
-    if not any(c[Status.PENDING] + c[Status.INVALID] + c[Status.DUPLICATE] for c in counts.values()):
+    if not any(c.total() for c in counts.values()):
         raise SelectionError(_("The selection is empty: nobody matches it."))
     for alias, sent in sents.items():
         c = counts[alias]
         MessageSent.objects.filter(pk=sent.pk).update(
-            pending_count=c[Status.PENDING], invalid_count=c[Status.INVALID], duplicate_count=c[Status.DUPLICATE],
+            **{counter(status): n for status, n in c.items()},
             status=MessageSent.Status.QUEUED if c[Status.PENDING] else MessageSent.Status.DONE,
         )
         for batch in range((c[Status.PENDING] + batch_size - 1) // batch_size):

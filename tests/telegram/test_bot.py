@@ -169,7 +169,7 @@ def test_a_chat_id_typed_back_after_stop_stays_opted_out_until_the_person_links_
     selection = Selection.parse({"recipients.customer": {"ids": [mario.pk]}})
     result = preview(selection, admin_user, ["telegram"], Draft(body="Hello"))
     assert [(row.status, row.reason) for row in result.methods[0].rejected] == [
-        ("invalid", "The recipient opted out of Telegram.")]
+        ("opted_out", "The recipient opted out of Telegram.")]
 
     sandbox.state.share_contact(USER, "393471200001")
     deliver(sandbox)

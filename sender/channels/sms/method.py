@@ -5,9 +5,9 @@ the price stored on each row and what the gateway is told. Rows go to the backen
 orders of `batch_size` numbers; every row records its order id, and the orders are polled
 later for delivery reports (tracking.py).
 
-A row the gateway accepted is `success` with the reason "waiting for the delivery report"
-(the gateway bills it); the delivery report later clears the reason, fails the row with
-the gateway's words, or ends it `unknown` when none comes within `track_hours`.
+A row the gateway accepted is `sent` with the reason "waiting for the delivery report"
+(the gateway bills it); the delivery report later makes it `delivered` (DLVRD), fails it
+with the carrier's words, or leaves it `sent` with "no delivery report" after `track_hours`.
 """
 
 import uuid
@@ -159,7 +159,7 @@ class SmsMethod(BaseMethod):
                     outcomes.extend(Outcome(r.id, status, exc.message) for r in rows[start:])
                     break
                 reason = waiting % {"order": accepted.order_id} if backend.supports_tracking else ""
-                outcomes.extend(Outcome(r.id, Status.SUCCESS, reason, accepted.order_id) for r in chunk)
+                outcomes.extend(Outcome(r.id, Status.SENT, reason, accepted.order_id) for r in chunk)
                 orders.append((accepted.order_id, len(chunk)))
                 remaining = accepted.remaining if accepted.remaining is not None else remaining
             if orders and backend.supports_tracking:

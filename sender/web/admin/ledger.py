@@ -30,7 +30,7 @@ from sender.permissions import can_send
 from sender.pipeline.cancel import ACTIVE
 from sender.pipeline.retry import retry_failed
 
-COUNTERS = ["pending_count", "success_count", "failed_count", "unknown_count", "invalid_count", "duplicate_count"]
+COUNTERS = list(MessageSent.COUNTERS)
 
 
 class ReadOnlyMixin:
