@@ -38,6 +38,8 @@ DEFAULTS: dict[str, Any] = {
     "ATTACHMENT_SENDFILE": None,
     # The send method whose SMTP settings carry account emails (invitations, password resets).
     "ACCOUNT_EMAIL_METHOD": "email",
+    # The account sends from code (sender.send_text...) are recorded under when no user is given.
+    "SYSTEM_USER": "sender-system",
 }
 
 

@@ -209,8 +209,10 @@ class MessageRecipient(models.Model):
     message_sent = models.ForeignKey(
         MessageSent, on_delete=models.CASCADE, related_name="recipients", verbose_name=_("message sent")
     )
-    content_type = models.ForeignKey(ContentType, on_delete=models.PROTECT, verbose_name=_("recipient type"))
-    object_id = models.CharField(_("recipient id"), max_length=64)
+    # Empty for a bare address sent from code (sender.direct): the row is the whole record.
+    content_type = models.ForeignKey(ContentType, on_delete=models.PROTECT, null=True, blank=True,
+                                     verbose_name=_("recipient type"))
+    object_id = models.CharField(_("recipient id"), max_length=64, blank=True)
     recipient = GenericForeignKey("content_type", "object_id")
     address = models.CharField(_("address"), max_length=255)
     status = models.CharField(_("status"), max_length=16, choices=Status.choices, default=Status.PENDING)

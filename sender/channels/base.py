@@ -27,6 +27,8 @@ class Draft:
     subject: str = ""
     attachments: Sequence["MessageAttachment"] = field(default_factory=tuple)
     transliterate: bool = False  # SMS: replace characters outside GSM-7 where a close one exists
+    sender: str = ""  # SMS: this message's sender id instead of the method's (sender.direct's `frm`)
+    status_report: bool = True  # SMS: False sends without asking for (or polling) delivery reports
 
 
 @dataclass(frozen=True, slots=True)

@@ -18,7 +18,7 @@ from django.contrib.auth.models import AbstractBaseUser
 from django.db import IntegrityError, transaction
 from django.utils.translation import gettext as _
 
-from sender.audience.resolve import resolve
+from sender.audience.resolve import Resolved, resolve
 from sender.audience.selection import Selection
 from sender.channels import BaseMethod, Draft
 from sender.conf import sender_settings
@@ -41,13 +41,23 @@ def commit(
     draft: Draft,
     idempotency_key: str,
     typology: MessageTypology | None = None,
+    *,
+    recipients: Iterable[Resolved] | None = None,
+    queue: bool = True,
 ) -> Broadcast:
     """Create the broadcast, or return the one this key already created for this user from
-    the same request (IdempotencyConflict if the request differs)."""
+    the same request (IdempotencyConflict if the request differs).
+
+    `recipients` replaces resolving the selection (sender.direct passes bare addresses and
+    records it was handed, already resolved; the selection is then empty). `queue=False`
+    queues no delivery: the caller delivers the batches itself."""
     require_sender(user)
     if not idempotency_key or len(idempotency_key) > 64:
         raise SelectionError(_("A send needs an idempotency key of at most 64 characters."))
-    fingerprint = request_hash(selection, method_aliases, draft, typology)
+    if recipients is not None:
+        recipients = list(recipients)
+    extra = {"recipients": [r[:3] for r in recipients]} if recipients is not None else {}
+    fingerprint = request_hash(selection, method_aliases, draft, typology, **extra)
     existing = _existing(idempotency_key, user, fingerprint)
     if existing:
         return existing
@@ -55,7 +65,8 @@ def commit(
     presend(loaded, draft)
     try:
         with transaction.atomic():
-            broadcast = _write(selection, user, loaded, draft, idempotency_key, typology, fingerprint)
+            broadcast = _write(selection, user, loaded, draft, idempotency_key, typology, fingerprint, recipients,
+                               queue)
     except IntegrityError:
         # A concurrent request with the same key won the race; answer with its broadcast.
         existing = _existing(idempotency_key, user, fingerprint)
@@ -75,7 +86,9 @@ def request_hash(selection: Selection, method_aliases: Sequence[str], draft: Dra
         "selection": selection.to_json(), "methods": sorted(set(method_aliases)),
         "typology": typology.pk if typology else None, "subject": draft.subject, "body": draft.body,
         "attachments": sorted(getattr(a, "pk", a) for a in draft.attachments),
-        "transliterate": bool(draft.transliterate), **extra,
+        "transliterate": bool(draft.transliterate),
+        **({"sender": draft.sender} if draft.sender else {}),
+        **({} if draft.status_report else {"status_report": False}), **extra,
     }
     return hashlib.sha256(json.dumps(canonical, sort_keys=True, default=str).encode()).hexdigest()
 
@@ -96,7 +109,8 @@ def _existing(key: str, user: AbstractBaseUser, fingerprint: str) -> Broadcast |
     return broadcast
 
 
-def _write(selection, user, loaded: list[BaseMethod], draft: Draft, key: str, typology, fingerprint: str) -> Broadcast:
+def _write(selection, user, loaded: list[BaseMethod], draft: Draft, key: str, typology, fingerprint: str,
+           recipients: list[Resolved] | None = None, queue: bool = True) -> Broadcast:
     broadcast = Broadcast.objects.create(
         idempotency_key=key, request_hash=fingerprint, typology=typology, subject=draft.subject, body=draft.body,
         sender=user, selection=selection.to_json(),
@@ -121,7 +135,8 @@ def _write(selection, user, loaded: list[BaseMethod], draft: Draft, key: str, ty
             yield writer.row(sents[c.method].pk, c.content_type_id, c.object_id, c.address, c.status, c.reason,
                              segments[c.method] if valid else 0, n // batch_size if valid else 0)
 
-    stream = rows(classify(resolve(selection, user, kinds), loaded))
+    resolved = resolve(selection, user, kinds) if recipients is None else recipients
+    stream = rows(classify(resolved, loaded))
     while chunk := list(islice(stream, batch_size)):
         writer.insert(chunk)
 
@@ -133,6 +148,6 @@ def _write(selection, user, loaded: list[BaseMethod], draft: Draft, key: str, ty
             **{counter(status): n for status, n in c.items()},
             status=MessageSent.Status.QUEUED if c[Status.PENDING] else MessageSent.Status.DONE,
         )
-        for batch in range((c[Status.PENDING] + batch_size - 1) // batch_size):
+        for batch in range((c[Status.PENDING] + batch_size - 1) // batch_size if queue else 0):
             deliver_task.enqueue(sent.pk, batch)
     return broadcast

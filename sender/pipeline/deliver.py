@@ -90,7 +90,7 @@ def deliver_batch(sent_id: int, batch: int) -> float | None:
     log = {"broadcast": sent.broadcast_id, "method": sent.method, "sent": sent.pk, "batch": batch}
     logger.info("batch claimed: %d rows (%d may have been sent before)", len(claim.rows), len(claim.suspect),
                 extra={**log, "rows": len(claim.rows), "suspect": len(claim.suspect)})
-    size = checkpoint_rows(sent.method)
+    size = checkpoint_rows(sent.method, sent)
     delay: float | None = None
     written = 0
     for start in range(0, len(claim.rows), size):
@@ -179,11 +179,14 @@ def deliver_task(sent_id: int, batch: int) -> None:
         deliver_task.using(run_after=timezone.now() + timedelta(seconds=delay)).enqueue(sent_id, batch)
 
 
-def checkpoint_rows(alias: str) -> int:
-    """Rows sent between two writes of outcomes: the method's own CHECKPOINT_ROWS (SMS and
-    Telegram keep it small: a duplicate costs money or annoys), else the global one (each
-    checkpoint costs three statements, so large broadcasts want it large)."""
-    return methods[alias].checkpoint_rows or sender_settings.CHECKPOINT_ROWS
+def checkpoint_rows(alias: str, sent: MessageSent | None = None) -> int:
+    """Rows sent between two writes of outcomes: the message's own (a send from code that
+    waits for the gateway sets it, stored before any claim so a recovering worker reads the
+    same), the method's CHECKPOINT_ROWS (SMS and Telegram keep it small: a duplicate costs
+    money or annoys), else the global one (each checkpoint costs a few statements, so large
+    broadcasts want it large)."""
+    own = sent.extra.get("checkpoint_rows") if sent is not None else None
+    return own or methods[alias].checkpoint_rows or sender_settings.CHECKPOINT_ROWS
 
 
 def take(sent: MessageSent, batch: int) -> Claim | None:
@@ -233,7 +236,7 @@ def _give_up_exhausted(sent: MessageSent, rows, now: datetime) -> None:
 def _sort_abandoned(sent: MessageSent, batch: int, abandoned: list[int]) -> set[int]:
     """The dead worker was sending the first chunk of what it left: those may have gone out.
     The rest were never touched; their stamp is removed so they count as fresh."""
-    size = checkpoint_rows(sent.method)
+    size = checkpoint_rows(sent.method, sent)
     suspect, untouched = abandoned[:size], abandoned[size:]
     if untouched:
         MessageRecipient.objects.filter(pk__in=untouched).update(sent_at=None)
