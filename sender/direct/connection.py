@@ -20,6 +20,7 @@ class Connection:
         self.method = method
         self.fail_silently = fail_silently
         self._held: Any = None
+        self._depth = 0  # nested `with`: only the outermost opens and closes
 
     @property
     def alias(self) -> str:
@@ -37,11 +38,15 @@ class Connection:
             held.__exit__(None, None, None)
 
     def __enter__(self) -> "Connection":
-        self.open()
+        if not self._depth:
+            self.open()
+        self._depth += 1
         return self
 
     def __exit__(self, *exc_info) -> None:
-        self.close()
+        self._depth -= 1
+        if not self._depth:
+            self.close()
 
     def __repr__(self) -> str:
         return f"<Connection {self.alias!r}>"

@@ -31,7 +31,7 @@ from sender.direct.errors import BadMessage, NotSent, SendError
 from sender.exceptions import InvalidMethod, SelectionError
 from sender.models import MessageAttachment, MessageRecipient, MessageSent
 from sender.pipeline.commit import commit
-from sender.pipeline.deliver import deliver_batch, deliver_task
+from sender.pipeline.deliver import checkpoint_rows, deliver_batch, deliver_task
 
 Status = MessageRecipient.Status
 NOT_SENT = (Status.FAILED, Status.INVALID, Status.OPTED_OUT, Status.DUPLICATE)
@@ -89,6 +89,9 @@ def send_mass_sms(datatuple: Iterable[tuple[str, str | None, Iterable[str]]], fa
 def _send(connection: Connection, draft: Draft, targets: list[Any], *, user: AbstractBaseUser | None,
           key: str | None, queue: bool, fail_silently: bool) -> list[MessageRecipient]:
     method = connection.method
+    if draft.sender and method.kind != "sms":
+        return _refuse(BadMessage(_("%(method)s sends from its configured address: pass None as the sender.")
+                                  % {"method": method.label}), fail_silently)
     try:
         recipients = [_resolved(target, method) for target in targets]
         broadcast = commit(NOBODY, user or system_user(), [method.alias], draft, key or uuid.uuid4().hex,
@@ -124,7 +127,8 @@ def deliver_now(sent: MessageSent) -> None:
     than nine. The price: if this process dies mid-batch, a worker sends the batch's rows
     again and ends them `unknown` (they may arrive twice). Nothing is queued yet, so the
     stored value is in place before any claim."""
-    MessageSent.objects.filter(pk=sent.pk).update(extra={**sent.extra, "checkpoint_rows": sender_settings.BATCH_SIZE})
+    if sent.pending_count > checkpoint_rows(sent.method):
+        MessageSent.objects.filter(pk=sent.pk).update(extra={**sent.extra, "checkpoint_rows": sender_settings.BATCH_SIZE})
     for batch in range(math.ceil(sent.pending_count / sender_settings.BATCH_SIZE)):
         delay = deliver_batch(sent.pk, batch)
         if delay is not None:

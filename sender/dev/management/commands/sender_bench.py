@@ -361,6 +361,9 @@ class Command(BaseCommand):
                                  "on SENDER_BENCH_POSTGRES_URL (default postgres://postgres@127.0.0.1:5432/).")
         parser.add_argument("--keep", action="store_true", help="Keep the temporary database folder.")
         parser.add_argument("--json", action="store_true", help="Print the result as JSON.")
+        parser.add_argument("--api", action="store_true",
+                            help="Send from code instead: send_mass_sms of --n numbers and send_text to one, "
+                                 "into the Skebby sandbox.")
         parser.add_argument("--workdir", help=argparse.SUPPRESS)
 
     def handle(self, *args, **options) -> None:
@@ -392,6 +395,8 @@ class Command(BaseCommand):
             argv += ["--profile", str(Path(options["profile"]).resolve())]
         if options["json"]:
             argv.append("--json")
+        if options["api"]:
+            argv.append("--api")
         try:
             child = subprocess.Popen(argv, env=env, stdout=subprocess.PIPE, text=True)
             for line in child.stdout:
@@ -414,8 +419,13 @@ class Command(BaseCommand):
         if not throwaway:
             raise CommandError(f"Refusing to benchmark outside the throwaway folder {workdir}: database is {db['NAME']}.")
         call_command("migrate", verbosity=0, interactive=False)
-        result = bench(options["n"], options["method"], options["attachment_kb"], options["workers"],
-                       options["batch_size"], options["sink"], workdir, options["profile"])
+        if options["api"]:
+            from sender.dev.api_bench import bench_api  # only this run needs the sandbox and sender.direct
+
+            result = bench_api(options["n"])
+        else:
+            result = bench(options["n"], options["method"], options["attachment_kb"], options["workers"],
+                           options["batch_size"], options["sink"], workdir, options["profile"])
         if options["json"]:
             self.stdout.write(json.dumps(result))
             return
