@@ -56,7 +56,7 @@ def forwards(apps, schema_editor):
         rows.filter(opted, status="invalid").update(status="opted_out")
         rows.filter(status="failed", sent_at__isnull=True).update(reason_code="not_sent")
         rows.filter(status="failed", gateway_ref="", sent_at__isnull=False).update(reason_code="refused")
-        rows.filter(status="failed").exclude(gateway_ref="").update(reason_code="rejected")
+        rows.filter(status="failed", sent_at__isnull=False).exclude(gateway_ref="").update(reason_code="rejected")
         touched.update(MessageSent.objects.filter(method=alias).filter(
             Q(recipients__status__in=["sent", "delivered", "opted_out"])).values_list("pk", flat=True).distinct())
     for pk in touched:
