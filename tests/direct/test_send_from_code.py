@@ -178,3 +178,18 @@ def test_a_connection_keeps_one_gateway_session_across_sends(skebby, transaction
             sender.send_text(f"Reminder {n}", None, f"+39347120000{n}", connection=connection_)
     assert skebby.calls("POST sms") == 3
     assert skebby.state.connections == 1  # one client, one kept-alive connection, for all three
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("sms_backend", ["locmem"], indirect=True)
+def test_get_connection_finds_a_method_by_alias_kind_or_backend_path(sms_backend):
+    assert sender.get_connection().alias == "sms"
+    assert sender.get_connection("email").alias == "email"
+    assert sender.get_connection("sender.channels.sms.method.SmsMethod").alias == "sms"
+    assert sender.get_connection(fail_silently=True).fail_silently
+    with pytest.raises(sender.UnknownMethod):
+        sender.get_connection("myproject.backends.Nothing")
+    with pytest.raises(sender.UnknownMethod):  # a backend with settings of its own would send under no alias
+        sender.get_connection("sender.channels.sms.method.SmsMethod", OPTIONS={"backend": "console"})
+    with pytest.raises(sender.UnknownMethod):
+        sender.receive("Hi", "a@example.com", method="email")
