@@ -105,7 +105,6 @@ class ReportRow:
     period: Period
     broadcasts: int
     messages: int
-    sent: int
     delivered: int
     failed: int
     cost: Decimal
@@ -116,6 +115,7 @@ class ReportRow:
     method: str | None = None
     sender_id: int | None = None
     sender: str | None = None
+    sent: int = 0  # taken by the gateway, not (yet) confirmed delivered
 
     @property
     def method_label(self) -> str:
@@ -194,7 +194,7 @@ def fill_gaps(rows: list[ReportRow]) -> list[ReportRow]:
     found = {row.period: row for row in rows}
     filled, period = [], rows[0].period
     while period <= rows[-1].period:
-        filled.append(found.get(period) or ReportRow(period, 0, 0, 0, 0, 0, Decimal(0), Decimal(0), 0))
+        filled.append(found.get(period) or ReportRow(period, 0, 0, 0, 0, Decimal(0), Decimal(0), 0))
         period = period.next()
     return filled
 
