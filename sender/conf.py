@@ -44,6 +44,8 @@ DEFAULTS: dict[str, Any] = {
     # Where rate limits shared by every worker live (sender/ratelimit.py): the database by
     # default, Redis when configured ({"BACKEND": "sender.ratelimit.RedisLimiter", "OPTIONS": {"url": ...}}).
     "RATE_LIMITER": {"BACKEND": "sender.ratewindow.DatabaseLimiter"},
+    # The account sends from code (sender.send_text...) are recorded under when no user is given.
+    "SYSTEM_USER": "sender-system",
 }
 
 

@@ -15,7 +15,7 @@ from django.urls import reverse
 from django.utils.functional import LazyObject, empty
 from django.utils.translation import gettext_lazy as _
 
-from sender.statuses import RecipientStatus
+from sender.statuses import FailureCode, RecipientStatus, counter
 
 
 class _AttachmentStorage(LazyObject):
@@ -133,11 +133,13 @@ class MessageSent(models.Model):
     method = models.CharField(_("send method"), max_length=32)
     status = models.CharField(_("status"), max_length=16, choices=Status.choices, default=Status.QUEUED)
     pending_count = models.PositiveIntegerField(_("pending"), default=0)
-    success_count = models.PositiveIntegerField(_("success"), default=0)
+    sent_count = models.PositiveIntegerField(_("sent"), default=0)
+    delivered_count = models.PositiveIntegerField(_("delivered"), default=0)
     failed_count = models.PositiveIntegerField(_("failed"), default=0)
     unknown_count = models.PositiveIntegerField(_("unknown"), default=0)
     invalid_count = models.PositiveIntegerField(_("invalid"), default=0)
     duplicate_count = models.PositiveIntegerField(_("duplicate"), default=0)
+    opted_out_count = models.PositiveIntegerField(_("opted out"), default=0)
     cost = models.DecimalField(_("total cost"), max_digits=12, decimal_places=4, default=Decimal(0))
     invoiced = models.BooleanField(_("invoiced"), default=False)
     invoiced_at = models.DateTimeField(_("invoiced at"), null=True, blank=True)
@@ -184,12 +186,16 @@ class MessageSent(models.Model):
     def typology(self) -> MessageTypology | None:
         return self.broadcast.typology
 
+    COUNTERS = tuple(counter(status) for status in RecipientStatus)
+    """The counter fields, one per recipient status, in the order of the status set."""
+
+    def counts(self) -> dict[str, int]:
+        """{status: rows in it}, for every status."""
+        return {status.value: getattr(self, counter(status)) for status in RecipientStatus}
+
     @property
     def total(self) -> int:
-        return (
-            self.pending_count + self.success_count + self.failed_count
-            + self.unknown_count + self.invalid_count + self.duplicate_count
-        )
+        return sum(getattr(self, name) for name in self.COUNTERS)
 
     @property
     def processed(self) -> int:
@@ -205,12 +211,16 @@ class MessageRecipient(models.Model):
     message_sent = models.ForeignKey(
         MessageSent, on_delete=models.CASCADE, related_name="recipients", verbose_name=_("message sent")
     )
-    content_type = models.ForeignKey(ContentType, on_delete=models.PROTECT, verbose_name=_("recipient type"))
-    object_id = models.CharField(_("recipient id"), max_length=64)
+    # Empty for a bare address sent from code (sender.direct): the row is the whole record.
+    content_type = models.ForeignKey(ContentType, on_delete=models.PROTECT, null=True, blank=True,
+                                     verbose_name=_("recipient type"))
+    object_id = models.CharField(_("recipient id"), max_length=64, blank=True)
     recipient = GenericForeignKey("content_type", "object_id")
     address = models.CharField(_("address"), max_length=255)
     status = models.CharField(_("status"), max_length=16, choices=Status.choices, default=Status.PENDING)
     reason = models.TextField(_("reason"), blank=True)
+    reason_code = models.CharField(_("reason code"), max_length=16, choices=FailureCode.choices, blank=True,
+                                   default=FailureCode.NONE, db_default=FailureCode.NONE.value, help_text=_("Who refused a failed row."))
     code = models.UUIDField(_("code"), default=uuid.uuid4, unique=True, editable=False,
                             help_text=_("Our reference for this row, given to gateways for receipts."))
     gateway_ref = models.CharField(_("gateway reference"), max_length=128, blank=True, db_index=True)

@@ -93,7 +93,8 @@ def delivery_status(now: datetime | None = None) -> dict:
     oldest = pending.aggregate(at=Min("created_at"))["at"]
     per_method = {
         row["method"]: row for row in MessageSent.objects.values("method").annotate(
-            pending=Sum("pending_count"), success=Sum("success_count"), failed=Sum("failed_count"),
+            pending=Sum("pending_count"), sent=Sum("sent_count"), delivered=Sum("delivered_count"),
+            failed=Sum("failed_count"),
             unknown=Sum("unknown_count"), active=Count("id", filter=Q(status__in=["queued", "sending"])),
         ).order_by("method")
     }

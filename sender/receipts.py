@@ -1,7 +1,9 @@
 """Receipts: the one function that changes a row's status after it was sent.
 
 SMS polling (sender/channels/sms/tracking.py) and any callback view go through `apply_receipts`, keyed by
-our own UUID per row (`MessageRecipient.code`). Unknown codes are ignored. Rows move in
+our own UUID per row (`MessageRecipient.code`). Unknown codes are ignored. A row only moves
+forward (`sender.statuses.RANK`): a late "sent" after "delivered", or the same receipt twice,
+changes nothing; a receipt with the row's own status only refreshes its reason. Rows move in
 one UPDATE per (message, old status, new status, reason) group, counters with F()
 expressions, and `message_status_changed` fires once per group after the commit.
 """
@@ -16,10 +18,8 @@ from django.utils import timezone
 
 from sender.models import MessageRecipient, MessageSent
 from sender.signals import message_status_changed
+from sender.statuses import WENT_OUT, FailureCode, RecipientStatus, counter, moves_forward
 
-Status = MessageRecipient.Status
-SENT = (Status.SUCCESS, Status.FAILED, Status.UNKNOWN)
-"""Only rows that went out can get a receipt; pending, invalid and duplicate rows never do."""
 CHUNK = 900
 
 
@@ -29,10 +29,10 @@ def apply_receipts(receipts: Mapping[uuid.UUID | str, tuple[str, str]]) -> int:
     codes = [uuid.UUID(str(code)) for code in receipts]
     by_code = {uuid.UUID(str(code)): value for code, value in receipts.items()}
     for start in range(0, len(codes), CHUNK):
-        rows = MessageRecipient.objects.filter(code__in=codes[start:start + CHUNK], status__in=SENT)
+        rows = MessageRecipient.objects.filter(code__in=codes[start:start + CHUNK], status__in=WENT_OUT)
         for pk, code, sent_id, old, old_reason in rows.values_list("id", "code", "message_sent_id", "status", "reason"):
             status, reason = by_code[code]
-            if (status, reason) != (old, old_reason) and status in SENT:
+            if moves_forward(old, status) or (status == old and reason != old_reason):
                 groups[(sent_id, old, status, reason)].append(pk)
     if not groups:
         return 0
@@ -40,11 +40,14 @@ def apply_receipts(receipts: Mapping[uuid.UUID | str, tuple[str, str]]) -> int:
     moves: dict[int, dict[str, int]] = defaultdict(lambda: defaultdict(int))
     with transaction.atomic():
         for (sent_id, old, status, reason), ids in groups.items():
-            MessageRecipient.objects.filter(pk__in=ids, status=old).update(status=status, reason=reason, updated_at=now)
-            moves[sent_id][old] -= len(ids)
-            moves[sent_id][status] += len(ids)
+            # After the gateway took a row, a failure is the carrier's (or the recipient's) refusal.
+            code = FailureCode.REJECTED if status == RecipientStatus.FAILED else FailureCode.NONE
+            n = MessageRecipient.objects.filter(pk__in=ids, status=old).update(
+                status=status, reason=reason, reason_code=code, updated_at=now)
+            moves[sent_id][old] -= n
+            moves[sent_id][status] += n
         for sent_id, delta in moves.items():
-            counters = {f"{s}_count": F(f"{s}_count") + n for s, n in delta.items() if n}
+            counters = {counter(s): F(counter(s)) + n for s, n in delta.items() if n}
             if counters:
                 MessageSent.objects.filter(pk=sent_id).update(**counters)
 

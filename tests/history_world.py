@@ -41,7 +41,7 @@ def settle(sent: MessageSent, *, failed: dict[str, str] | None = None, unit_cost
     rows = MessageRecipient.objects.filter(message_sent=sent, status=Status.PENDING)
     for address, reason in failed.items():
         rows.filter(address=address).update(status=Status.FAILED, reason=reason, attempts=1)
-    rows.filter(status=Status.PENDING).update(status=Status.SUCCESS, cost=unit_cost, sent_at=now, attempts=1,
+    rows.filter(status=Status.PENDING).update(status=Status.DELIVERED, cost=unit_cost, sent_at=now, attempts=1,
                                               gateway_ref=ref, segments=1)
     counts = MessageRecipient.objects.filter(message_sent=sent).aggregate(
         cost=Sum("cost"), **{f"{s}_count": Count("pk", filter=Q(status=s)) for s in Status.values})

@@ -235,12 +235,12 @@ def test_ticking_invoiced_records_the_user_and_leaves_the_counters_alone(client,
     page = client.get(admin_url(MessageSent, "change", sent.pk))
     assert list(page.context["adminform"].form.fields) == ["invoiced"]
     # A worker delivers while the admin has the page open.
-    MessageSent.objects.filter(pk=sent.pk).update(pending_count=0, success_count=3, status="done")
+    MessageSent.objects.filter(pk=sent.pk).update(pending_count=0, delivered_count=3, status="done")
     response = client.post(admin_url(MessageSent, "change", sent.pk), {"invoiced": "on"})
     assert response.status_code == 302
     sent.refresh_from_db()
     assert sent.invoiced and sent.invoiced_by == user and sent.invoiced_at is not None
-    assert (sent.pending_count, sent.success_count, sent.status) == (0, 3, "done")
+    assert (sent.pending_count, sent.delivered_count, sent.status) == (0, 3, "done")
 
 
 # --- retry failed ------------------------------------------------------------------------------
@@ -260,15 +260,15 @@ def test_retry_failed_requeues_exactly_the_failed_rows(client, admin_user, sende
         run_worker()
         sent = broadcast.sents.get()
         sent.refresh_from_db()
-        assert (sent.status, sent.success_count, sent.failed_count, sent.pending_count) == ("done", 4, 2, 0)
-        first_success = dict(MessageRecipient.objects.filter(status=Status.SUCCESS).values_list("address", "sent_at"))
+        assert (sent.status, sent.sent_count, sent.failed_count, sent.pending_count) == ("done", 4, 2, 0)
+        first_success = dict(MessageRecipient.objects.filter(status=Status.SENT).values_list("address", "sent_at"))
 
         client.force_login(admin_user)
         response = post_action(client, "retry_failed_rows", [sent])
         assert [str(m) for m in response.context["messages"]] == ["2 failed rows were queued again."]
 
         sent.refresh_from_db()
-        assert (sent.status, sent.pending_count, sent.failed_count, sent.success_count) == ("queued", 2, 0, 4)
+        assert (sent.status, sent.pending_count, sent.failed_count, sent.sent_count) == ("queued", 2, 0, 4)
         assert sent.finished_at is None
         retried = MessageRecipient.objects.filter(address__in=refused)
         assert {(r.status, r.reason, r.claim, r.lease_until, r.attempts) for r in retried} == {
@@ -280,7 +280,7 @@ def test_retry_failed_requeues_exactly_the_failed_rows(client, admin_user, sende
         run_worker()
 
     sent.refresh_from_db()
-    assert (sent.status, sent.success_count, sent.failed_count, sent.pending_count) == ("done", 6, 0, 0)
+    assert (sent.status, sent.sent_count, sent.failed_count, sent.pending_count) == ("done", 6, 0, 0)
     assert {r.attempts for r in MessageRecipient.objects.filter(address__in=refused)} == {2}
     untouched = MessageRecipient.objects.exclude(address__in=refused)
     assert dict(untouched.values_list("address", "sent_at")) == first_success  # delivered rows were not re-sent
@@ -293,7 +293,7 @@ def test_retry_failed_does_nothing_when_nothing_failed(sender_user, run_worker):
     sent = broadcast.sents.get()
     assert retry_failed(sent) == 0
     sent.refresh_from_db()
-    assert (sent.status, sent.success_count, sent.pending_count) == ("done", 2, 0)
+    assert (sent.status, sent.delivered_count, sent.pending_count) == ("done", 2, 0)
     assert queued_batches(sent) == []
 
 

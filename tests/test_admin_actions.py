@@ -99,5 +99,5 @@ def test_retry_action_requeues_only_failed_rows_of_the_selection(client, admin_u
     assert [str(m) for m in response.context["messages"]] == ["1 failed row was queued again."]
     assert MessageRecipient.objects.get(message_sent=one, address=people[0].email).status == Status.PENDING
     assert MessageRecipient.objects.get(message_sent=two, address=people[1].email).status == Status.FAILED
-    assert MessageRecipient.objects.filter(message_sent=one, status=Status.SUCCESS).count() == 2
+    assert MessageRecipient.objects.filter(message_sent=one, status=Status.DELIVERED).count() == 2
     assert DBTaskResult.objects.count() == 1

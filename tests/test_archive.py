@@ -31,8 +31,8 @@ def archive_dir(settings, tmp_path):
 def finished(user, key: str, days_ago: int) -> Broadcast:
     """A delivered, costed and invoiced broadcast over email and the inbox, made `days_ago` days ago."""
     broadcast = commit(EVERYONE, user, ["email", "storage"], Draft(body="Hi", subject="Old"), key)
-    MessageRecipient.objects.filter(message_sent__broadcast=broadcast).update(status="success", cost=Decimal("0.5"))
-    broadcast.sents.update(status=MessageSent.Status.DONE, success_count=30, pending_count=0, cost=Decimal("15"),
+    MessageRecipient.objects.filter(message_sent__broadcast=broadcast).update(status="sent", cost=Decimal("0.5"))
+    broadcast.sents.update(status=MessageSent.Status.DONE, sent_count=30, pending_count=0, cost=Decimal("15"),
                            invoiced=True, invoiced_at=timezone.now())
     Broadcast.objects.filter(pk=broadcast.pk).update(created_at=timezone.now() - timedelta(days=days_ago))
     return broadcast
@@ -65,12 +65,12 @@ def test_old_rows_go_to_the_archive_and_the_counters_stay(sender_user, archive_d
     rows = read_archive(f"broadcasts/{old.pk}/email.csv.gz")
     assert sorted(r["address"] for r in rows) == sorted(p.email.lower() for p in people)
     assert {(r["status"], r["cost"], r["recipient_type"]) for r in rows} == {
-        ("success", "0.5000", "recipients.customer")}
+        ("sent", "0.5000", "recipients.customer")}
     assert not MessageRecipient.objects.filter(message_sent=email).exists()
     assert MessageRecipient.objects.filter(message_sent__broadcast=old, message_sent__method="storage").count() == 30
     assert MessageRecipient.objects.filter(message_sent__broadcast=recent).count() == 60
     email.refresh_from_db()
-    assert (email.success_count, email.cost, email.invoiced) == (30, Decimal("15"), True)
+    assert (email.sent_count, email.cost, email.invoiced) == (30, Decimal("15"), True)
     assert "30 rows in total" in report
 
     assert "0 rows in total" in run("--older-than", "90d")  # again: nothing left, the file as it was
@@ -86,7 +86,7 @@ def test_a_run_that_died_while_deleting_finishes_without_losing_the_archived_row
     # The state a crash between two delete chunks leaves: the export is marked, some rows remain.
     MessageRecipient.objects.bulk_create(
         MessageRecipient(message_sent=email, content_type_id=1, object_id=str(i), address=f"left{i}@example.com",
-                         status="success") for i in range(5))
+                         status="sent") for i in range(5))
 
     assert f"Broadcast {old.pk}, email: archived 30 rows" in run("--older-than", "90d")
 

@@ -72,7 +72,7 @@ def test_a_row_shows_methods_sender_counts_and_cost(client, sender_user):
     client.force_login(sender_user)
     response = client.get(HISTORY)
     [row] = response.context["rows"]
-    assert row["counts"]["success"] == 5 and row["counts"]["failed"] == 1
+    assert row["counts"]["delivered"] == 5 and row["counts"]["failed"] == 1
     assert row["cost"] == Decimal("0.10")
     assert {s.method for s in row["sents"]} == {"email", "storage"}
     assert "€\xa00.10" in response.text and "sally" in response.text
@@ -165,7 +165,7 @@ def test_detail_shows_message_counters_and_rows(client, sender_user):
     assert response.status_code == 200
     page = response.text
     assert "Please pay" in page
-    assert 'data-k="success">2<' in page and 'data-k="failed">1<' in page
+    assert 'data-k="delivered">2<' in page and 'data-k="failed">1<' in page
     for person in people:
         assert person.email in page
     assert "550 5.1.1 No such user" in page and "msg-77" in page
@@ -239,7 +239,7 @@ def test_csv_streams_every_row_with_its_outcome(client, sender_user):
     assert (failed["status"], failed["reason"], failed["address"]) == ("failed", "550 5.1.1 No such user",
                                                                     people[0].email)
     delivered = by_key[("email", str(people[1].pk))]
-    assert (delivered["status"], delivered["cost"], delivered["gateway reference"]) == ("success", "0.0125", "ref-1")
+    assert (delivered["status"], delivered["cost"], delivered["gateway reference"]) == ("delivered", "0.0125", "ref-1")
     assert delivered["recipient type"] == "recipients.customer" and delivered["sent at"]
     assert {by_key[("storage", str(p.pk))]["status"] for p in people} == {"pending"}
 
@@ -287,7 +287,7 @@ def test_retry_requeues_only_the_failed_rows_of_that_method(client, sender_user,
     assert "2 failed messages are being sent again." in response.text
     email.refresh_from_db()
     storage.refresh_from_db()
-    assert (email.status, email.pending_count, email.failed_count, email.success_count) == ("queued", 2, 0, 2)
+    assert (email.status, email.pending_count, email.failed_count, email.delivered_count) == ("queued", 2, 0, 2)
     assert (storage.failed_count, storage.pending_count) == (1, 0)
     assert set(MessageRecipient.objects.filter(status=Status.PENDING).values_list("address", flat=True)) == {
         people[0].email, people[2].email}

@@ -44,10 +44,10 @@ def test_the_sender_gets_the_counters_then_live_progress(sender_user, transactio
         connected, _ = await socket.connect()
         assert connected
         snapshot = await socket.receive_json_from()
-        assert (snapshot["method"], snapshot["pending"], snapshot["success"]) == ("storage", 3, 0)
+        assert (snapshot["method"], snapshot["pending"], snapshot["delivered"]) == ("storage", 3, 0)
         await database_sync_to_async(deliver.deliver_batch)(sent.pk, 0)
         event = await socket.receive_json_from(timeout=5)
-        assert (event["sent"], event["status"], event["success"], event["pending"]) == (sent.pk, "done", 3, 0)
+        assert (event["sent_id"], event["status"], event["delivered"], event["pending"]) == (sent.pk, "done", 3, 0)
         await socket.disconnect()
 
     async_to_sync(scenario)()

@@ -45,5 +45,5 @@ def test_two_workers_never_deliver_a_row_twice(sender_user, smtp_server, transac
     received = Counter(smtp_server.recipients())
     assert received == Counter(c.email for c in cs)  # each address exactly once
     sent.refresh_from_db()
-    assert (sent.status, sent.success_count, sent.pending_count) == (MessageSent.Status.DONE, 150, 0)
+    assert (sent.status, sent.sent_count, sent.pending_count) == (MessageSent.Status.DONE, 150, 0)
     assert set(MessageRecipient.objects.values_list("attempts", flat=True)) == {1}

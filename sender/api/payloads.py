@@ -13,6 +13,7 @@ from django.utils.translation import gettext as _
 from sender.api.http import ApiError
 from sender.channels import Draft
 from sender.models import Broadcast, MessageAttachment, MessageRecipient, MessageSent
+from sender.statuses import RecipientStatus
 from sender.pipeline.forms import ComposeForm
 from sender.pipeline.models import MessageTemplate, ScheduledBroadcast
 from sender.pipeline.preview import Preview
@@ -91,8 +92,7 @@ def broadcast_json(broadcast: Broadcast, request) -> dict[str, Any]:
     sents = list(broadcast.sents.all())
     methods = [{"method": s.method, **{k: v for k, v in counters(s).items() if k not in ("status_display", "cost_display")},
                 "finished_at": when(s.finished_at), "error": s.error} for s in sents]
-    totals = {k: sum(m[k] for m in methods) for k in ("pending", "success", "failed", "unknown", "invalid",
-                                                       "duplicate", "total")}
+    totals = {k: sum(m[k] for m in methods) for k in (*RecipientStatus.values, "total")}
     return {
         "id": broadcast.pk, "status": overall_status(sents), "subject": broadcast.subject, "body": broadcast.body,
         "typology": broadcast.typology_id, "sender": broadcast.sender.get_username(),
@@ -104,11 +104,12 @@ def broadcast_json(broadcast: Broadcast, request) -> dict[str, Any]:
 
 
 def row_json(row: MessageRecipient, methods: dict[int, str]) -> dict[str, Any]:
-    content_type = ContentType.objects.get_for_id(row.content_type_id)  # cached: one query per type at most
+    content_type = row.content_type_id and ContentType.objects.get_for_id(row.content_type_id)  # cached per type
     return {
         "id": row.pk, "method": methods[row.message_sent_id],
-        "recipient": {"model": f"{content_type.app_label}.{content_type.model}", "id": row.object_id},
-        "address": row.address, "status": row.status, "reason": row.reason, "attempts": row.attempts,
+        "recipient": {"model": f"{content_type.app_label}.{content_type.model}", "id": row.object_id}
+        if content_type else None,
+        "address": row.address, "status": row.status, "reason_code": row.reason_code, "reason": row.reason, "attempts": row.attempts,
         "segments": row.segments, "cost": str(row.cost), "sent_at": when(row.sent_at),
     }
 

@@ -16,6 +16,7 @@ from sender.audience.registry import recipient_models
 from sender.audience.selection import MAX_EXPLICIT_IDS
 from sender.channels import methods
 from sender.models import MessageAttachment, MessageRecipient, MessageSent, MessageTypology
+from sender.statuses import FailureCode, RecipientStatus
 from sender.pipeline.models import MessageTemplate
 
 PAGE_MAX = 500
@@ -168,10 +169,9 @@ RESPONSE_SCHEMAS: dict[str, Any] = {
         },
     },
     "MethodStatus": {
-        "type": "object", "required": ["method", "status", "pending", "success", "failed", "total"],
+        "type": "object", "required": ["method", "status", *RecipientStatus.values, "total"],
         "properties": {"method": STRING, "status": {"enum": list(MessageSent.Status.values)},
-                       **{k: INTEGER for k in ("pending", "success", "failed", "unknown", "invalid", "duplicate",
-                                               "total")},
+                       **{k: INTEGER for k in (*RecipientStatus.values, "total")},
                        "cost": STRING, "finished_at": DATETIME, "error": STRING},
     },
     "Broadcast": {
@@ -182,7 +182,7 @@ RESPONSE_SCHEMAS: dict[str, Any] = {
             "created_at": DATETIME, "selection": STORED_SELECTION, "attachments": {"type": "array", "items": INTEGER},
             "methods": {"type": "array", "items": ref("MethodStatus")},
             "totals": {"type": "object", "properties": {
-                **{k: INTEGER for k in ("pending", "success", "failed", "unknown", "invalid", "duplicate", "total")},
+                **{k: INTEGER for k in (*RecipientStatus.values, "total")},
                 "cost": STRING}},
             "url": {"type": "string", "description": "The broadcast's page in the dashboard."},
         },
@@ -202,9 +202,12 @@ RESPONSE_SCHEMAS: dict[str, Any] = {
         "type": "object", "required": ["id", "method", "recipient", "address", "status"],
         "properties": {
             "id": INTEGER, "method": STRING,
-            "recipient": {"type": "object", "properties": {"model": STRING, "id": STRING}},
+            "recipient": {"type": ["object", "null"], "properties": {"model": STRING, "id": STRING},
+                          "description": "The record the row was sent to; null for a bare address (sent from code)."},
             "address": STRING,
-            "status": {"enum": ["pending", "success", "failed", "unknown", "invalid", "duplicate"]},
+            "status": {"enum": RecipientStatus.values,
+                       "description": "sent: the gateway took it; delivered: confirmed to have arrived."},
+            "reason_code": {"enum": FailureCode.values, "description": "Who refused a failed row."},
             "reason": STRING, "attempts": INTEGER, "segments": INTEGER, "cost": STRING, "sent_at": DATETIME,
         },
     },

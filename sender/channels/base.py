@@ -9,12 +9,13 @@ from django.core import checks
 from django.utils.translation import gettext as _
 
 from sender.exceptions import InvalidMethod
-from sender.statuses import RETRY, RecipientStatus
+from sender.statuses import RETRY, TAKEN, RecipientStatus
 
 if TYPE_CHECKING:
     from sender.models import MessageAttachment, MessageRecipient, MessageSent
 
-OUTCOMES = frozenset({RecipientStatus.SUCCESS, RecipientStatus.FAILED, RecipientStatus.UNKNOWN, RETRY})
+OUTCOMES = frozenset({RecipientStatus.SENT, RecipientStatus.DELIVERED, RecipientStatus.FAILED, RecipientStatus.UNKNOWN,
+                      RETRY})
 """The closed set a method may answer with, row by row."""
 
 
@@ -26,14 +27,19 @@ class Draft:
     subject: str = ""
     attachments: Sequence["MessageAttachment"] = field(default_factory=tuple)
     transliterate: bool = False  # SMS: replace characters outside GSM-7 where a close one exists
+    sender: str = ""  # SMS: this message's sender id instead of the method's (sender.direct's `frm`)
+    status_report: bool = True  # SMS: False sends without asking for (or polling) delivery reports
 
 
 @dataclass(frozen=True, slots=True)
 class Outcome:
     """What delivering one recipient row came to.
 
+    `sent` is what a gateway that took the row answers; `delivered` what a method that knows
+    it reached the person answers (storage, Telegram). `failed` is a refusal by the gateway.
+
     `charged` says whether the row costs its price: by default only a row the gateway took
-    (`success`); a method sets it for a row that may have gone out (an `unknown` after the
+    (`sent` or `delivered`); a method sets it for a row that may have gone out (an `unknown` after the
     connection broke mid-message)."""
 
     row_id: int
@@ -46,7 +52,7 @@ class Outcome:
         if self.status not in OUTCOMES:
             raise ValueError(f"Outcome status {self.status!r} is not one of {sorted(OUTCOMES)}.")
         if self.charged is None:
-            object.__setattr__(self, "charged", self.status == RecipientStatus.SUCCESS)
+            object.__setattr__(self, "charged", self.status in TAKEN)
 
 
 class BaseMethod:

@@ -49,7 +49,7 @@ def bench_telegram(n: int, user: User, run_worker, rate: float = 30, chat_interv
     sent = MessageSent.objects.get(broadcast=broadcast, method="telegram")
     statuses = dict(MessageRecipient.objects.filter(message_sent=sent).values_list("status")
                     .annotate(n=Count("id")))
-    if statuses != {"success": n} or len({s["chat_id"] for s in state.sent}) != n or len(state.sent) != n:
+    if statuses != {"delivered": n} or len({s["chat_id"] for s in state.sent}) != n or len(state.sent) != n:
         raise CommandError(f"Verification failed: rows {statuses}, sandbox received {len(state.sent)} messages "
                            f"for {len({s['chat_id'] for s in state.sent})} chats, expected {n}.")
     times = sorted(s["at"] for s in state.sent)

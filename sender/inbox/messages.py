@@ -1,7 +1,7 @@
 """The inbox: stored messages delivered to a person's recipient records, and who read what.
 
 A message is one `MessageSent` of a storage method; a person received it when one of their
-records has a `success` row for it. Lists are keyed by the message, so a person linked to
+records has a `delivered` row for it. Lists are keyed by the message, so a person linked to
 two records that both received a broadcast still sees it once. Every function issues a
 fixed number of queries, whatever the number of messages.
 """
@@ -24,7 +24,7 @@ def storage_aliases() -> list[str]:
 def received(records: Records) -> QuerySet[MessageRecipient]:
     """Rows through which `records` received a stored message."""
     return MessageRecipient.objects.filter(
-        addressed_to(records), status=MessageRecipient.Status.SUCCESS, message_sent__method__in=storage_aliases(),
+        addressed_to(records), status=MessageRecipient.Status.DELIVERED, message_sent__method__in=storage_aliases(),
     )
 
 

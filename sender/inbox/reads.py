@@ -37,5 +37,5 @@ def read_shares(broadcast: Broadcast, limit: int = LATEST) -> list[ReadShare]:
         if sent.method not in aliases:
             continue
         reads = sent.reads.select_related("user").order_by("-read_at", "-pk")
-        shares.append(ReadShare(str(methods[sent.method].label), sent.success_count, reads.count(), list(reads[:limit])))
+        shares.append(ReadShare(str(methods[sent.method].label), sent.delivered_count, reads.count(), list(reads[:limit])))
     return shares

@@ -8,6 +8,7 @@ from django.utils.translation import gettext as _
 
 from sender.models import Broadcast, MessageRecipient, MessageSent
 from sender.pipeline import progress
+from sender.statuses import FailureCode
 
 Status = MessageRecipient.Status
 ACTIVE = (MessageSent.Status.PREPARING, MessageSent.Status.QUEUED, MessageSent.Status.SENDING, MessageSent.Status.PAUSED)
@@ -22,7 +23,7 @@ def cancel(broadcast: Broadcast, user: AbstractBaseUser) -> int:
         with transaction.atomic():
             n = MessageRecipient.objects.filter(
                 Q(claim__isnull=True) | Q(lease_until__lt=now), message_sent=sent, status=Status.PENDING,
-            ).update(status=Status.FAILED, reason=reason, claim=None, lease_until=None, updated_at=now)
+            ).update(status=Status.FAILED, reason=reason, reason_code=FailureCode.NOT_SENT, claim=None, lease_until=None, updated_at=now)
             MessageSent.objects.filter(pk=sent.pk).update(
                 status=MessageSent.Status.CANCELLED, finished_at=now, error=reason,
                 pending_count=F("pending_count") - n, failed_count=F("failed_count") + n,

@@ -1,9 +1,9 @@
-"""Classify each resolved recipient per method: valid, duplicate or invalid, with a reason.
+"""Classify each resolved recipient per method: valid, duplicate, invalid or opted out, with a reason.
 
 Normalization is the method's; deduplication keeps a compact table of 64-bit address hashes
 per method (dedupe.py: flat memory at a million recipients; commit lets the database judge
 the rare collision), so the whole step is linear in the number of recipients. Addresses that opted out
-of a method (sender.audience.optout) are invalid: one query per run (per chunk if there are very many).
+of a method (sender.audience.optout) are `opted_out`: one query per run (per chunk if there are very many).
 """
 
 from collections.abc import Iterable, Iterator, Sequence
@@ -30,7 +30,7 @@ class Classified:
     content_type_id: int
     object_id: str
     address: str
-    status: str  # PENDING (valid), DUPLICATE or INVALID
+    status: str  # PENDING (valid), DUPLICATE, INVALID or OPTED_OUT
     reason: str = ""
 
     @property
@@ -52,7 +52,7 @@ def classify(resolved: Iterable[Resolved], methods: Sequence[BaseMethod]) -> Ite
                                         and seen[c.method] is not None})
         for row in rows:
             if row.status == Status.PENDING and (row.method, row.address) in refused:
-                row.status, row.reason = Status.INVALID, opted[row.method]
+                row.status, row.reason = Status.OPTED_OUT, opted[row.method]
             elif row.status == Status.PENDING and (addresses_seen := seen[row.method]) is not None:
                 if not addresses_seen.add(row.address):
                     row.status, row.reason = Status.DUPLICATE, _("Same address as another recipient of this message.")

@@ -25,7 +25,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 from django_tasks_db.models import DBTaskResult
 
-from sender.audience.resolve import resolve, selected_queryset
+from sender.audience.resolve import Resolved, resolve, selected_queryset
 from sender.audience.selection import Selection
 from sender.channels import BaseMethod, Draft
 from sender.conf import sender_settings
@@ -37,6 +37,7 @@ from sender.pipeline.classify import Classified, classify
 from sender.pipeline.dedupe import judge
 from sender.pipeline.deliver import enqueue_batch
 from sender.pipeline.rows import RowWriter
+from sender.statuses import counter
 
 logger = logging.getLogger(__name__)
 Status = MessageRecipient.Status
@@ -50,6 +51,9 @@ def commit(
     idempotency_key: str,
     typology: MessageTypology | None = None,
     background: bool | None = None,
+    *,
+    recipients: Iterable[Resolved] | None = None,
+    queue: bool = True,
 ) -> Broadcast:
     """Create the broadcast, or return the one this key already created for this user from
     the same request (IdempotencyConflict if the request differs).
@@ -57,17 +61,26 @@ def commit(
     With `background` (by default: when the selection counts more than
     `SENDER["COMMIT_IN_TASK_ABOVE"]` recipients) only the broadcast and its methods are
     written here, `preparing`; the recipient rows are written by `commit_task`, so the
-    request that pressed Send answers at once whatever the size."""
+    request that pressed Send answers at once whatever the size.
+
+    `recipients` replaces resolving the selection (sender.direct passes bare addresses and
+    records it was handed, already resolved; the selection is then empty). `queue=False`
+    queues no delivery: the caller delivers the batches itself."""
     require_sender(user)
     if not idempotency_key or len(idempotency_key) > 64:
         raise SelectionError(_("A send needs an idempotency key of at most 64 characters."))
-    fingerprint = request_hash(selection, method_aliases, draft, typology)
+    if recipients is not None:
+        recipients = list(recipients)
+    extra = {"recipients": [r[:3] for r in recipients]} if recipients is not None else {}
+    fingerprint = request_hash(selection, method_aliases, draft, typology, **extra)
     existing = _existing(idempotency_key, user, fingerprint)
     if existing:
         return existing
     loaded = load_methods(method_aliases)
     presend(loaded, draft)
-    if background is None:
+    if recipients is not None:
+        background = False  # addresses handed over by code: written where the caller waits
+    elif background is None:
         background = estimate(selection, user) > sender_settings.COMMIT_IN_TASK_ABOVE
     try:
         with transaction.atomic():
@@ -76,10 +89,10 @@ def commit(
             if background:
                 commit_task.enqueue(broadcast.pk)  # visible with the broadcast, or not at all
             else:
-                counts = _fill(sents, loaded, selection, user)
-                if not any(c[Status.PENDING] + c[Status.INVALID] + c[Status.DUPLICATE] for c in counts.values()):
+                counts = _fill(sents, loaded, selection, user, recipients)
+                if not any(c.total() for c in counts.values()):
                     raise SelectionError(empty_selection())
-                _finish(sents, counts)
+                _finish(sents, counts, queue=queue)
     except IntegrityError:
         # A concurrent request with the same key won the race; answer with its broadcast.
         existing = _existing(idempotency_key, user, fingerprint)
@@ -122,7 +135,7 @@ def prepare(broadcast_id: int) -> None:
         try:
             loaded = load_methods(list(sents))
             counts = _fill(sents, loaded, Selection.parse(broadcast.selection), broadcast.sender)
-            empty = not any(c[Status.PENDING] + c[Status.INVALID] + c[Status.DUPLICATE] for c in counts.values())
+            empty = not any(c.total() for c in counts.values())
             error = empty_selection() if empty else ""
         except (SelectionError, PermissionDenied, InvalidMethod) as exc:  # changed since Send: say so, never loop
             counts, error = {alias: Counter() for alias in sents}, "; ".join(map(str, getattr(exc, "errors", [exc])))
@@ -161,7 +174,9 @@ def request_hash(selection: Selection, method_aliases: Sequence[str], draft: Dra
         "selection": selection.to_json(), "methods": sorted(set(method_aliases)),
         "typology": typology.pk if typology else None, "subject": draft.subject, "body": draft.body,
         "attachments": sorted(getattr(a, "pk", a) for a in draft.attachments),
-        "transliterate": bool(draft.transliterate), **extra,
+        "transliterate": bool(draft.transliterate),
+        **({"sender": draft.sender} if draft.sender else {}),
+        **({} if draft.status_report else {"status_report": False}), **extra,
     }
     return hashlib.sha256(json.dumps(canonical, sort_keys=True, default=str).encode()).hexdigest()
 
@@ -200,7 +215,7 @@ def _create(selection, user, loaded: list[BaseMethod], draft: Draft, key: str, t
 
 
 def _fill(sents: dict[str, MessageSent], loaded: list[BaseMethod], selection: Selection,
-          user: AbstractBaseUser) -> dict[str, Counter]:
+          user: AbstractBaseUser, recipients: list[Resolved] | None = None) -> dict[str, Counter]:
     """Stream resolve → classify → insert, a chunk at a time; the counts per method and status."""
     kinds = {m.address_field for m in loaded if m.address_field}
     counts = {alias: Counter() for alias in sents}
@@ -216,13 +231,15 @@ def _fill(sents: dict[str, MessageSent], loaded: list[BaseMethod], selection: Se
             yield writer.row(sents[c.method].pk, c.content_type_id, c.object_id, c.address, c.status, c.reason,
                              segments[c.method] if valid else 0, n // batch_size if valid else 0)
 
-    stream = rows(classify(resolve(selection, user, kinds), loaded))
+    resolved = resolve(selection, user, kinds) if recipients is None else recipients
+    stream = rows(classify(resolved, loaded))
     while chunk := list(islice(stream, batch_size)):
         writer.insert(chunk)
     return counts
 
 
-def _finish(sents: dict[str, MessageSent], counts: dict[str, Counter], preparing: bool = False) -> None:
+def _finish(sents: dict[str, MessageSent], counts: dict[str, Counter], preparing: bool = False,
+            queue: bool = True) -> None:
     """Set each method's counters and queue its batches. A method cancelled while it was
     preparing is not queued: its rows end failed with the cancel's reason."""
     batch_size = sender_settings.BATCH_SIZE
@@ -232,14 +249,13 @@ def _finish(sents: dict[str, MessageSent], counts: dict[str, Counter], preparing
             revived = judge(sent.pk, c[Status.PENDING] // batch_size)
             c[Status.PENDING] += revived
             c[Status.DUPLICATE] -= revived
-        fields = {"pending_count": c[Status.PENDING], "invalid_count": c[Status.INVALID],
-                  "duplicate_count": c[Status.DUPLICATE]}
+        fields = {counter(status): n for status, n in c.items()}
         status = MessageSent.Status.QUEUED if c[Status.PENDING] else MessageSent.Status.DONE
         expected = MessageSent.Status.PREPARING if preparing else MessageSent.Status.QUEUED
         if not MessageSent.objects.filter(pk=sent.pk, status=expected).update(status=status, **fields):
             _cancelled_while_preparing(sent, c)
             continue
-        for batch in range((c[Status.PENDING] + batch_size - 1) // batch_size):
+        for batch in range((c[Status.PENDING] + batch_size - 1) // batch_size if queue else 0):
             enqueue_batch(alias, sent.pk, batch)
 
 

@@ -10,7 +10,7 @@ Crash safety rests on three facts:
   a worker dies, the rows it left claimed are, in id order, the chunk it was sending and
   then rows it never touched. The next claimer marks the first `CHECKPOINT_ROWS` of them
   as "may have been sent" (`sent_at` set on a pending row): they are sent again, and end
-  `unknown` ("may have arrived twice") rather than `success`. Rows with a recorded
+  `unknown` ("may have arrived twice") rather than `sent`. Rows with a recorded
   outcome are never sent again.
 - Writes are guarded by the claim token: a worker that outlived its lease cannot
   overwrite the rows another worker took over, and counters move by what was written.
@@ -43,10 +43,13 @@ from sender.exceptions import DeliveryError, InvalidMethod
 from sender.models import MessageRecipient, MessageSent
 from sender.pipeline import progress
 from sender.signals import batch_delivered
+from sender.statuses import TAKEN, WENT_OUT, FailureCode
 
 logger = logging.getLogger(__name__)
 Status = MessageRecipient.Status
-FINAL = (Status.SUCCESS, Status.FAILED, Status.UNKNOWN)
+FINAL = WENT_OUT
+REFRESH = ["status", *MessageSent.COUNTERS, "cost"]
+"""The fields of a MessageSent that delivering moves, read back before publishing progress."""
 CONTINUE_NOW = 0.0
 """deliver_batch's answer when it released rows (shutdown): queue the batch again at once."""
 
@@ -88,7 +91,7 @@ def deliver_batch(sent_id: int, batch: int) -> float | None:
     log = {"broadcast": sent.broadcast_id, "method": sent.method, "sent": sent.pk, "batch": batch}
     logger.info("batch claimed: %d rows (%d may have been sent before)", len(claim.rows), len(claim.suspect),
                 extra={**log, "rows": len(claim.rows), "suspect": len(claim.suspect)})
-    size = checkpoint_rows(sent.method)
+    size = checkpoint_rows(sent.method, sent)
     delay: float | None = None
     written = 0
     for start in range(0, len(claim.rows), size):
@@ -118,8 +121,7 @@ def deliver_batch(sent_id: int, batch: int) -> float | None:
             delay = chunk_delay if delay is None else max(delay, chunk_delay)
         if stop:
             break
-    sent.refresh_from_db(fields=["status", "pending_count", "success_count", "failed_count", "unknown_count",
-                                 "invalid_count", "duplicate_count", "cost"])
+    sent.refresh_from_db(fields=REFRESH)
     progress.publish(sent)
     batch_delivered.send(sender=MessageSent, message_sent=sent)
     logger.info("batch done: %d rows recorded", written, extra={**log, "recorded": written, "retry_in": delay})
@@ -168,7 +170,8 @@ def fail_unconfigured(sent: MessageSent, error: Exception) -> int:
     now = timezone.now()
     with transaction.atomic():
         n = MessageRecipient.objects.filter(message_sent=sent, status=Status.PENDING).update(
-            status=Status.FAILED, reason=reason, claim=None, lease_until=None, updated_at=now)
+            status=Status.FAILED, reason=reason, reason_code=FailureCode.NOT_SENT, claim=None, lease_until=None,
+            updated_at=now)
         MessageSent.objects.filter(pk=sent.pk).update(
             status=MessageSent.Status.FAILED, error=reason, finished_at=now,
             pending_count=F("pending_count") - n, failed_count=F("failed_count") + n)
@@ -210,11 +213,14 @@ def enqueue_batch(alias: str, sent_id: int, batch: int, run_after: datetime | No
     deliver_task.using(queue_name=alias, run_after=run_after).enqueue(sent_id, batch)
 
 
-def checkpoint_rows(alias: str) -> int:
-    """Rows sent between two writes of outcomes: the method's own CHECKPOINT_ROWS (SMS and
-    Telegram keep it small: a duplicate costs money or annoys), else the global one (each
-    checkpoint costs three statements, so large broadcasts want it large)."""
-    return methods[alias].checkpoint_rows or sender_settings.CHECKPOINT_ROWS
+def checkpoint_rows(alias: str, sent: MessageSent | None = None) -> int:
+    """Rows sent between two writes of outcomes: the message's own (a send from code that
+    waits for the gateway sets it, stored before any claim so a recovering worker reads the
+    same), the method's CHECKPOINT_ROWS (SMS and Telegram keep it small: a duplicate costs
+    money or annoys), else the global one (each checkpoint costs a few statements, so large
+    broadcasts want it large)."""
+    own = sent.extra.get("checkpoint_rows") if sent is not None else None
+    return own or methods[alias].checkpoint_rows or sender_settings.CHECKPOINT_ROWS
 
 
 def take(sent: MessageSent, batch: int) -> Claim | None:
@@ -264,7 +270,7 @@ def _give_up_exhausted(sent: MessageSent, rows, now: datetime) -> None:
 def _sort_abandoned(sent: MessageSent, batch: int, abandoned: list[int]) -> set[int]:
     """The dead worker was sending the first chunk of what it left: those may have gone out.
     The rest were never touched; their stamp is removed so they count as fresh."""
-    size = checkpoint_rows(sent.method)
+    size = checkpoint_rows(sent.method, sent)
     suspect, untouched = abandoned[:size], abandoned[size:]
     if untouched:
         MessageRecipient.objects.filter(pk__in=untouched).update(sent_at=None)
@@ -308,29 +314,31 @@ def record(claim: Claim, rows: Sequence[MessageRecipient], outcomes: Sequence[Ou
     sent = claim.sent
     by_id = {row.id: row for row in rows}
     max_attempts = sender_settings.MAX_ATTEMPTS
-    groups: dict[tuple[str, str, bool, bool], list[Outcome]] = defaultdict(list)
+    groups: dict[tuple[str, str, str, bool, bool], list[Outcome]] = defaultdict(list)
     retrying = []
     for outcome in outcomes:
         status, reason, charged = outcome.status, outcome.reason, outcome.charged
+        code = FailureCode.REFUSED if status == Status.FAILED else FailureCode.NONE
         suspect = outcome.row_id in claim.suspect
         if status == RETRY:
             if by_id[outcome.row_id].attempts < max_attempts:
                 retrying.append(outcome.row_id)
                 status = Status.PENDING
             else:
-                status = Status.FAILED
+                status, code = Status.FAILED, FailureCode.NOT_SENT
                 reason = _("Gave up after %(n)d attempts: %(reason)s") % {"n": max_attempts, "reason": reason}
-        elif status == Status.SUCCESS and suspect:
+        elif status in TAKEN and suspect:
             status, reason = Status.UNKNOWN, maybe_twice_reason()
-        groups[(status, reason, suspect, charged)].append(outcome)
+        groups[(status, reason, code, suspect, charged)].append(outcome)
     now = timezone.now()
     delta: dict[str, int] = defaultdict(int)
     cost = Decimal(0)
     written = 0
     with transaction.atomic():
-        for (status, reason, suspect, charged), group in groups.items():
+        for (status, reason, code, suspect, charged), group in groups.items():
             ids = [o.row_id for o in group]
-            fields = {"status": status, "reason": reason, "updated_at": now, "claim": None, "lease_until": None}
+            fields = {"status": status, "reason": reason, "reason_code": code, "updated_at": now, "claim": None,
+                      "lease_until": None}
             if status in FINAL:
                 fields["sent_at"] = now
             elif not suspect:
@@ -354,8 +362,7 @@ def record(claim: Claim, rows: Sequence[MessageRecipient], outcomes: Sequence[Ou
                 delta[status] += n
         _move_counters(sent, delta, cost, now)
     if publish:
-        sent.refresh_from_db(fields=["status", "pending_count", "success_count", "failed_count", "unknown_count",
-                                     "invalid_count", "duplicate_count", "cost"])
+        sent.refresh_from_db(fields=REFRESH)
         progress.publish(sent)
     if not retrying:
         return None, written

@@ -25,6 +25,8 @@ class MethodPreview:
     valid: int = 0
     duplicate: int = 0
     invalid: int = 0
+    """Rows that cannot be reached: a bad or missing address, or one that opted out (counted in `opted_out` too)."""
+    opted_out: int = 0
     segments: int = 1
     unit_cost: Decimal = Decimal(0)
     cost: Decimal = Decimal(0)
@@ -49,7 +51,7 @@ class Preview:
             "methods": [
                 {
                     "method": m.alias, "label": str(m.label), "valid": m.valid, "duplicate": m.duplicate,
-                    "invalid": m.invalid, "segments": m.segments, "unit_cost": str(m.unit_cost), "cost": str(m.cost),
+                    "invalid": m.invalid, "opted_out": m.opted_out, "segments": m.segments, "unit_cost": str(m.unit_cost), "cost": str(m.cost),
                     "rejected": [
                         {"status": r.status, "content_type_id": r.content_type_id, "object_id": r.object_id,
                          "address": r.address, "reason": r.reason}
@@ -83,7 +85,7 @@ def preview(selection: Selection, user: AbstractBaseUser, method_aliases: list[s
         unit = method.price(draft)
         result.append(MethodPreview(
             alias=method.alias, label=method.label, valid=c[Status.PENDING], duplicate=c[Status.DUPLICATE],
-            invalid=c[Status.INVALID], segments=method.segments(draft), unit_cost=unit,
+            invalid=c[Status.INVALID] + c[Status.OPTED_OUT], opted_out=c[Status.OPTED_OUT], segments=method.segments(draft), unit_cost=unit,
             cost=unit * c[Status.PENDING], rejected=rejected[method.alias], example=examples.get(method.alias),
         ))
         warnings.extend(method.warnings(draft))

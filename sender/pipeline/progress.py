@@ -27,12 +27,7 @@ def counters(sent: MessageSent) -> dict:
     return {
         "status": sent.status,
         "status_display": str(sent.get_status_display()),
-        "pending": sent.pending_count,
-        "success": sent.success_count,
-        "failed": sent.failed_count,
-        "unknown": sent.unknown_count,
-        "invalid": sent.invalid_count,
-        "duplicate": sent.duplicate_count,
+        **sent.counts(),
         "total": sent.total,
         "cost": str(sent.cost),
         "cost_display": money(sent.cost),
@@ -43,7 +38,7 @@ def publish(sent: MessageSent) -> None:
     layer = get_channel_layer()
     if layer is None:
         return
-    event = {"type": "broadcast.progress", "sent": sent.pk, "method": sent.method, **counters(sent)}
+    event = {"type": "broadcast.progress", "sent_id": sent.pk, "method": sent.method, **counters(sent)}
     try:
         async_to_sync(layer.group_send)(group_name(sent.broadcast_id), event)
     except Exception:  # the layer is an optional observer; delivery must go on without it

@@ -29,7 +29,7 @@ def retry_failed(sent: MessageSent) -> int:
             return 0
         failed = MessageRecipient.objects.filter(message_sent_id=sent.pk, status=Status.FAILED)
         batches = sorted(set(failed.values_list("batch", flat=True).distinct()))
-        count = failed.update(status=Status.PENDING, reason="", claim=None, lease_until=None, sent_at=None,
+        count = failed.update(status=Status.PENDING, reason="", reason_code="", claim=None, lease_until=None, sent_at=None,
                               updated_at=timezone.now())
         if not count:
             return 0

@@ -64,8 +64,8 @@ class BroadcastProgressConsumer(LiveConsumer):
         await self._send_if_changed({k: v for k, v in event.items() if k != "type"})
 
     async def _send_if_changed(self, counters: dict) -> None:
-        if self.last.get(counters["sent"]) != counters:
-            self.last[counters["sent"]] = counters
+        if self.last.get(counters["sent_id"]) != counters:
+            self.last[counters["sent_id"]] = counters
             await self.send_json(counters)
 
     async def poll(self) -> bool:
@@ -80,5 +80,5 @@ class BroadcastProgressConsumer(LiveConsumer):
 
     @database_sync_to_async
     def _snapshot(self) -> list[dict]:
-        return [{"sent": s.pk, "method": s.method, **counters(s)}
+        return [{"sent_id": s.pk, "method": s.method, **counters(s)}
                 for s in MessageSent.objects.filter(broadcast_id=self.broadcast_id)]

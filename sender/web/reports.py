@@ -52,8 +52,8 @@ GROUP_CHOICES = [
 
 MONEY = DecimalField(max_digits=14, decimal_places=4)
 ZERO = Value(Decimal(0), output_field=MONEY)
-# Addresses that went (or are going) out; invalid and duplicate rows were never sent.
-MESSAGES = F("pending_count") + F("success_count") + F("failed_count") + F("unknown_count")
+# Addresses that went (or are going) out; invalid, duplicate and opted-out rows were never sent.
+MESSAGES = F("pending_count") + F("sent_count") + F("delivered_count") + F("failed_count") + F("unknown_count")
 
 
 @dataclass(frozen=True, order=True)
@@ -115,6 +115,7 @@ class ReportRow:
     method: str | None = None
     sender_id: int | None = None
     sender: str | None = None
+    sent: int = 0  # taken by the gateway, not (yet) confirmed delivered
 
     @property
     def method_label(self) -> str:
@@ -129,7 +130,7 @@ def parse_groups(value: str) -> tuple[str, ...]:
     return tuple(name for name in GROUPS if name in value.split(","))
 
 
-SUMS = ("broadcasts", "messages", "delivered", "failed", "cost", "uninvoiced", "open_rows", "active_rows",
+SUMS = ("broadcasts", "messages", "sent", "delivered", "failed", "cost", "uninvoiced", "open_rows", "active_rows",
         "last_invoiced_at")
 
 
@@ -138,7 +139,8 @@ def _sums() -> dict:
     return {
         "sum_broadcasts": Count("broadcast", distinct=True),
         "sum_messages": Coalesce(Sum(MESSAGES), 0),
-        "sum_delivered": Coalesce(Sum("success_count"), 0),
+        "sum_sent": Coalesce(Sum("sent_count"), 0),
+        "sum_delivered": Coalesce(Sum("delivered_count"), 0),
         "sum_failed": Coalesce(Sum("failed_count"), 0),
         "sum_cost": Coalesce(Sum("cost"), ZERO, output_field=MONEY),
         "sum_uninvoiced": Coalesce(Sum("cost", filter=Q(invoiced=False)), ZERO, output_field=MONEY),

@@ -15,7 +15,7 @@
   }
 
   function update(data) {
-    const box = root.querySelector('[data-sent="' + data.sent + '"]');
+    const box = root.querySelector('[data-sent="' + data.sent_id + '"]');
     if (!box) return;
     for (const el of box.querySelectorAll("[data-k]")) {
       if (data[el.dataset.k] !== undefined) el.textContent = data[el.dataset.k];
@@ -28,7 +28,7 @@
     status.textContent = data.status_display || data.status;
     status.className = "status badge " + data.status;
     const now = performance.now() / 1000;
-    const last = seen[data.sent];
+    const last = seen[data.sent_id];
     const rate = box.querySelector(".rate");
     if (data.pending === 0) {
       rate.textContent = "";
@@ -38,7 +38,7 @@
         .replace("%(rate)s", perSecond.toFixed(perSecond < 10 ? 1 : 0))
         .replace("%(left)s", duration(data.pending / perSecond));
     }
-    if (!last || processed > last.processed) seen[data.sent] = { time: now, processed: processed };
+    if (!last || processed > last.processed) seen[data.sent_id] = { time: now, processed: processed };
     const active = Array.from(root.querySelectorAll(".status")).some((el) => /\b(queued|sending)\b/.test(el.className));
     const cancel = document.querySelector(".cancel-form");
     if (cancel) cancel.hidden = !active;

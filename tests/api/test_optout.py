@@ -59,8 +59,8 @@ def test_an_email_opt_out_normalized_by_the_method_matches_any_case_and_commit_r
     opt_out("email", methods["email"].normalize(cs[1].email.upper()))
     broadcast = commit(EVERYONE, sender_user, ["email", "storage"], DRAFT, "k")
     email = broadcast.sents.get(method="email")
-    assert (email.pending_count, email.invalid_count) == (1, 1)
-    row = MessageRecipient.objects.get(message_sent=email, status=MessageRecipient.Status.INVALID)
+    assert (email.pending_count, email.invalid_count, email.opted_out_count) == (1, 0, 1)
+    row = MessageRecipient.objects.get(message_sent=email, status=MessageRecipient.Status.OPTED_OUT)
     assert row.address == cs[1].email and row.reason == "The recipient opted out of Email."
     assert broadcast.sents.get(method="storage").pending_count == 2
 

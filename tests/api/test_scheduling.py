@@ -37,7 +37,7 @@ def test_a_scheduled_broadcast_waits_and_the_worker_starts_it_on_time(api, run_w
     scheduled = ScheduledBroadcast.objects.get()
     assert scheduled.status == ScheduledBroadcast.Status.STARTED
     sent = MessageSent.objects.get(broadcast=scheduled.broadcast)
-    assert (sent.status, sent.success_count) == (MessageSent.Status.DONE, 3)
+    assert (sent.status, sent.delivered_count) == (MessageSent.Status.DONE, 3)
     assert api.get(f"/api/v1/schedules/{scheduled.pk}").json()["broadcast"] == scheduled.broadcast_id
 
 

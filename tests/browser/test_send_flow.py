@@ -61,7 +61,7 @@ def test_select_all_matching_compose_preview_send_and_watch(page, sender_user, s
     shot(page, "4-progress")
 
     sent = MessageSent.objects.get()
-    assert (sent.status, sent.success_count) == ("done", 12)
+    assert (sent.status, sent.sent_count) == ("done", 12)
     assert sorted(smtp_server.recipients()) == sorted(c.email for c in roma)
     message = smtp_server.messages[0]
     assert message["Subject"] == "Chiusura lunedì!"

@@ -27,7 +27,7 @@ def test_every_valid_address_gets_one_message_with_subject_body_and_headers(send
     sent = send_email(sender_user)
     run_worker()
     sent.refresh_from_db()
-    assert (sent.status, sent.success_count, sent.pending_count) == (MessageSent.Status.DONE, 3, 0)
+    assert (sent.status, sent.sent_count, sent.pending_count) == (MessageSent.Status.DONE, 3, 0)
     assert sorted(smtp_server.recipients()) == sorted(c.email for c in cs)
     message = smtp_server.messages[0]
     assert message["Subject"] == "Notice – àccènts"
@@ -69,7 +69,7 @@ def test_a_refused_recipient_fails_with_the_servers_words_and_the_rest_go_on(sen
     sent = send_email(sender_user)
     run_worker()
     sent.refresh_from_db()
-    assert (sent.success_count, sent.failed_count, sent.status) == (2, 1, MessageSent.Status.DONE)
+    assert (sent.sent_count, sent.failed_count, sent.status) == (2, 1, MessageSent.Status.DONE)
     failed = MessageRecipient.objects.get(status=Status.FAILED)
     assert failed.address == cs[1].email
     assert failed.reason == "550 5.1.1 No such user here"
@@ -93,8 +93,8 @@ def test_a_temporarily_refused_recipient_is_retried_and_then_delivered(sender_us
     run_worker()
     row.refresh_from_db()
     sent.refresh_from_db()
-    assert (row.status, row.attempts) == (Status.SUCCESS, 2)
-    assert (sent.status, sent.success_count) == (MessageSent.Status.DONE, 2)
+    assert (row.status, row.attempts) == (Status.SENT, 2)
+    assert (sent.status, sent.sent_count) == (MessageSent.Status.DONE, 2)
     assert sorted(smtp_server.recipients()) == sorted(c.email for c in cs)  # nobody got it twice
 
 

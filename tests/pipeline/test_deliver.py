@@ -27,7 +27,7 @@ def delivery_queries(user, run_worker, key):
     with CaptureQueriesContext(connection) as queries:
         run_worker()
     sent.refresh_from_db()
-    assert (sent.status, sent.success_count) == (MessageSent.Status.DONE, sent.total)
+    assert (sent.status, sent.delivered_count) == (MessageSent.Status.DONE, sent.total)
     return len(queries)
 
 
@@ -53,7 +53,7 @@ def test_rows_of_a_crashed_worker_are_claimed_again_once_the_lease_expires(sende
     run_worker()
     sent.refresh_from_db()
     # The dead worker may have sent them: sent again, and said so rather than called a success.
-    assert (sent.status, sent.success_count, sent.unknown_count) == (MessageSent.Status.DONE, 0, 4)
+    assert (sent.status, sent.delivered_count, sent.unknown_count) == (MessageSent.Status.DONE, 0, 4)
     assert set(MessageRecipient.objects.values_list("attempts", "claim", "status")) == {(2, None, "unknown")}
     assert "may have arrived twice" in MessageRecipient.objects.first().reason
 
@@ -64,15 +64,15 @@ def test_only_the_chunk_a_crashed_worker_was_sending_is_marked(sender_user, run_
     sent = broadcast(sender_user).sents.get()
     rows = list(MessageRecipient.objects.filter(message_sent=sent).order_by("id"))
     # The dead worker recorded its first chunk (2 rows), then died sending the second.
-    MessageRecipient.objects.filter(pk__in=[r.pk for r in rows[:2]]).update(status="success")
+    MessageRecipient.objects.filter(pk__in=[r.pk for r in rows[:2]]).update(status="delivered")
     MessageRecipient.objects.filter(pk__in=[r.pk for r in rows[2:]]).update(
         claim=uuid.uuid4(), lease_until=timezone.now() - timedelta(seconds=1), attempts=1)
-    MessageSent.objects.filter(pk=sent.pk).update(pending_count=5, success_count=2)
+    MessageSent.objects.filter(pk=sent.pk).update(pending_count=5, delivered_count=2)
     run_worker()
     statuses = list(MessageRecipient.objects.filter(message_sent=sent).order_by("id").values_list("status", flat=True))
-    assert statuses == ["success", "success", "unknown", "unknown", "success", "success", "success"]
+    assert statuses == ["delivered", "delivered", "unknown", "unknown", "delivered", "delivered", "delivered"]
     sent.refresh_from_db()
-    assert (sent.status, sent.success_count, sent.unknown_count, sent.pending_count) == ("done", 5, 2, 0)
+    assert (sent.status, sent.delivered_count, sent.unknown_count, sent.pending_count) == ("done", 5, 2, 0)
 
 
 def test_rows_under_a_live_lease_are_left_to_their_worker(sender_user, run_worker):
@@ -82,7 +82,7 @@ def test_rows_under_a_live_lease_are_left_to_their_worker(sender_user, run_worke
         claim=uuid.uuid4(), lease_until=timezone.now() + timedelta(minutes=5))
     run_worker()
     sent.refresh_from_db()
-    assert (sent.status, sent.pending_count, sent.success_count) == (MessageSent.Status.QUEUED, 3, 0)
+    assert (sent.status, sent.pending_count, sent.delivered_count) == (MessageSent.Status.QUEUED, 3, 0)
 
 
 def test_a_method_removed_from_the_settings_after_commit_ends_failed_and_is_not_queued_again(
@@ -114,11 +114,11 @@ def test_rows_whose_worker_stopped_max_attempts_times_end_unknown_instead_of_bei
 def test_an_outcome_outside_the_closed_set_is_refused():
     with pytest.raises(ValueError, match="not one of"):
         Outcome(1, "delivered-ish")
-    assert Outcome(1, Status.SUCCESS).charged and not Outcome(1, RETRY).charged
+    assert Outcome(1, Status.DELIVERED).charged and not Outcome(1, RETRY).charged
 
 
 def test_a_method_that_answers_for_a_row_twice_or_not_at_all_leaves_each_row_exactly_one_outcome():
     rows = [MessageRecipient(id=i) for i in (1, 2, 3)]
-    answered = [Outcome(1, Status.SUCCESS), Outcome(1, Status.FAILED), Outcome(3, RETRY), Outcome(9, Status.SUCCESS)]
+    answered = [Outcome(1, Status.DELIVERED), Outcome(1, Status.FAILED), Outcome(3, RETRY), Outcome(9, Status.DELIVERED)]
     fixed = one_per_row(answered, rows, {})
-    assert [(o.row_id, o.status) for o in fixed] == [(1, "success"), (2, "unknown"), (3, "retry")]
+    assert [(o.row_id, o.status) for o in fixed] == [(1, "delivered"), (2, "unknown"), (3, "retry")]

@@ -62,7 +62,7 @@ def test_refused_credentials_pause_the_method_and_resume_delivers_each_message_o
     sent = broadcast.sents.get()
     assert sent.status == MessageSent.Status.PAUSED
     assert "refused the credentials" in sent.error
-    assert (sent.pending_count, sent.failed_count, sent.success_count) == (30, 0, 0)
+    assert (sent.pending_count, sent.failed_count, sent.sent_count) == (30, 0, 0)
     rows = MessageRecipient.objects.filter(message_sent=sent)
     assert set(rows.values_list("status", flat=True)) == {MessageRecipient.Status.PENDING}
     assert not rows.filter(claim__isnull=False).exists()
@@ -77,7 +77,7 @@ def test_refused_credentials_pause_the_method_and_resume_delivers_each_message_o
         run_worker()
 
     sent.refresh_from_db()
-    assert (sent.status, sent.success_count, sent.pending_count, sent.error) == (MessageSent.Status.DONE, 30, 0, "")
+    assert (sent.status, sent.sent_count, sent.pending_count, sent.error) == (MessageSent.Status.DONE, 30, 0, "")
     assert Counter(relay.recipients()) == Counter({p.email: 1 for p in people})
 
 
@@ -101,7 +101,7 @@ def test_the_page_shows_the_reason_and_its_button_resumes(client, sender_user, r
     assert "Resume sending" not in response.content.decode()
     run_worker()
     sent = broadcast.sents.get()
-    assert (sent.status, sent.success_count, sent.error) == (MessageSent.Status.DONE, 3, "")
+    assert (sent.status, sent.delivered_count, sent.error) == (MessageSent.Status.DONE, 3, "")
 
 
 def test_the_api_resumes_a_paused_broadcast_once(sender_user, run_worker):
@@ -113,7 +113,7 @@ def test_the_api_resumes_a_paused_broadcast_once(sender_user, run_worker):
     assert response.json()["resumed"] == ["storage"] and response.json()["broadcast"]["status"] == "queued"
     assert api.post(f"/api/v1/broadcasts/{broadcast.pk}/resume").status_code == 409
     run_worker()
-    assert api.get(f"/api/v1/broadcasts/{broadcast.pk}").json()["totals"]["success"] == 3
+    assert api.get(f"/api/v1/broadcasts/{broadcast.pk}").json()["totals"]["delivered"] == 3
 
 
 def test_the_admin_action_resumes_the_selected_paused_methods(client, admin_user, sender_user, run_worker):

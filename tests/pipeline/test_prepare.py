@@ -34,7 +34,7 @@ def test_above_the_size_send_answers_preparing_and_the_task_writes_then_delivers
     run_worker()
 
     sent.refresh_from_db()
-    assert (sent.status, sent.success_count, sent.total) == (MessageSent.Status.DONE, 25, 25)
+    assert (sent.status, sent.sent_count, sent.total) == (MessageSent.Status.DONE, 25, 25)
     assert Counter(smtp_server.recipients()) == Counter({p.email: 1 for p in people})
 
 
@@ -70,7 +70,7 @@ def test_a_preparation_left_by_a_dead_worker_is_queued_again_and_writes_each_row
     commit_twice.save()  # and even if it were, a second run writes nothing
     run_worker()
     sent = broadcast.sents.get()
-    assert (sent.status, sent.success_count, sent.total) == (MessageSent.Status.DONE, 5, 5)
+    assert (sent.status, sent.sent_count, sent.total) == (MessageSent.Status.DONE, 5, 5)
     assert MessageRecipient.objects.filter(message_sent=sent).count() == 5
     assert Counter(smtp_server.recipients()) == Counter({p.email: 1 for p in people})
 

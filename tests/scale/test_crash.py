@@ -64,13 +64,13 @@ def test_sigkill_mid_batch_loses_nothing_and_marks_what_may_go_twice(sender_user
     assert not any(received[a] > 1 for a in recorded)               # recorded before the crash: never re-sent
     assert all(rows[a] == Status.UNKNOWN for a in twice)            # re-delivered rows say so
     assert len(twice) <= CHUNK                                      # at most the chunk that was on the wire
-    assert set(rows.values()) <= {Status.SUCCESS, Status.UNKNOWN}   # every row final
+    assert set(rows.values()) <= {Status.SENT, Status.UNKNOWN}   # every row final
     unknown = [a for a, s in rows.items() if s == Status.UNKNOWN]
     assert 0 < len(unknown) <= CHUNK
     assert all("may have arrived twice" in r for r in MessageRecipient.objects.filter(
         message_sent=sent, status=Status.UNKNOWN).values_list("reason", flat=True))
     sent.refresh_from_db()
-    assert (sent.status, sent.pending_count, sent.success_count + sent.unknown_count) == ("done", 0, N)
+    assert (sent.status, sent.pending_count, sent.sent_count + sent.unknown_count) == ("done", 0, N)
     assert sent.unknown_count == len(unknown)
 
 
@@ -87,12 +87,12 @@ def test_sigterm_finishes_the_chunk_in_hand_and_releases_the_rest(sender_user, s
     # Nothing half-done: every row is either recorded or free for the next worker.
     assert not MessageRecipient.objects.filter(message_sent=sent, claim__isnull=False).exists()
     delivered_by_first = len(slow_smtp.recipients())
-    assert MessageRecipient.objects.filter(message_sent=sent, status=Status.SUCCESS).count() == delivered_by_first
+    assert MessageRecipient.objects.filter(message_sent=sent, status=Status.SENT).count() == delivered_by_first
     assert delivered_by_first < N
 
     code, output = workers("second", **env).wait()
     assert code == 0, output
     assert Counter(slow_smtp.recipients()) == Counter(addresses)   # each exactly once
-    assert statuses(sent) == {Status.SUCCESS: N}
+    assert statuses(sent) == {Status.SENT: N}
     sent.refresh_from_db()
-    assert (sent.status, sent.success_count, sent.pending_count) == ("done", N, 0)
+    assert (sent.status, sent.sent_count, sent.pending_count) == ("done", N, 0)

@@ -33,9 +33,9 @@ def test_workers_deliver_every_row_exactly_once(n_workers, sender_user, settings
         code, output = worker.wait()
         assert code == 0, output
     assert Counter(slow_smtp.recipients()) == Counter(c.email.lower() for c in cs)  # delivered once, lost none
-    assert set(MessageRecipient.objects.values_list("status", "attempts")) == {(Status.SUCCESS, 1)}
+    assert set(MessageRecipient.objects.values_list("status", "attempts")) == {(Status.SENT, 1)}
     sent.refresh_from_db()
-    assert (sent.status, sent.success_count, sent.pending_count) == (MessageSent.Status.DONE, 400, 0)
+    assert (sent.status, sent.sent_count, sent.pending_count) == (MessageSent.Status.DONE, 400, 0)
 
 
 def test_a_worker_past_its_lease_writes_nothing_over_its_successor(sender_user, transactional_db):
@@ -53,6 +53,6 @@ def test_a_worker_past_its_lease_writes_nothing_over_its_successor(sender_user, 
     sent.refresh_from_db()
     assert (sent.pending_count, sent.failed_count) == (5, 0)
 
-    assert record(successor, successor.rows, [Outcome(r.id, Status.SUCCESS) for r in successor.rows], Decimal(0)) == (None, 5)
+    assert record(successor, successor.rows, [Outcome(r.id, Status.SENT) for r in successor.rows], Decimal(0)) == (None, 5)
     sent.refresh_from_db()
     assert (sent.status, sent.unknown_count, sent.pending_count) == ("done", 5, 0)

@@ -40,4 +40,4 @@ def test_a_worker_process_reaches_the_websocket_through_redis(sender_user, trans
         return event
 
     event = async_to_sync(scenario)()
-    assert (event["status"], event["success"], event["pending"]) == ("done", 3, 0)
+    assert (event["status"], event["delivered"], event["pending"]) == ("done", 3, 0)

@@ -55,8 +55,8 @@ def test_four_workers_together_stay_within_one_bots_limits(sender_user, settings
         assert code == 0, output
 
     sent.refresh_from_db()
-    assert (sent.status, sent.success_count) == (MessageSent.Status.DONE, CHATS)
-    assert set(MessageRecipient.objects.values_list("status", flat=True)) == {MessageRecipient.Status.SUCCESS}
+    assert (sent.status, sent.delivered_count) == (MessageSent.Status.DONE, CHATS)
+    assert set(MessageRecipient.objects.values_list("status", flat=True)) == {MessageRecipient.Status.DELIVERED}
     assert sorted(s["chat_id"] for s in state.sent) == sorted({s["chat_id"] for s in state.sent})  # once each
     assert len(state.sent) == CHATS
     requests = [s["at"] for s in state.sent] + [at for at, _chat in state.flood_times]

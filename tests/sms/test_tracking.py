@@ -46,41 +46,45 @@ def test_polling_moves_rows_to_delivered_and_failed_and_fires_the_signal(sender_
     try:
         sent = send(sender_user)
         settle(run_worker)
-        assert {s for s, _r in rows(sent).values()} == {Status.SUCCESS}
+        assert {s for s, _r in rows(sent).values()} == {Status.SENT}
         time_passes(200, skebby)
         run_worker()
     finally:
         message_status_changed.disconnect(dispatch_uid="t1")
     assert rows(sent) == {
-        a.phone: (Status.SUCCESS, ""),
+        a.phone: (Status.DELIVERED, ""),
         b.phone: (Status.FAILED, "The gateway reported BLACKLISTED (the number is on a blacklist)."),
         c.phone: (Status.FAILED, "The gateway reported UNKNRCPT (unknown recipient)."),
     }
     sent.refresh_from_db()
-    assert (sent.success_count, sent.failed_count, sent.status) == (1, 2, MessageSent.Status.DONE)
+    assert (sent.sent_count, sent.delivered_count, sent.failed_count, sent.status) == (0, 1, 2, MessageSent.Status.DONE)
+    # The gateway took them; the carrier said no: a rejection, not a refusal.
+    assert set(MessageRecipient.objects.filter(status=Status.FAILED).values_list("reason_code", flat=True)) == {
+        "rejected"}
     assert not GatewayOrder.objects.filter(open=True).exists()
     moved = Counter()
     for change in changes:
         moved[(change["old_status"], change["status"])] += len(change["row_ids"])
-    assert moved == {(Status.SUCCESS, Status.SUCCESS): 1, (Status.SUCCESS, Status.FAILED): 2}
+    assert moved == {(Status.SENT, Status.DELIVERED): 1, (Status.SENT, Status.FAILED): 2}
     assert {c["message_sent_id"] for c in changes} == {sent.pk}
 
 
-def test_rows_without_a_report_in_time_end_unknown(sender_user, skebby, run_worker, settings):
+def test_rows_without_a_report_in_time_stay_sent_and_say_so(sender_user, skebby, run_worker, settings):
     with_options(settings, skebby, track_hours=1)
     customers(2)
     sent = send(sender_user)
     settle(run_worker)
     time_passes(150, skebby)  # WAIT4DLVR: sent, waiting for the report
     run_worker()
-    assert {s for s, _r in rows(sent).values()} == {Status.SUCCESS}
+    assert {s for s, _r in rows(sent).values()} == {Status.SENT}
     assert GatewayOrder.objects.filter(open=True).count() == 1
     GatewayOrder.objects.update(created_at=timezone.now() - timedelta(hours=1, minutes=1))
     time_passes(0)
     run_worker()
-    assert set(rows(sent).values()) == {(Status.UNKNOWN, "No delivery report within 1 hours (last state: WAIT4DLVR).")}
+    # The gateway took them and nobody confirmed they arrived: still `sent`, with why it stopped there.
+    assert set(rows(sent).values()) == {(Status.SENT, "No delivery report within 1 hours (last state: WAIT4DLVR).")}
     sent.refresh_from_db()
-    assert (sent.success_count, sent.unknown_count) == (0, 2)
+    assert (sent.sent_count, sent.delivered_count, sent.unknown_count) == (2, 0, 0)
     assert not GatewayOrder.objects.filter(open=True).exists()
 
 
@@ -96,7 +100,7 @@ def test_a_gp_row_handed_to_the_operator_stays_open_until_its_report(sender_user
     assert GatewayOrder.objects.filter(open=True).count() == 1
     time_passes(120, skebby)
     run_worker()
-    assert rows(sent) == {a.phone: (Status.SUCCESS, ""),
+    assert rows(sent) == {a.phone: (Status.DELIVERED, ""),
                           b.phone: (Status.FAILED, "The gateway reported ERROR (generic sending error).")}
     assert not GatewayOrder.objects.filter(open=True).exists()
 
@@ -109,7 +113,7 @@ def test_a_ti_row_ends_at_sent_for_it_has_no_delivery_report(sender_user, skebby
     time_passes(90, skebby)
     run_worker()
     assert set(rows(sent).values()) == {
-        (Status.SUCCESS, "The gateway reported SENT (handed to the operator; this quality has no delivery report).")}
+        (Status.SENT, "The gateway reported SENT (handed to the operator; this quality has no delivery report).")}
     assert not GatewayOrder.objects.filter(open=True).exists()
 
 

@@ -161,6 +161,42 @@ def test_stop_unlinks(sandbox, mario):
     assert replies(sandbox)[-1] == "This chat is not linked to anyone. Send /start to link your number."
 
 
+def test_help_lists_the_commands_and_says_whether_the_chat_is_linked(sandbox, mario):
+    sandbox.state.send_text(USER, "/help")
+    deliver(sandbox)
+    sandbox.state.share_contact(USER, "393471200001")
+    deliver(sandbox)
+    sandbox.state.send_text(USER, "/help")
+    deliver(sandbox)
+
+    before, _linked, after = replies(sandbox)
+    for command in ("/start", "/stop", "/cancel", "/help"):
+        assert command in before
+    assert before.endswith("This chat is not linked yet.")
+    assert after.endswith("This chat is linked: you receive our messages here.")
+
+
+def test_cancel_abandons_a_deep_link_registration_and_takes_the_button_away(sandbox, mario, staff_client):
+    staff_client.post(f"/telegram/chat/recipients.customer/{mario.pk}/deep-link/")
+    token = DeepLink.objects.get().token
+    sandbox.state.start(USER, token)
+    deliver(sandbox)
+    assert BotState.objects.get(kind="chat", key=str(USER)).data == {"deep_link": token}
+
+    sandbox.state.send_text(USER, "/cancel")
+    deliver(sandbox)
+
+    assert BotState.objects.get(kind="chat", key=str(USER)).data == {}
+    last = sandbox.state.sent_to(USER)[-1]
+    assert last["text"] == "Cancelled: your number was not linked. Send /start to try again."
+    assert last["reply_markup"] == {"remove_keyboard": True}
+    mario.refresh_from_db()
+    assert mario.telegram_chat_id == "" and DeepLink.objects.get().used_by_chat is None
+    sandbox.state.send_text(USER, "/cancel")
+    deliver(sandbox)
+    assert replies(sandbox)[-1] == "Nothing to cancel. Send /start to link your number, /help for the commands."
+
+
 def test_a_chat_id_typed_back_after_stop_stays_opted_out_until_the_person_links_again(sandbox, mario, admin_user):
     sandbox.state.share_contact(USER, "393471200001")
     sandbox.state.send_text(USER, "/stop")
@@ -169,7 +205,7 @@ def test_a_chat_id_typed_back_after_stop_stays_opted_out_until_the_person_links_
     selection = Selection.parse({"recipients.customer": {"ids": [mario.pk]}})
     result = preview(selection, admin_user, ["telegram"], Draft(body="Hello"))
     assert [(row.status, row.reason) for row in result.methods[0].rejected] == [
-        ("invalid", "The recipient opted out of Telegram.")]
+        ("opted_out", "The recipient opted out of Telegram.")]
 
     sandbox.state.share_contact(USER, "393471200001")
     deliver(sandbox)

@@ -55,7 +55,7 @@ def test_the_chat_shows_what_was_sent_and_received_in_order(sandbox, sender_user
 
     assert page.index("Is the office open?") < page.index("Yes, until 18:00.")
     assert f"Linked to chat {CHAT}" in page
-    assert "success" in page
+    assert "delivered" in page
 
 
 def test_the_reply_box_sends_through_the_pipeline(sandbox, sender_user, staff_client, run_worker):
@@ -68,7 +68,7 @@ def test_the_reply_box_sends_through_the_pipeline(sandbox, sender_user, staff_cl
 
     assert [s["text"] for s in sandbox.state.sent_to(CHAT)] == ["See you Tuesday."]
     row = MessageRecipient.objects.get()
-    assert (row.status, row.object_id, row.message_sent.method) == ("success", str(mario.pk), "telegram")
+    assert (row.status, row.object_id, row.message_sent.method) == ("delivered", str(mario.pk), "telegram")
     assert "See you Tuesday." in staff_client.get(url(mario)).content.decode()
 
 

@@ -21,7 +21,7 @@ def test_email_is_delivered_while_the_telegram_queue_is_blocked(sender_user, smt
 
     email.refresh_from_db()
     telegram.refresh_from_db()
-    assert (email.status, email.success_count) == (MessageSent.Status.DONE, 20)
+    assert (email.status, email.sent_count) == (MessageSent.Status.DONE, 20)
     assert sorted(smtp_server.recipients()) == sorted(f"p{p.pk}@example.com" for p in people)
     assert (telegram.status, telegram.pending_count) == (MessageSent.Status.QUEUED, 20)
     assert sandbox.state.sent == []
@@ -30,5 +30,5 @@ def test_email_is_delivered_while_the_telegram_queue_is_blocked(sender_user, smt
     run_worker(queues=("telegram",))
 
     telegram.refresh_from_db()
-    assert (telegram.status, telegram.success_count) == (MessageSent.Status.DONE, 20)
+    assert (telegram.status, telegram.delivered_count) == (MessageSent.Status.DONE, 20)
     assert sorted(s["chat_id"] for s in sandbox.state.sent) == list(range(7_000_000, 7_000_020))

@@ -35,7 +35,7 @@ def test_mp3_and_mp4_attachments_arrive_as_files_and_are_uploaded_once(sender_us
 
     run_worker()
 
-    assert statuses(sent) == {Status.SUCCESS: 3}
+    assert statuses(sent) == {Status.DELIVERED: 3}
     state = sandbox.state
     for chat in range(7_000_000, 7_000_003):
         assert [s["as"] for s in state.sent_to(chat)] == ["text", "document", "document"]
@@ -57,7 +57,7 @@ def test_a_tall_screenshot_is_announced_and_sent_as_a_document_while_a_photo_sta
     sent = send(sender_user, body=draft.body, attachments=[screenshot, photo])
     run_worker()
 
-    assert statuses(sent) == {Status.SUCCESS: 2}
+    assert statuses(sent) == {Status.DELIVERED: 2}
     assert [s["as"] for s in sandbox.state.sent_to(7_000_000)] == ["text", "document", "photo"]
     assert sandbox.state.uploads == 2 and not sandbox.state.refused
 
@@ -73,7 +73,7 @@ def test_a_migrated_group_gets_the_message_at_its_new_id_which_replaces_the_old(
 
     run_worker()
 
-    assert statuses(sent) == {Status.SUCCESS: 1}
+    assert statuses(sent) == {Status.DELIVERED: 1}
     assert [s["text"] for s in sandbox.state.sent_to(new)] == ["Meeting on Friday."]
     group.refresh_from_db()
     assert group.telegram_chat_id == str(new)
@@ -83,7 +83,7 @@ def test_a_migrated_group_gets_the_message_at_its_new_id_which_replaces_the_old(
     again = send(sender_user, body="Moved to Saturday.", key="tg-2")
     run_worker()
 
-    assert statuses(again) == {Status.SUCCESS: 1}
+    assert statuses(again) == {Status.DELIVERED: 1}
     assert [s["text"] for s in sandbox.state.sent_to(new)] == ["Meeting on Friday.", "Moved to Saturday."]
     assert sandbox.state.refused[400] == 1  # straight to the new id
 
@@ -98,7 +98,7 @@ def test_a_429_in_the_middle_of_a_split_message_sends_no_part_twice(sender_user,
 
     drain(run_worker, sent)
 
-    assert statuses(sent) == {Status.SUCCESS: 1}
+    assert statuses(sent) == {Status.DELIVERED: 1}
     texts = [s["text"] for s in sandbox.state.sent_to(7_000_000)]
     assert [t.split(".")[0] for t in texts] == ["Part 1", "Part 2", "Part 3"]  # each once, in order
     (refused_at, _chat), = sandbox.state.flood_times

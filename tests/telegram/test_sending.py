@@ -75,7 +75,7 @@ def test_a_broadcast_to_1000_chats_never_exceeds_the_limits(sender_user, sandbox
     run_worker()
 
     sent.refresh_from_db()
-    assert (sent.status, sent.success_count, sent.pending_count) == (MessageSent.Status.DONE, 1000, 0)
+    assert (sent.status, sent.delivered_count, sent.pending_count) == (MessageSent.Status.DONE, 1000, 0)
     state = sandbox.state
     assert len(state.sent) == 1000
     assert len({s["chat_id"] for s in state.sent}) == 1000  # everyone once, nobody twice
@@ -95,7 +95,7 @@ def test_the_pace_holds_where_the_limit_binds(sender_user, sandbox, run_worker, 
     run_worker()
 
     sent.refresh_from_db()
-    assert sent.success_count == 70
+    assert sent.delivered_count == 70
     assert_limits_kept(sandbox.state, 20)
     times = sorted(s["at"] for s in sandbox.state.sent)
     assert times[-1] - times[0] >= (70 - 20) / 20  # held back to the limit, not sent as fast as possible
@@ -109,7 +109,7 @@ def test_a_429_storm_is_waited_out_and_nothing_is_lost(sender_user, sandbox, run
 
     drain(run_worker, sent)
 
-    assert (sent.status, sent.success_count) == (MessageSent.Status.DONE, 40)
+    assert (sent.status, sent.delivered_count) == (MessageSent.Status.DONE, 40)
     state = sandbox.state
     assert state.refused[429] >= 12  # the storm (and nothing else but jitter, see JITTER_429)
     chats = [s["chat_id"] for s in state.sent]
@@ -124,7 +124,7 @@ def test_retry_after_is_honoured_before_sending_again(sender_user, sandbox, run_
     run_worker()
 
     sent.refresh_from_db()
-    assert sent.success_count == 3
+    assert sent.delivered_count == 3
     (refused_at, chat), = sandbox.state.flood_times
     (accepted,) = sandbox.state.sent_to(chat)
     assert accepted["at"] - refused_at >= 1.0  # retried only after the second Telegram asked for
@@ -143,7 +143,7 @@ def test_blocked_and_deleted_chats_fail_with_the_reason_and_are_not_tried_again(
                    .values_list("address", "reason"))
     assert reasons == {str(blocked): "Forbidden: bot was blocked by the user",
                        str(gone): "Bad Request: chat not found"}
-    assert statuses(sent) == {Status.SUCCESS: 2, Status.FAILED: 2}
+    assert statuses(sent) == {Status.DELIVERED: 2, Status.FAILED: 2}
     inactive = TelegramLink.objects.filter(active=False)
     assert {(link.chat_id, link.reason) for link in inactive} == {
         (blocked, "Forbidden: bot was blocked by the user"), (gone, "Bad Request: chat not found")}
@@ -152,7 +152,7 @@ def test_blocked_and_deleted_chats_fail_with_the_reason_and_are_not_tried_again(
     again = send(sender_user, key="tg-2")
     run_worker()
 
-    assert statuses(again) == {Status.SUCCESS: 2, Status.INVALID: 2}
+    assert statuses(again) == {Status.DELIVERED: 2, Status.INVALID: 2}
     assert len(sandbox.state.sent_to(blocked)) == 0 and len(sandbox.state.sent_to(gone)) == 0
 
 
@@ -172,7 +172,7 @@ def test_attachments_are_uploaded_once_then_sent_by_file_id(sender_user, sandbox
     run_worker()
 
     sent.refresh_from_db()
-    assert sent.success_count == 7
+    assert sent.delivered_count == 7
     state = sandbox.state
     assert state.uploads == 2  # three batches, seven chats: each file went up once
     assert_limits_kept(state, RATE)
@@ -186,7 +186,7 @@ def test_attachments_are_uploaded_once_then_sent_by_file_id(sender_user, sandbox
     later = send(sender_user, key="tg-later", attachments=[document])
     run_worker()
 
-    assert MessageSent.objects.get(pk=later.pk).success_count == 7
+    assert MessageSent.objects.get(pk=later.pk).delivered_count == 7
     assert state.uploads == 2  # a later broadcast reuses the file id too
 
 
@@ -209,7 +209,7 @@ def test_text_over_4096_characters_is_split_when_configured(sender_user, sandbox
     run_worker()
 
     texts = [s["text"] for s in sandbox.state.sent]
-    assert MessageSent.objects.get(pk=sent.pk).success_count == 1
+    assert MessageSent.objects.get(pk=sent.pk).delivered_count == 1
     assert len(texts) == 3 and all(len(t) <= 4096 for t in texts)
     assert "".join(texts).replace("\n", "").replace(" ", "") == body.replace("\n", "").replace(" ", "")
 
@@ -233,7 +233,7 @@ def test_a_wrong_token_pauses_the_method_with_telegrams_words_until_resumed(send
     methods.reset()
     assert resume(sent, sender_user)
     drain(run_worker, sent)
-    assert statuses(sent) == {Status.SUCCESS: 2} and len(sandbox.state.sent) == 2
+    assert statuses(sent) == {Status.DELIVERED: 2} and len(sandbox.state.sent) == 2
 
 
 def test_an_answer_that_never_comes_in_time_is_unknown_not_success(sender_user, sandbox, run_worker, settings):

@@ -42,7 +42,7 @@ class Reply:
     @property
     def status(self) -> str:
         """What the reply means for the row: accepted, try again later (4xx), or refused for good (5xx)."""
-        return RecipientStatus.SUCCESS if self.ok else RETRY if self.transient else RecipientStatus.FAILED
+        return RecipientStatus.SENT if self.ok else RETRY if self.transient else RecipientStatus.FAILED
 
     @property
     def closing(self) -> bool:

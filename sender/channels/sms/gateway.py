@@ -53,7 +53,7 @@ def max_length(message_type: str, encoding: str) -> int:
 
 STATES: dict[str, str] = {  # SENT depends on the quality: see status_for
     "WAITING": Status.PENDING, "SCHEDULED": Status.PENDING, "WAIT4DLVR": Status.PENDING,
-    "SENT": Status.SUCCESS, "DLVRD": Status.SUCCESS,
+    "SENT": Status.SENT, "DLVRD": Status.DELIVERED,
     "ERROR": Status.FAILED, "TIMEOUT": Status.FAILED, "TOOM4USER": Status.FAILED, "TOOM4NUM": Status.FAILED,
     "UNKNRCPT": Status.FAILED, "UNKNPFX": Status.FAILED, "INVALIDDST": Status.FAILED,
     "BLACKLISTED": Status.FAILED, "KO": Status.FAILED, "INVALIDCONTENTS": Status.FAILED, "DEMO": Status.FAILED,

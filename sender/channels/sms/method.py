@@ -5,13 +5,15 @@ the price stored on each row and what the gateway is told. Rows go to the backen
 orders of `batch_size` numbers; every row records its order id, and the orders are polled
 later for delivery reports (tracking.py).
 
-A row the gateway accepted is `success` with the reason "waiting for the delivery report"
-(the gateway bills it); the delivery report later clears the reason, fails the row with
-the gateway's words, or ends it `unknown` when none comes within `track_hours`.
+A row the gateway accepted is `sent` with the reason "waiting for the delivery report"
+(the gateway bills it); the delivery report later makes it `delivered` (DLVRD), fails it
+with the carrier's words, or leaves it `sent` with "no delivery report" after `track_hours`.
 """
 
 import uuid
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager, nullcontext
+from contextvars import ContextVar
 from datetime import timedelta
 from decimal import Decimal, InvalidOperation
 from typing import Any
@@ -41,6 +43,9 @@ DEFAULTS: dict[str, Any] = {
     "transliterate": False, "poll_interval": 60, "track_hours": 48, "prices": {}, "region": "", "incoming": False,
 }
 
+
+_held: ContextVar[dict[str, BaseSmsBackend]] = ContextVar("sender_sms_held", default={})
+"""Backends kept open by `SmsMethod.hold`, by alias."""
 
 class SmsMethod(BaseMethod):
     kind = "sms"
@@ -125,12 +130,34 @@ class SmsMethod(BaseMethod):
     def sent_extra(self, draft: Draft) -> dict[str, Any]:
         info = self.text(draft.body, self.transliterates(draft))
         return {**super().sent_extra(draft), "transliterate": self.transliterates(draft), "encoding": info.encoding,
-                "message_type": self.message_type, "price_per_segment": str(self.unit_price)}
+                "message_type": self.message_type, "price_per_segment": str(self.unit_price),
+                **({"sender": draft.sender} if draft.sender else {}),
+                **({} if draft.status_report else {"status_report": False})}
 
     # -- delivery ----------------------------------------------------------------------------
 
     def backend(self) -> BaseSmsBackend:
         return load_backend(self.options, self.alias)
+
+    @contextmanager
+    def hold(self) -> Iterator[BaseSmsBackend]:
+        """Keep one backend (one gateway session) open for every delivery in this block, in this
+        thread or task: sending from code in a loop logs in once (sender.direct.get_connection)."""
+        held = _held.get()
+        if self.alias in held:
+            yield held[self.alias]
+            return
+        with self.backend() as backend:
+            token = _held.set({**held, self.alias: backend})
+            try:
+                yield backend
+            finally:
+                _held.reset(token)
+
+    def _open(self):
+        """The held backend (left open), or a fresh one closed after use."""
+        held = _held.get().get(self.alias)
+        return nullcontext(held) if held is not None else self.backend()
 
     def deliver(self, message: MessageSent, rows: Sequence[MessageRecipient]) -> list[Outcome]:
         """Send the rows in orders of `batch_size`. An order the gateway refuses for good fails
@@ -143,11 +170,13 @@ class SmsMethod(BaseMethod):
         outcomes: list[Outcome] = []
         orders: list[tuple[str, int]] = []
         remaining = None
-        with self.backend() as backend:
+        sender = message.extra.get("sender") or self.options["sender"]
+        with self._open() as backend:
+            tracking = backend.supports_tracking and message.extra.get("status_report", True)
             size = backend.max_recipients
             for start in range(0, len(rows), size):
                 chunk = rows[start:start + size]
-                sms = Sms(order_id(chunk), info.text, encoding, self.message_type, self.options["sender"],
+                sms = Sms(order_id(chunk), info.text, encoding, self.message_type, sender,
                           [r.address for r in chunk], int(self.options["max_segments"]))
                 try:
                     accepted = backend.send(sms, retried=any(r.attempts > 1 for r in chunk))
@@ -159,11 +188,11 @@ class SmsMethod(BaseMethod):
                     status = Status.FAILED if exc.permanent and exc.scope != exc.METHOD else RETRY
                     outcomes.extend(Outcome(r.id, status, exc.message) for r in rows[start:])
                     break
-                reason = waiting % {"order": accepted.order_id} if backend.supports_tracking else ""
-                outcomes.extend(Outcome(r.id, Status.SUCCESS, reason, accepted.order_id) for r in chunk)
+                reason = waiting % {"order": accepted.order_id} if tracking else ""
+                outcomes.extend(Outcome(r.id, Status.SENT, reason, accepted.order_id) for r in chunk)
                 orders.append((accepted.order_id, len(chunk)))
                 remaining = accepted.remaining if accepted.remaining is not None else remaining
-            if orders and backend.supports_tracking:
+            if orders and tracking:
                 self._track(message, orders)
         if remaining is not None:
             record_credits(self.alias, {self.message_type: remaining})

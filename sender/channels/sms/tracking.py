@@ -159,13 +159,13 @@ def _receipts(order: GatewayOrder, states: dict[str, str] | None, message_type: 
         status = status_for(state, message_type) if state else Status.PENDING
         if states is None:
             receipts[code] = (Status.UNKNOWN, _("The gateway does not know order %(order)s.") % {"order": order.order_id})
-        elif status == Status.PENDING and expired:
-            receipts[code] = (Status.UNKNOWN, _("No delivery report within %(hours)s hours (last state: %(state)s).")
+        elif status == Status.PENDING and expired:  # the gateway took it; nobody confirmed it arrived
+            receipts[code] = (Status.SENT, _("No delivery report within %(hours)s hours (last state: %(state)s).")
                               % {"hours": hours, "state": state or _("none")})
         elif status == Status.PENDING:
             still_open = True
         elif state == "DLVRD":
-            receipts[code] = (Status.SUCCESS, "")
+            receipts[code] = (Status.DELIVERED, "")
         elif status == Status.UNKNOWN:
             receipts[code] = (Status.UNKNOWN, _("The gateway reported an unknown state: %(state)s.") % {"state": state})
         else:

@@ -14,4 +14,4 @@ class StorageMethod(BaseMethod):
     address_field = None  # the recipient itself is the address
 
     def deliver(self, message: MessageSent, rows: Sequence[MessageRecipient]) -> list[Outcome]:
-        return [Outcome(row.id, MessageRecipient.Status.SUCCESS) for row in rows]
+        return [Outcome(row.id, MessageRecipient.Status.DELIVERED) for row in rows]

@@ -5,6 +5,8 @@
     contact          accepted only if it is the sender's own (contact.user_id == from_user.id,
                      private chat, not forwarded); then linked, already linked or no match
     /stop            unlinks the chat
+    /help            what the bot does, the commands, and whether this chat is linked
+    /cancel          abandons a registration under way (the deep-link token, the contact button)
     text             from a linked chat: stored for staff (incoming.py)
     blocked the bot  the chat is marked inactive
 
@@ -65,6 +67,8 @@ def build_application(method: TelegramMethod, polling: bool = False) -> Applicat
 def add_handlers(application: Application, alias: str) -> None:
     application.add_handler(CommandHandler("start", start))
     application.add_handler(CommandHandler("stop", stop))
+    application.add_handler(CommandHandler("help", help_command))
+    application.add_handler(CommandHandler("cancel", cancel))
     application.add_handler(MessageHandler(filters.CONTACT, contact))
     application.add_handler(MessageHandler(filters.TEXT & ~filters.COMMAND, text))
     application.add_handler(ChatMemberHandler(member, ChatMemberHandler.MY_CHAT_MEMBER))
@@ -164,3 +168,25 @@ async def member(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     change = update.my_chat_member
     if change.new_chat_member.status in (ChatMemberStatus.BANNED, ChatMemberStatus.LEFT):
         await sync_to_async(links.deactivate)({str(change.chat.id): "Forbidden: bot was blocked by the user"})
+
+
+async def help_command(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    linked = await sync_to_async(links.linked)(update.effective_chat.id)
+    state = (_("This chat is linked: you receive our messages here.") if linked
+             else _("This chat is not linked yet."))
+    await update.effective_message.reply_text("\n".join([
+        _("I deliver our messages to you here. Commands:"),
+        _("/start – link this chat to your phone number"),
+        _("/stop – unlink this chat; you will receive nothing more here"),
+        _("/cancel – abandon linking your number"),
+        _("/help – this message"),
+        state,
+    ]))
+
+
+async def cancel(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """Abandon a registration under way: forget the deep-link token and take the contact button away."""
+    pending = context.chat_data.pop("deep_link", None)
+    reply = (_("Cancelled: your number was not linked. Send /start to try again.") if pending
+             else _("Nothing to cancel. Send /start to link your number, /help for the commands."))
+    await update.effective_message.reply_text(reply, reply_markup=ReplyKeyboardRemove())

@@ -251,7 +251,7 @@ class Delivery:
                 for item in self.items[sent:]:
                     message = await self.send(chats, chat_id, item)
                     sent, ref = sent + 1, f"{message.chat.id}:{message.message_id}"
-                return Outcome(row.id, Status.SUCCESS, "", ref)
+                return Outcome(row.id, Status.DELIVERED, "", ref)
             except ChatMigrated as exc:
                 if moved:
                     return Outcome(row.id, Status.FAILED, _("The group moved twice while we were sending."))

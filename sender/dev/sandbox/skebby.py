@@ -119,6 +119,7 @@ class SkebbyState:
         self.faults = Faults()
         self.received: Counter[str] = Counter()  # number -> messages accepted for it
         self.calls: Counter[str] = Counter()  # "POST sms", "GET login", ...
+        self.connections = 0  # TCP connections accepted: a client that keeps one open shows 1
         self.requests: list[dict[str, Any]] = []
         self.record_requests = True
 
@@ -556,6 +557,11 @@ class SkebbySandbox(ThreadingHTTPServer):
         super().__init__((host, port), Handler)
         self.state = state or SkebbyState()
         self.thread: threading.Thread | None = None
+
+    def process_request(self, request, client_address) -> None:
+        with self.state.lock:
+            self.state.connections += 1
+        super().process_request(request, client_address)
 
     @property
     def url(self) -> str:

@@ -34,8 +34,9 @@ class Command(BaseCommand):
         if status["expired_leases"]:
             self.stdout.write(self.style.WARNING(
                 _("%(n)d rows held by stopped workers: run manage.py sender_periodic") % {"n": status["expired_leases"]}))
-        header = f"{_('method'):<12}{_('active'):>8}{_('pending'):>10}{_('success'):>10}{_('failed'):>10}{_('unknown'):>10}"
+        header = f"{_('method'):<12}{_('active'):>8}{_('pending'):>10}{_('sent'):>10}{_('delivered'):>10}{_('failed'):>10}{_('unknown'):>10}"
         self.stdout.write(header)
         for method, row in status["methods"].items():
-            self.stdout.write(f"{method:<12}{row['active']:>8}{row['pending'] or 0:>10}{row['success'] or 0:>10}"
+            self.stdout.write(f"{method:<12}{row['active']:>8}{row['pending'] or 0:>10}{row['sent'] or 0:>10}"
+                              f"{row['delivered'] or 0:>10}"
                               f"{row['failed'] or 0:>10}{row['unknown'] or 0:>10}")

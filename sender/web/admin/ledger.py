@@ -31,7 +31,7 @@ from sender.pipeline.cancel import ACTIVE
 from sender.pipeline.pause import resume
 from sender.pipeline.retry import retry_failed
 
-COUNTERS = ["pending_count", "success_count", "failed_count", "unknown_count", "invalid_count", "duplicate_count"]
+COUNTERS = list(MessageSent.COUNTERS)
 
 
 class ReadOnlyMixin:

@@ -111,8 +111,8 @@ def _csv_cell(value: object) -> object:
 
 
 def csv_header() -> list[str]:
-    return [_("method"), _("recipient type"), _("recipient id"), _("address"), _("status"), _("reason"),
-            _("gateway reference"), _("segments"), _("cost"), _("attempts"), _("sent at")]
+    return [_("method"), _("recipient type"), _("recipient id"), _("address"), _("status"), _("reason code"),
+            _("reason"), _("gateway reference"), _("segments"), _("cost"), _("attempts"), _("sent at")]
 
 
 def csv_lines(rows: Iterable[tuple], sents: dict[int, MessageSent], header: list[str]) -> Iterator[str]:
@@ -122,12 +122,12 @@ def csv_lines(rows: Iterable[tuple], sents: dict[int, MessageSent], header: list
     buffer = io.StringIO()
     writer = csv.writer(buffer)
     writer.writerow(header)
-    for n, (sent_id, ct_id, object_id, address, status, reason, ref, segments, cost, attempts, sent_at) in enumerate(
-            rows, 1):
+    for n, (sent_id, ct_id, object_id, address, status, code, reason, ref, segments, cost, attempts, sent_at
+            ) in enumerate(rows, 1):
         if ct_id not in labels:
-            content_type = ContentType.objects.get_for_id(ct_id)  # cached: one query per type at most
-            labels[ct_id] = f"{content_type.app_label}.{content_type.model}"
-        writer.writerow([sents[sent_id].method, labels[ct_id], object_id, _csv_cell(address), status,
+            content_type = ct_id and ContentType.objects.get_for_id(ct_id)  # cached: one query per type at most
+            labels[ct_id] = f"{content_type.app_label}.{content_type.model}" if content_type else ""
+        writer.writerow([sents[sent_id].method, labels[ct_id], object_id, _csv_cell(address), status, code,
                          _csv_cell(reason), _csv_cell(ref), segments, cost, attempts,
                          timezone.localtime(sent_at).isoformat() if sent_at else ""])
         if n % CSV_CHUNK == 0:
@@ -155,7 +155,7 @@ def broadcast_csv(request: HttpRequest, pk: int) -> StreamingHttpResponse:
         message_sent_id__in=list(sents)))
     queryset = filterset.qs if filterset.is_valid() else filterset.queryset.none()
     rows = queryset.order_by("message_sent_id", "id").values_list(
-        "message_sent_id", "content_type_id", "object_id", "address", "status", "reason", "gateway_ref", "segments",
+        "message_sent_id", "content_type_id", "object_id", "address", "status", "reason_code", "reason", "gateway_ref", "segments",
         "cost", "attempts", "sent_at",
     ).iterator(chunk_size=CSV_CHUNK)
     lines = csv_lines(rows, sents, csv_header())

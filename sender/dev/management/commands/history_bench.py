@@ -37,7 +37,7 @@ USER = "history-bench"
 CHUNK = 10_000
 PRICE = Decimal("0.01")
 # Out of every 100 rows: 90 delivered, 5 failed, 3 invalid, 2 duplicate.
-MIX = [("success", 90), ("failed", 5), ("invalid", 3), ("duplicate", 2)]
+MIX = [("sent", 90), ("failed", 5), ("invalid", 3), ("duplicate", 2)]
 REASONS = {"failed": "550 5.1.1 No such user", "invalid": "Not an email address.",
            "duplicate": "Same address as another recipient of this message."}
 
@@ -63,7 +63,7 @@ class Command(BaseCommand):
         user = get_user_model().objects.filter(username=USER).first()
         if user is None:
             raise CommandError(f"No user {USER!r}: run with --seed N first.")
-        largest = MessageSent.objects.order_by("-success_count").first()
+        largest = MessageSent.objects.order_by("-sent_count").first()
         row = MessageRecipient.objects.filter(message_sent=largest).first()
         client = Client()
         client.force_login(user)
@@ -131,7 +131,7 @@ def seed_history(n: int, broadcasts: int, big: float, customers: int) -> None:
                 counts = _insert_rows(sent, rows, people, offset, ct.pk, when)
                 offset += rows
                 MessageSent.objects.filter(pk=sent.pk).update(
-                    created_at=when, finished_at=when, cost=PRICE * counts["success"] if method == "email" else 0,
+                    created_at=when, finished_at=when, cost=PRICE * counts["sent"] if method == "email" else 0,
                     **{f"{status}_count": count for status, count in counts.items()})
             Broadcast.objects.filter(pk=broadcast.pk).update(created_at=when)
 
@@ -161,9 +161,9 @@ def _insert_rows(sent: MessageSent, n: int, people: list, offset: int, ct_id: in
                 row = {**constant, "object_id": str(person.pk), "status": status,
                        "address": person.email if sent.method == "email" else f"{ct_id}:{person.pk}",
                        "reason": REASONS.get(status, ""), "code": prep["code"](uuid.uuid4()),
-                       "attempts": 1 if status in ("success", "failed") else 0,
-                       "sent_at": sent_at if status == "success" else None,
-                       "cost": cost if status == "success" else zero, "batch": k // 5000}
+                       "attempts": 1 if status in ("sent", "failed") else 0,
+                       "sent_at": sent_at if status == "sent" else None,
+                       "cost": cost if status == "sent" else zero, "batch": k // 5000}
                 values.append(tuple(row[f.name] for f in fields))
             cursor.executemany(sql, values)
     return counts

@@ -76,10 +76,10 @@ def seed_inbox(n: int, others: int) -> None:
                 Broadcast(idempotency_key=f"inbox-{run}-{start + i}", subject=f"Stored message {start + i}",
                           body=f"Body of message {start + i}.", sender=staff) for i in range(size))
             sents = MessageSent.objects.bulk_create(
-                MessageSent(broadcast=b, method=method, status=MessageSent.Status.DONE, success_count=1 + len(crowd))
+                MessageSent(broadcast=b, method=method, status=MessageSent.Status.DONE, delivered_count=1 + len(crowd))
                 for b in broadcasts)
             rows = [MessageRecipient(message_sent=s, content_type=ct, object_id=str(c.pk), address=f"{ct.pk}:{c.pk}",
-                                     status=MessageRecipient.Status.SUCCESS)
+                                     status=MessageRecipient.Status.DELIVERED)
                     for s in sents for c in [customer, *crowd]]
             MessageRecipient.objects.bulk_create(rows, batch_size=CHUNK)
             # Every tenth message already read, as in a real inbox.

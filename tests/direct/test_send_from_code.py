@@ -1,0 +1,195 @@
+"""Sending from code the way the seeds' users do: `send_text(text, frm, to)`,
+`send_sms(body, from_phone, [to])`, `send_mass_sms(datatuple)`, `receive(text, frm)`; every
+call leaves the same ledger rows as a dashboard broadcast."""
+
+import json
+
+import pytest
+from django.contrib.auth import get_user_model
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+from django_tasks_db.models import DBTaskResult
+
+import sender
+from sender.audience.optout import opt_out
+from sender.channels.sms.backends import LocmemBackend
+from sender.direct.send import system_user
+from sender.models import IncomingMessage, MessageRecipient, MessageSent
+from tests.factories import customers
+from tests.sms.conftest import skebby, sms_settings  # noqa: F401 (skebby: the sandbox fixture)
+
+Status = MessageRecipient.Status
+
+
+@pytest.fixture
+def sms_backend(settings, tmp_path, request):
+    """The SMS method on one of the development backends (console, file, locmem)."""
+    LocmemBackend.reset()
+    settings.SENDER = {**sms_settings(settings, "", backend=request.param, file_path=str(tmp_path)),
+                       "SYSTEM_USER": "robot"}
+    return request.param
+
+
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.parametrize("sms_backend", ["console", "file", "locmem"], indirect=True)
+def test_send_text_to_a_number_records_one_row_the_gateway_took(sms_backend, tmp_path, capsys):
+    row = sender.send_text("Your code is 4711", None, "347 120 0001")
+
+    assert (row.status, row.address, row.content_type_id, row.object_id) == (Status.SENT, "+393471200001", None, "")
+    assert row.gateway_ref and row.segments == 1
+    sent = row.message_sent
+    assert (sent.method, sent.status, sent.sent_count, sent.total) == ("sms", MessageSent.Status.DONE, 1, 1)
+    assert (sent.broadcast.body, sent.broadcast.sender.username) == ("Your code is 4711", "robot")
+    assert not get_user_model().objects.get(username="robot").has_usable_password()
+    if sms_backend == "console":
+        assert "Your code is 4711" in capsys.readouterr().out
+    elif sms_backend == "file":
+        order = json.loads((tmp_path / "sms.jsonl").read_text())
+        assert (order["text"], order["recipients"]) == ("Your code is 4711", ["+393471200001"])
+    else:
+        [order] = LocmemBackend.outbox
+        assert (order.text, order.recipients, order.order_id) == ("Your code is 4711", ["+393471200001"],
+                                                                   row.gateway_ref)
+
+
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.parametrize("sms_backend", ["locmem"], indirect=True)
+def test_send_sms_gives_the_sender_id_and_one_row_per_number_in_order(sms_backend):
+    rows = sender.send_sms("Meeting moved to 10:00", "Acme", ["+393471200002", "+393471200001"])
+
+    assert [(r.address, r.status) for r in rows] == [("+393471200002", Status.SENT), ("+393471200001", Status.SENT)]
+    [order] = LocmemBackend.outbox
+    assert (order.sender, sorted(order.recipients)) == ("Acme", ["+393471200001", "+393471200002"])
+    assert rows[0].message_sent.extra["sender"] == "Acme"
+
+
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.parametrize("sms_backend", ["locmem"], indirect=True)
+def test_bad_duplicate_and_opted_out_numbers_raise_unless_fail_silently(sms_backend):
+    opt_out("sms", "+393471200003")
+    numbers = ["+393471200001", "347 120 0001", "not a number", "+393471200003"]
+    with pytest.raises(sender.NotSent) as raised:
+        sender.send_sms("Hi", None, numbers)
+    assert [r.status for r in raised.value.rows] == [Status.SENT, Status.DUPLICATE, Status.INVALID, Status.OPTED_OUT]
+    assert isinstance(raised.value, sender.SendError)
+
+    rows = sender.send_sms("Hi again", None, numbers, fail_silently=True)
+    assert [r.status for r in rows] == [Status.SENT, Status.DUPLICATE, Status.INVALID, Status.OPTED_OUT]
+    sent = rows[0].message_sent
+    assert (sent.sent_count, sent.duplicate_count, sent.invalid_count, sent.opted_out_count) == (1, 1, 1, 1)
+    assert [len(o.recipients) for o in LocmemBackend.outbox] == [1, 1]  # only the good number went out
+
+
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.parametrize("sms_backend", ["locmem"], indirect=True)
+def test_a_message_the_method_refuses_raises_bad_message_and_writes_nothing(sms_backend):
+    with pytest.raises(sender.BadMessage):
+        sender.send_text("", None, "+393471200001")
+    assert sender.send_text("", None, "+393471200001", fail_silently=True) is None
+    assert not MessageRecipient.objects.exists()
+    with pytest.raises(sender.UnknownMethod):
+        sender.send_text("Hi", None, "+393471200001", method="pigeon")
+    with pytest.raises(sender.BadMessage):  # only SMS takes a sender id
+        sender.send_text("Hi", "boss@example.com", "a@example.com", method="email")
+
+
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.parametrize("sms_backend", ["locmem"], indirect=True)
+def test_a_record_is_linked_and_a_given_user_is_the_sender(sms_backend, sender_user):
+    [customer] = customers(1)
+    row = sender.send_text("Hello", None, customer, user=sender_user)
+    assert (row.recipient, row.address, row.status) == (customer, customer.phone, Status.SENT)
+    assert row.message_sent.broadcast.sender == sender_user
+
+
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.parametrize("sms_backend", ["locmem"], indirect=True)
+def test_queue_true_returns_pending_rows_and_leaves_delivery_to_the_worker(sms_backend, run_worker):
+    row = sender.send_text("Later", None, "+393471200001", queue=True)
+    assert row.status == Status.PENDING and not LocmemBackend.outbox
+    assert DBTaskResult.objects.filter(task_path="sender.pipeline.deliver.deliver_task").count() == 1
+    run_worker()
+    row.refresh_from_db()
+    assert row.status in (Status.SENT, Status.DELIVERED) and len(LocmemBackend.outbox) == 1
+
+
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.parametrize("sms_backend", ["locmem"], indirect=True)
+def test_the_same_idempotency_key_sends_once(sms_backend):
+    first = sender.send_text("Once", None, "+393471200001", idempotency_key="otp-1")
+    again = sender.send_text("Once", None, "+393471200001", idempotency_key="otp-1")
+    assert first.pk == again.pk and len(LocmemBackend.outbox) == 1
+
+
+def test_send_text_over_email_is_sent_when_the_smtp_server_accepts_it(smtp_server, transactional_db, settings):
+    row = sender.send_text("Body", None, "Someone@Example.com", method="email", subject="Hello")
+    assert (row.status, row.address) == (Status.SENT, "someone@example.com")
+    assert smtp_server.recipients() == ["someone@example.com"]
+    assert smtp_server.messages[0]["Subject"] == "Hello"
+
+
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.parametrize("sms_backend", ["locmem"], indirect=True)
+def test_receive_stores_an_incoming_message_linked_to_the_last_send(sms_backend):
+    row = sender.send_text("Shall we meet?", None, "+393471200001")
+    message = sender.receive("Yes", "+39 347 120 0001")
+    assert isinstance(message, IncomingMessage)
+    assert (message.method, message.sender, message.text, message.message_sent_id) == (
+        "sms", "+393471200001", "Yes", row.message_sent_id)
+    assert IncomingMessage.objects.count() == 1
+
+
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.parametrize("sms_backend", ["locmem"], indirect=True)
+def test_receive_stop_opts_the_number_out_of_later_sends(sms_backend):
+    sender.receive("STOP", "+393471200001")
+    row = sender.send_text("Offer", None, "+393471200001", fail_silently=True)
+    assert row.status == Status.OPTED_OUT
+
+
+def test_the_names_are_importable_from_sender_lazily():
+    from sender import direct
+
+    assert (sender.send_text, sender.send_sms, sender.get_connection) == (
+        direct.send_text, direct.send_sms, direct.get_connection)
+    assert issubclass(sender.NotSent, sender.SendError)
+    with pytest.raises(AttributeError):
+        sender.nothing_of_the_kind  # noqa: B018
+
+
+def test_mass_sms_of_ten_thousand_numbers_takes_ten_gateway_calls_and_few_statements(skebby, transactional_db,
+                                                                                      settings):
+    settings.SENDER = {**settings.SENDER, "SYSTEM_USER": "robot"}
+    system_user()  # made once, outside what is counted
+    numbers = [f"+3934712{i:05d}" for i in range(10_000)]
+    with CaptureQueriesContext(connection) as queries:
+        rows = sender.send_mass_sms([("Storm warning: stay home tonight.", None, numbers)])
+    assert len(rows) == 10_000 and {r.status for r in rows} == {Status.SENT}
+    assert skebby.calls("POST sms") == 10
+    assert len(queries) <= 10_000 / 500 + 50, len(queries)
+    sent = rows[0].message_sent
+    assert (sent.sent_count, sent.total, MessageSent.objects.count()) == (10_000, 10_000, 1)
+
+
+def test_a_connection_keeps_one_gateway_session_across_sends(skebby, transactional_db, settings):
+    settings.SENDER = {**settings.SENDER, "SYSTEM_USER": "robot"}
+    with sender.get_connection("sms") as connection_:
+        for n in range(3):
+            sender.send_text(f"Reminder {n}", None, f"+39347120000{n}", connection=connection_)
+    assert skebby.calls("POST sms") == 3
+    assert skebby.state.connections == 1  # one client, one kept-alive connection, for all three
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("sms_backend", ["locmem"], indirect=True)
+def test_get_connection_finds_a_method_by_alias_kind_or_backend_path(sms_backend):
+    assert sender.get_connection().alias == "sms"
+    assert sender.get_connection("email").alias == "email"
+    assert sender.get_connection("sender.channels.sms.method.SmsMethod").alias == "sms"
+    assert sender.get_connection(fail_silently=True).fail_silently
+    with pytest.raises(sender.UnknownMethod):
+        sender.get_connection("myproject.backends.Nothing")
+    with pytest.raises(sender.UnknownMethod):  # a backend with settings of its own would send under no alias
+        sender.get_connection("sender.channels.sms.method.SmsMethod", OPTIONS={"backend": "console"})
+    with pytest.raises(sender.UnknownMethod):
+        sender.receive("Hi", "a@example.com", method="email")
