@@ -97,6 +97,17 @@ def test_preview_shows_counts_and_reasons_without_writing(staff):
     assert not Broadcast.objects.exists() and not MessageRecipient.objects.exists()
 
 
+def test_preview_names_the_people_who_will_not_receive_it(staff):
+    """Not just "invalid nope": whose address it is, linked to everything sent to them."""
+    [wrong] = customers(1, first_name="Ada", last_name="Wrongmail", email="nope")
+    customers(2)
+    page = staff.post(reverse("sender:preview"), {"selection": EVERYONE, "methods": ["email"], "body": "Hi",
+                                                   "subject": "S", "idempotency_key": "x"})
+    history = reverse("sender:recipient_history", args=["recipients.customer", wrong.pk])
+    assert f'<a href="{history}">{wrong.get_representation()}</a>' in page.text
+    assert "Email: why 1 will not receive it" in page.text
+
+
 @pytest.mark.parametrize("data, message", [
     ({"selection": ""}, "No recipients selected"),
     ({"selection": "{not json"}, "could not be read"),

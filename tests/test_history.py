@@ -241,6 +241,7 @@ def test_csv_streams_every_row_with_its_outcome(client, sender_user):
     delivered = by_key[("email", str(people[1].pk))]
     assert (delivered["status"], delivered["cost"], delivered["gateway reference"]) == ("success", "0.0125", "ref-1")
     assert delivered["recipient type"] == "recipients.customer" and delivered["sent at"]
+    assert failed["name"] == people[0].get_representation() == "First0 Last0"
     assert {by_key[("storage", str(p.pk))]["status"] for p in people} == {"pending"}
 
 

@@ -75,7 +75,7 @@ def test_history_detail_csv_and_report(page, sender_user, months_of_sending):
     assert sorted(r["reason"] for r in rows) == ["452 4.2.2 Mailbox full",
                                                   "550 5.1.1 <c0@example.com>: Recipient address rejected"]
 
-    page.click("#rows tr[data-row] >> nth=0 >> td >> nth=0 >> a")  # the recipient's own history
+    page.click("#rows tr[data-row] >> nth=0 >> th >> a")  # the recipient's own history
     page.wait_for_selector("table.recipient-history")
     assert "Invoice reminder" in page.inner_text("table.recipient-history")
     assert page.locator("table.recipient-history tbody tr").count() >= 8

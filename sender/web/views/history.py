@@ -8,6 +8,7 @@ Pages are counted from the per-method counters, never by COUNTing recipient rows
 import csv
 import io
 from collections.abc import AsyncIterator, Iterable, Iterator
+from itertools import batched
 
 from asgiref.sync import sync_to_async
 from django.contrib import messages
@@ -25,6 +26,7 @@ from django.utils.translation import ngettext
 from django.views.decorators.http import require_POST
 
 from sender.access import staff_required, visible_broadcasts
+from sender.audience.people import people
 from sender.audience.registry import recipient_models
 from sender.audience.resolve import find_visible
 from sender.inbox.messages import storage_aliases
@@ -111,29 +113,31 @@ def _csv_cell(value: object) -> object:
 
 
 def csv_header() -> list[str]:
-    return [_("method"), _("recipient type"), _("recipient id"), _("address"), _("status"), _("reason"),
+    return [_("method"), _("recipient type"), _("recipient id"), _("name"), _("address"), _("status"), _("reason"),
             _("gateway reference"), _("segments"), _("cost"), _("attempts"), _("sent at")]
 
 
 def csv_lines(rows: Iterable[tuple], sents: dict[int, MessageSent], header: list[str]) -> Iterator[str]:
     """The CSV text, CSV_CHUNK rows at a time; `rows` is a lazy `.iterator()`. The header is
-    translated by the view, while the request's language is surely active."""
+    translated by the view, while the request's language is surely active. Names are looked
+    up once per chunk, one query per recipient model."""
     labels: dict[int, str] = {}
     buffer = io.StringIO()
     writer = csv.writer(buffer)
     writer.writerow(header)
-    for n, (sent_id, ct_id, object_id, address, status, reason, ref, segments, cost, attempts, sent_at) in enumerate(
-            rows, 1):
-        if ct_id not in labels:
-            content_type = ContentType.objects.get_for_id(ct_id)  # cached: one query per type at most
-            labels[ct_id] = f"{content_type.app_label}.{content_type.model}"
-        writer.writerow([sents[sent_id].method, labels[ct_id], object_id, _csv_cell(address), status,
-                         _csv_cell(reason), _csv_cell(ref), segments, cost, attempts,
-                         timezone.localtime(sent_at).isoformat() if sent_at else ""])
-        if n % CSV_CHUNK == 0:
-            yield buffer.getvalue()
-            buffer.seek(0)
-            buffer.truncate()
+    for chunk in batched(rows, CSV_CHUNK):
+        found = people((row[1], row[2]) for row in chunk)
+        for sent_id, ct_id, object_id, address, status, reason, ref, segments, cost, attempts, sent_at in chunk:
+            if ct_id not in labels:
+                content_type = ContentType.objects.get_for_id(ct_id)  # cached: one query per type at most
+                labels[ct_id] = f"{content_type.app_label}.{content_type.model}"
+            person = found.get((ct_id, object_id))
+            writer.writerow([sents[sent_id].method, labels[ct_id], object_id, _csv_cell(person.name if person else ""),
+                             _csv_cell(address), status, _csv_cell(reason), _csv_cell(ref), segments, cost, attempts,
+                             timezone.localtime(sent_at).isoformat() if sent_at else ""])
+        yield buffer.getvalue()
+        buffer.seek(0)
+        buffer.truncate()
     if rest := buffer.getvalue():
         yield rest
 
