@@ -192,6 +192,7 @@ LOGOUT_REDIRECT_URL = "login"
 LANGUAGE_CODE = os.environ.get("DJANGO_LANGUAGE_CODE", "en")
 LANGUAGES = [("en", _("English")), ("it", _("Italian"))]
 LOCALE_PATHS = [BASE_DIR / "locale"]
+FORMAT_MODULE_PATH = ["project.formats"]  # one English date format (project/formats/en)
 TIME_ZONE = os.environ.get("DJANGO_TIME_ZONE", "Europe/Rome")
 USE_I18N = True
 USE_TZ = True

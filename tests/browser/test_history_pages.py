@@ -4,6 +4,7 @@ CSV, and mark a month invoiced. Screenshots 7–9 in the README come from here."
 
 import csv
 import io
+import re
 from datetime import timedelta
 from decimal import Decimal
 
@@ -85,8 +86,18 @@ def test_history_detail_csv_and_report(page, sender_user, months_of_sending):
     assert page.locator("figure.chart svg rect.bar").count() >= 8
     shot(page, "9-report")
     before = MessageSent.objects.filter(invoiced=True).count()
+    questions = []
+    page.once("dialog", lambda dialog: (questions.append(dialog.message), dialog.dismiss()))
+    page.locator("table.report form button").first.click()
+    page.evaluate("0")
+    assert re.fullmatch(r"Mark €\s?[\d.,]+ of \w+ \d{4} as invoiced\?", questions[0])
+    assert MessageSent.objects.filter(invoiced=True).count() == before  # said no: nothing happened
+    page.once("dialog", lambda dialog: dialog.accept())
     page.locator("table.report form button").first.click()
     page.wait_for_selector(".flash.success")
-    assert "marked invoiced" in page.inner_text(".flash.success")
+    assert "messages marked invoiced" in page.inner_text(".flash.success")
     assert MessageSent.objects.filter(invoiced=True).count() == before + 1
     assert MessageSent.objects.get(invoiced=True).invoiced_by_id == sender_user.pk
+    page.click(".undo-invoice button")
+    page.wait_for_selector(".flash.success >> text=no longer marked invoiced")
+    assert MessageSent.objects.filter(invoiced=True).count() == before

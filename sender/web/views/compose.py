@@ -10,7 +10,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
-from sender.access import sender_required, staff_required
+from sender.access import inbox_for_recipients, sender_required, staff_required
 from sender.attachments import KINDS, store_attachment
 from sender.audience.people import people
 from sender.audience.registry import recipient_models
@@ -35,6 +35,7 @@ def limits() -> dict:
             "extensions": sorted(KINDS)}
 
 
+@inbox_for_recipients
 @sender_required
 def compose(request: HttpRequest) -> HttpResponse:
     form = ComposeForm(request.POST or None, user=request.user)
