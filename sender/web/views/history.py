@@ -33,7 +33,7 @@ from sender.inbox.messages import storage_aliases
 from sender.inbox.people import user_field
 from sender.models import Broadcast, MessageRecipient, MessageSent, MessageUserRead
 from sender.permissions import can_send
-from sender.pipeline.retry import retry_failed
+from sender.pipeline.retry import failed_split, retry_failed
 from sender.web.filters import BroadcastFilterSet, RecipientRowFilterSet
 
 PAGE_SIZE = 25
@@ -101,7 +101,10 @@ def recipient_rows(request: HttpRequest, broadcast: Broadcast) -> dict:
         row.sent = sents[row.message_sent_id]
         label = f"{row.content_type.app_label}.{row.content_type.model}"
         row.history_label = label if label in known else None
-    return {"row_filter": filterset, "row_page": page, "may_retry": may_manage(request.user, broadcast)}
+    may_retry = may_manage(request.user, broadcast)
+    for sent in sents.values():  # the page's retry buttons: what failed for a transient reason, and for good
+        sent.split = failed_split(sent) if may_retry and sent.failed_count else None
+    return {"row_filter": filterset, "row_page": page, "may_retry": may_retry}
 
 
 def _csv_cell(value: object) -> object:
@@ -172,14 +175,15 @@ def broadcast_csv(request: HttpRequest, pk: int) -> StreamingHttpResponse:
 @staff_required
 @require_POST
 def retry(request: HttpRequest, pk: int, method: str) -> HttpResponse:
-    """Re-queue the failed rows of one method of a broadcast the user sent."""
+    """Re-queue the failed rows of one method of a broadcast the user sent: those that failed
+    for a transient reason, or all of them with `which=all`."""
     broadcast = get_object_or_404(visible_broadcasts(request.user), pk=pk)
     sent = get_object_or_404(MessageSent, broadcast=broadcast, method=method)
     if not may_manage(request.user, broadcast):
         messages.error(request, _("Only the person who sent it, while allowed to send, can retry this broadcast."))
     elif sent.status == MessageSent.Status.CANCELLED:
         messages.warning(request, _("This send was cancelled: its failed messages stay as they are."))
-    elif n := retry_failed(sent):
+    elif n := retry_failed(sent, only_transient=request.POST.get("which") != "all"):
         messages.success(request, ngettext("%(n)d failed message is being sent again.",
                                            "%(n)d failed messages are being sent again.", n) % {"n": n})
     else:
