@@ -108,6 +108,24 @@ def test_preview_names_the_people_who_will_not_receive_it(staff):
     assert "Email: why 1 will not receive it" in page.text
 
 
+def test_the_counter_counts_what_the_preview_and_the_send_will_count(staff):
+    """A browser posts each line break as CR LF, and the form strips the ends: the counter
+    counts one character per break and no trailing blank, like the message that is stored."""
+    customers(1)
+    body = "Line one\r\nLine two\r\n\r\n"
+    counter = staff.post(reverse("sender:counter"), {"body": body}).text
+    assert "17 characters" in counter
+    post_send(staff, body=body)
+    assert Broadcast.objects.get().body == "Line one\nLine two"  # 17 characters
+
+
+def test_a_time_in_the_past_is_refused_by_the_preview_before_send(staff):
+    customers(1)
+    page = staff.post(reverse("sender:preview"), {"selection": EVERYONE, "methods": ["storage"], "body": "Hi",
+                                                   "idempotency_key": "x", "send_at": "2020-01-01T10:00"})
+    assert 'data-ok=""' in page.text and "The time to send must be in the future." in page.text
+
+
 @pytest.mark.parametrize("data, message", [
     ({"selection": ""}, "No recipients selected"),
     ({"selection": "{not json"}, "could not be read"),

@@ -26,20 +26,26 @@ def name_of(record: Model) -> str:
     return str(represent() if represent else record)
 
 
-def people(keys: Iterable[Key]) -> dict[Key, Person]:
-    """The people behind these pairs; a record deleted since is simply absent."""
+def records(keys: Iterable[Key]) -> dict[Key, Model]:
+    """The records behind these pairs, one query per model; a record deleted since is absent."""
     wanted: dict[int, set[str]] = defaultdict(set)
     for content_type_id, object_id in keys:
         wanted[content_type_id].add(str(object_id))
-    known = set(recipient_models())
-    found: dict[Key, Person] = {}
+    found: dict[Key, Model] = {}
     for content_type_id, ids in wanted.items():
-        content_type = ContentType.objects.get_for_id(content_type_id)
-        model = content_type.model_class()
+        model = ContentType.objects.get_for_id(content_type_id).model_class()
         if model is None:
             continue
-        label = f"{content_type.app_label}.{content_type.model}"
-        for record in model._default_manager.filter(pk__in=ids):
-            found[(content_type_id, str(record.pk))] = Person(name_of(record), label if label in known else None,
-                                                               str(record.pk))
+        for pk, record in model._default_manager.in_bulk(list(ids)).items():
+            found[(content_type_id, str(pk))] = record
+    return found
+
+
+def people(keys: Iterable[Key]) -> dict[Key, Person]:
+    """The people behind these pairs, named and with the label of their history page."""
+    known = set(recipient_models())
+    found: dict[Key, Person] = {}
+    for key, record in records(keys).items():
+        label = record._meta.label_lower
+        found[key] = Person(name_of(record), label if label in known else None, key[1])
     return found

@@ -20,6 +20,8 @@ from django.template import Context, Engine, Template, TemplateSyntaxError
 from django.template.base import Lexer, Parser, TokenType, Variable
 from django.utils.translation import gettext as _
 
+from sender.audience.people import records
+
 PLACEHOLDERS = ("name", "first_name", "last_name")
 TAGS = frozenset({"if", "elif", "else", "endif", "firstof", "comment", "endcomment"})
 FILTERS = frozenset({"upper", "lower", "title", "capfirst", "default", "default_if_none", "truncatechars",
@@ -118,14 +120,4 @@ def values_for(obj: Any) -> dict[str, str]:
 
 def recipients(keys: Iterable[tuple[int, str]]) -> dict[tuple[int, str], dict[str, str]]:
     """Placeholder values for (content type id, object id) pairs: one query per model."""
-    by_type: dict[int, set[str]] = defaultdict(set)
-    for ct_id, object_id in keys:
-        by_type[ct_id].add(object_id)
-    found: dict[tuple[int, str], dict[str, str]] = {}
-    for ct_id, ids in by_type.items():
-        model = ContentType.objects.get_for_id(ct_id).model_class()
-        if model is None:
-            continue
-        for pk, obj in model._default_manager.in_bulk(list(ids)).items():
-            found[(ct_id, str(pk))] = values_for(obj)
-    return found
+    return {key: values_for(record) for key, record in records(keys).items()}

@@ -78,3 +78,13 @@ def test_someone_elses_broadcast_and_its_replies_stay_hidden(client, sender_user
     page = client.get(reverse("sender:recipient_history", args=["recipients.customer", anna.pk])).text
     assert "Sì, confermo" not in page
     assert Customer.objects.count() == 2
+
+
+def test_the_preview_shows_the_sms_as_sent_and_mentions_ucs2_only_when_it_costs_more(client, sender_user):
+    customers(1)
+    client.force_login(sender_user)
+    page = preview_page(client, body="È “aperto” l’ufficio").text
+    assert "instead of" not in page  # UCS-2, still one segment: nothing to warn about
+    assert "È &quot;aperto&quot; l&#x27;ufficio</pre>" in page  # the quotes as they will be sent
+    longer = preview_page(client, body="È aperto " + "a" * 80).text
+    assert "The SMS is sent as UCS-2 because of È: 2 segments instead of 1." in longer
