@@ -140,6 +140,7 @@ TEMPLATES = [
                 "django.contrib.messages.context_processors.messages",
                 "django.template.context_processors.i18n",
                 "sender.inbox.context.inbox",
+                "sender.web.context.staff",
             ],
         },
     },

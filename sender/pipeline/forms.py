@@ -79,6 +79,14 @@ class ComposeForm(forms.Form):
         except SelectionError as exc:
             raise forms.ValidationError(exc.errors) from None
 
+    def full_clean(self) -> None:
+        """Tie the errors shown under the body and the time (ids `id_<name>_error` in the
+        compose page) to their fields, for screen readers."""
+        super().full_clean()
+        for name in ("body", "send_at"):
+            if name in self.errors:
+                self.fields[name].widget.attrs["aria-describedby"] = f"id_{name}_error"
+
     def clean_body(self) -> str:
         """Browsers post a textarea's line breaks as CR LF: one break is one character, as the
         counter shows and as SMS and Telegram count it."""

@@ -141,6 +141,9 @@
       const button = picker && picker.querySelector(".select-all");
       if (button) { button.dataset.selectText = button.textContent.trim(); button.dataset.clearText = picker.dataset.clearText || "✕ " + button.textContent.trim(); }
       if (picker) lastQuery[picker.dataset.label] = picker.dataset.query;
+      // The picker is not a live region (it would be re-read on every keystroke): only its count is said.
+      const count = picker && picker.querySelector(".match-count");
+      document.getElementById("picker-status").textContent = count ? count.textContent.trim() : "";
       for (const tab of document.querySelectorAll(".tab")) {
         const active = Boolean(picker && tab.dataset.label === picker.dataset.label);
         tab.classList.toggle("active", active);
