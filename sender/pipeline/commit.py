@@ -40,9 +40,11 @@ def commit(
     draft: Draft,
     idempotency_key: str,
     typology: MessageTypology | None = None,
+    origin: str = Broadcast.Origin.BROADCAST,
 ) -> Broadcast:
     """Create the broadcast, or return the one this key already created for this user from
-    the same request (IdempotencyConflict if the request differs)."""
+    the same request (IdempotencyConflict if the request differs). `origin` tells a chat
+    reply from a broadcast."""
     require_sender(user)
     if not idempotency_key or len(idempotency_key) > 64:
         raise SelectionError(_("A send needs an idempotency key of at most 64 characters."))
@@ -54,7 +56,7 @@ def commit(
     presend(loaded, draft)
     try:
         with transaction.atomic():
-            broadcast = _write(selection, user, loaded, draft, idempotency_key, typology, fingerprint)
+            broadcast = _write(selection, user, loaded, draft, idempotency_key, typology, fingerprint, origin)
     except IntegrityError:
         # A concurrent request with the same key won the race; answer with its broadcast.
         existing = _existing(idempotency_key, user, fingerprint)
@@ -95,10 +97,11 @@ def _existing(key: str, user: AbstractBaseUser, fingerprint: str) -> Broadcast |
     return broadcast
 
 
-def _write(selection, user, loaded: list[BaseMethod], draft: Draft, key: str, typology, fingerprint: str) -> Broadcast:
+def _write(selection, user, loaded: list[BaseMethod], draft: Draft, key: str, typology, fingerprint: str,
+           origin: str) -> Broadcast:
     broadcast = Broadcast.objects.create(
         idempotency_key=key, request_hash=fingerprint, typology=typology, subject=draft.subject, body=draft.body,
-        sender=user, selection=selection.to_json(),
+        sender=user, selection=selection.to_json(), origin=origin,
     )
     if draft.attachments:
         broadcast.attachments.set(draft.attachments)

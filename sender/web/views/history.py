@@ -68,8 +68,10 @@ def summarize(broadcast: Broadcast) -> dict:
 
 @staff_required
 def history(request: HttpRequest) -> HttpResponse:
-    """Own broadcasts, or everyone's with `view_all_messages`; filtered, newest first."""
-    queryset = visible_broadcasts(request.user).select_related("sender", "typology").prefetch_related("sents")
+    """Own broadcasts, or everyone's with `view_all_messages`; filtered, newest first. Chat
+    replies are not broadcasts: they show in the chat and in the recipient's history."""
+    queryset = (visible_broadcasts(request.user).filter(origin=Broadcast.Origin.BROADCAST)
+                .select_related("sender", "typology").prefetch_related("sents"))
     filterset = BroadcastFilterSet(request.GET, queryset=queryset,
                                    show_sender=request.user.has_perm("sender.view_all_messages"))
     found = filterset.qs if filterset.is_valid() else queryset.none()
