@@ -11,8 +11,9 @@ from tests.history_world import grant, send, settle
 
 pytestmark = pytest.mark.browser
 
-# Elements that reach past the viewport's right edge, and scroll areas whose content is wider
-# than the area (content hidden until one scrolls sideways). Form fields scroll their own text.
+# Elements that reach past the viewport's right edge or out of their card, and scroll areas
+# whose content is wider than the area (hidden until one scrolls sideways). Form fields
+# scroll their own text.
 OVERFLOWING = """() => {
   const width = document.documentElement.clientWidth;
   const out = [];
@@ -27,6 +28,8 @@ OVERFLOWING = """() => {
     while (parent && shown(parent)) parent = parent.parentElement;
     if (parent) continue;
     if (rect.right > width + 1 || rect.left < -1) out.push(name(el) + " reaches " + Math.round(rect.right));
+    const card = el.parentElement && el.parentElement.closest(".card");
+    if (card && rect.right > card.getBoundingClientRect().right + 1) out.push(name(el) + " sticks out of its card");
     const style = getComputedStyle(el);
     if (["auto", "scroll", "hidden"].includes(style.overflowX) && el.scrollWidth > el.clientWidth + 1)
       out.push(name(el) + " hides " + (el.scrollWidth - el.clientWidth) + " px sideways");
