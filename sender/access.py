@@ -9,7 +9,7 @@ from django.contrib.auth.decorators import login_required
 from django.contrib.auth.models import AbstractBaseUser
 from django.db.models import QuerySet
 from django.http import HttpRequest, HttpResponse
-from django.shortcuts import render
+from django.shortcuts import redirect, render
 
 from sender.models import Broadcast, MessageAttachment
 from sender.permissions import can_send, is_staff
@@ -26,6 +26,18 @@ def staff_required(view: View) -> View:
     def wrapper(request: HttpRequest, *args, **kwargs) -> HttpResponse:
         if not is_staff(request.user):
             return render(request, "sender/staff_only.html", status=403)
+        return view(request, *args, **kwargs)
+    return wrapper
+
+
+def inbox_for_recipients(view: View) -> View:
+    """On pages staff open to start work (the dashboard, /send/), an account that is not
+    staff is taken to its inbox: what it came for, with no staff advice. Other staff pages
+    keep the 403 of `staff_required`."""
+    @wraps(view)
+    def wrapper(request: HttpRequest, *args, **kwargs) -> HttpResponse:
+        if request.method == "GET" and request.user.is_authenticated and not is_staff(request.user):
+            return redirect("sender:inbox")
         return view(request, *args, **kwargs)
     return wrapper
 

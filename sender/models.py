@@ -104,6 +104,14 @@ class Broadcast(models.Model):
     selection = models.JSONField(_("selection"), default=dict, help_text=_("What was selected, as posted."))
     created_at = models.DateTimeField(_("created at"), auto_now_add=True, db_index=True)
 
+    class Origin(models.TextChoices):
+        BROADCAST = "broadcast", _("broadcast")
+        CHAT = "chat", _("chat reply")
+
+    origin = models.CharField(_("origin"), max_length=16, choices=Origin.choices, default=Origin.BROADCAST,
+                              help_text=_("A one-to-one chat reply goes through the pipeline too, but is no "
+                                          "broadcast: History lists broadcasts only."))
+
     class Meta:
         ordering = ["-created_at"]
         verbose_name = _("broadcast")

@@ -97,6 +97,35 @@ def test_preview_shows_counts_and_reasons_without_writing(staff):
     assert not Broadcast.objects.exists() and not MessageRecipient.objects.exists()
 
 
+def test_preview_names_the_people_who_will_not_receive_it(staff):
+    """Not just "invalid nope": whose address it is, linked to everything sent to them."""
+    [wrong] = customers(1, first_name="Ada", last_name="Wrongmail", email="nope")
+    customers(2)
+    page = staff.post(reverse("sender:preview"), {"selection": EVERYONE, "methods": ["email"], "body": "Hi",
+                                                   "subject": "S", "idempotency_key": "x"})
+    history = reverse("sender:recipient_history", args=["recipients.customer", wrong.pk])
+    assert f'<a href="{history}">{wrong.get_representation()}</a>' in page.text
+    assert "Email: why 1 will not receive it" in page.text
+
+
+def test_the_counter_counts_what_the_preview_and_the_send_will_count(staff):
+    """A browser posts each line break as CR LF, and the form strips the ends: the counter
+    counts one character per break and no trailing blank, like the message that is stored."""
+    customers(1)
+    body = "Line one\r\nLine two\r\n\r\n"
+    counter = staff.post(reverse("sender:counter"), {"body": body}).text
+    assert "17 characters" in counter
+    post_send(staff, body=body)
+    assert Broadcast.objects.get().body == "Line one\nLine two"  # 17 characters
+
+
+def test_a_time_in_the_past_is_refused_by_the_preview_before_send(staff):
+    customers(1)
+    page = staff.post(reverse("sender:preview"), {"selection": EVERYONE, "methods": ["storage"], "body": "Hi",
+                                                   "idempotency_key": "x", "send_at": "2020-01-01T10:00"})
+    assert 'data-ok=""' in page.text and "The time to send must be in the future." in page.text
+
+
 @pytest.mark.parametrize("data, message", [
     ({"selection": ""}, "No recipients selected"),
     ({"selection": "{not json"}, "could not be read"),

@@ -241,6 +241,7 @@ def test_csv_streams_every_row_with_its_outcome(client, sender_user):
     delivered = by_key[("email", str(people[1].pk))]
     assert (delivered["status"], delivered["cost"], delivered["gateway reference"]) == ("delivered", "0.0125", "ref-1")
     assert delivered["recipient type"] == "recipients.customer" and delivered["sent at"]
+    assert failed["name"] == people[0].get_representation() == "First0 Last0"
     assert {by_key[("storage", str(p.pk))]["status"] for p in people} == {"pending"}
 
 
@@ -283,7 +284,7 @@ def test_retry_requeues_only_the_failed_rows_of_that_method(client, sender_user,
     DBTaskResult.objects.all().delete()
     client.force_login(sender_user)
     with django_capture_on_commit_callbacks(execute=True):
-        response = client.post(reverse("sender:retry", args=[broadcast.pk, "email"]), follow=True)
+        response = client.post(reverse("sender:retry", args=[broadcast.pk, "email"]), {"which": "all"}, follow=True)
     assert "2 failed messages are being sent again." in response.text
     email.refresh_from_db()
     storage.refresh_from_db()
@@ -292,6 +293,38 @@ def test_retry_requeues_only_the_failed_rows_of_that_method(client, sender_user,
     assert set(MessageRecipient.objects.filter(status=Status.PENDING).values_list("address", flat=True)) == {
         people[0].email, people[2].email}
     assert DBTaskResult.objects.filter(task_path="sender.pipeline.deliver.deliver_task").count() == 1
+
+
+def test_retry_pays_again_only_for_temporary_failures_unless_asked(client, sender_user, settings,
+                                                                  django_capture_on_commit_callbacks):
+    """A number refused for good (BLACKLISTED, no such user) would fail and cost again: the
+    page shows the split, asks before spending, and by default retries what failed only after
+    every automatic attempt met a temporary error."""
+    settings.SENDER = {**settings.SENDER, "METHODS": {**settings.SENDER["METHODS"], "email": {
+        **settings.SENDER["METHODS"]["email"], "PRICE": "0.10"}}}
+    people = customers(3)
+    broadcast = send(sender_user, people, ["email"])
+    email = settle(broadcast.sents.get(), failed={people[0].email: "550 5.1.1 No such user",
+                                                  people[1].email: "Gave up after 5 attempts: 451 try later"})
+    MessageRecipient.objects.filter(address=people[1].email).update(attempts=settings.SENDER["MAX_ATTEMPTS"])
+    client.force_login(sender_user)
+    page = client.get(detail(broadcast)).text
+    assert "1 failed for a temporary reason (worth retrying)" in page
+    assert "1 refused for good (retrying would fail and cost again)" in page
+    assert 'data-confirm="Send 1 message again, for about €\xa00.10?"' in page
+    assert "Retry all 2 failed, refused ones too" in page
+
+    with django_capture_on_commit_callbacks(execute=True):
+        response = client.post(reverse("sender:retry", args=[broadcast.pk, "email"]), follow=True)
+    assert "1 failed message is being sent again." in response.text
+    rows = dict(MessageRecipient.objects.filter(message_sent=email).values_list("address", "status"))
+    assert (rows[people[0].email], rows[people[1].email]) == (Status.FAILED, Status.PENDING)
+    # One more try: a row below MAX_ATTEMPTS is one a worker claims.
+    assert MessageRecipient.objects.get(address=people[1].email).attempts == settings.SENDER["MAX_ATTEMPTS"] - 1
+
+    with django_capture_on_commit_callbacks(execute=True):
+        client.post(reverse("sender:retry", args=[broadcast.pk, "email"]), {"which": "all"})
+    assert MessageRecipient.objects.get(address=people[0].email).status == Status.PENDING
 
 
 def test_retry_is_refused_to_staff_who_did_not_send_it_or_may_not_send(client, sender_user, nosend_user):
@@ -331,7 +364,7 @@ def test_the_retry_button_shows_for_the_sender_when_rows_failed(client, sender_u
     settle(broadcast.sents.get(), failed={people[0].email: "550 no"})
     client.force_login(sender_user)
     page = client.get(detail(broadcast)).text
-    assert reverse("sender:retry", args=[broadcast.pk, "email"]) in page and "Retry 1 failed" in page
+    assert reverse("sender:retry", args=[broadcast.pk, "email"]) in page and "Retry all 1 failed, refused ones too" in page
 
 
 # --- per-recipient history ------------------------------------------------------------------------------

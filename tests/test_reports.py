@@ -156,7 +156,7 @@ def test_the_chart_is_inline_svg_with_a_bar_per_period_gaps_included(client, yea
     client.force_login(year)
     page = get_report(client, period="quarterly").text
     svg = re.search(r"<svg.*?</svg>", page, re.S).group(0)
-    assert "<script" not in page.split("<main>")[1].split("</main>")[0]
+    assert "<script" not in page.split('<main id="content" tabindex="-1">')[1].split("</main>")[0]
     bars = re.findall(r'<rect class="bar"[^>]*><title>([^<]*)</title>', svg)
     # Five quarters from Jan 2025 to Mar 2026, the empty ones drawn as empty bars.
     assert [b.split(":")[0] for b in bars] == ["Jan–Mar 2025", "Apr–Jun 2025", "Jul–Sep 2025", "Oct–Dec 2025",
@@ -195,7 +195,7 @@ def test_invoicing_a_quarter_records_who_and_when_and_totals_its_rows(client, ye
     assert "Mark invoiced" in get_report(client, period="quarterly").text
     before = timezone.now()
     response = invoice(client, "quarterly", 2025, 0)
-    assert "Jan–Mar 2025: 2 sent messages marked invoiced, €\xa00.50." in response.text
+    assert "Jan–Mar 2025: 5 messages marked invoiced, €\xa00.50." in response.text
     invoiced = MessageSent.objects.filter(invoiced=True)
     assert set(invoiced.values_list("broadcast__created_at__month", flat=True)) == {1, 2}
     assert {(s.invoiced_by, s.invoiced_at >= before) for s in invoiced} == {(accountant, True)}
@@ -205,6 +205,22 @@ def test_invoicing_a_quarter_records_who_and_when_and_totals_its_rows(client, ye
     assert response.context["totals"]["uninvoiced"] == Decimal("2.60")
 
 
+def test_a_mistaken_invoicing_can_be_undone_and_only_that_one(client, year):
+    accountant = grant(year, "mark_invoiced")
+    client.force_login(accountant)
+    invoice(client, "monthly", 2025, 0)  # January
+    january = MessageSent.objects.get(invoiced=True)
+    response = invoice(client, "monthly", 2025, 1)  # February, by mistake
+    assert "Undo my last" in response.text
+    assert MessageSent.objects.filter(invoiced=True).count() == 2
+    response = client.post(reverse("sender:uninvoice"), {"next_query": "period=monthly"}, follow=True)
+    assert "no longer marked invoiced" in response.text and "Undo my last" not in response.text
+    assert list(MessageSent.objects.filter(invoiced=True)) == [january]  # January keeps its invoice
+    again = client.post(reverse("sender:uninvoice"), follow=True)
+    assert "no invoicing of yours left to undo" in again.text
+    assert MessageSent.objects.filter(invoiced=True).count() == 1
+
+
 def test_invoiced_rows_are_never_invoiced_twice(client, year):
     accountant = grant(year, "mark_invoiced")
     client.force_login(accountant)
@@ -212,11 +228,11 @@ def test_invoiced_rows_are_never_invoiced_twice(client, year):
     first = MessageSent.objects.get(invoiced=True)
     stamp = (first.invoiced_at, first.invoiced_by_id)
     response = invoice(client, "half-yearly", 2025, 0)  # Jan–Jun: only Feb and Apr are new
-    assert "Jan–Jun 2025: 2 sent messages marked invoiced, €\xa00.80." in response.text
+    assert "Jan–Jun 2025: 4 messages marked invoiced, €\xa00.80." in response.text
     first.refresh_from_db()
     assert (first.invoiced_at, first.invoiced_by_id) == stamp  # January keeps its first invoice
     again = invoice(client, "half-yearly", 2025, 0)
-    assert "0 sent messages marked invoiced, €\xa00.00." in again.text
+    assert "0 messages marked invoiced, €\xa00.00." in again.text
     half = {r.period.label: r for r in get_report(client, period="half-yearly").context["rows"]}
     assert (half["Jan–Jun 2025"].cost, half["Jan–Jun 2025"].uninvoiced) == (Decimal("1.00"), Decimal(0))
 
@@ -228,7 +244,7 @@ def test_invoicing_leaves_out_what_is_still_sending_and_other_filters(sender_use
     settle(sending.sents.get(), unit_cost=Decimal("5"), status=MessageSent.Status.SENDING)
     queryset = MessageSent.objects.filter(method="email")
     result = mark_invoiced(queryset, Period("monthly", 2025, 8), sender_user)
-    assert (result.rows, result.cost, result.still_active) == (1, Decimal("0.60"), 1)
+    assert (result.rows, result.messages, result.cost, result.still_active) == (1, 2, Decimal("0.60"), 1)
     email, storage = sorted(done, key=lambda s: s.method)
     assert MessageSent.objects.get(pk=email.pk).invoiced
     assert not MessageSent.objects.get(pk=storage.pk).invoiced  # another method: not in the filter
@@ -240,7 +256,7 @@ def test_invoicing_only_touches_what_the_user_may_see(client, sender_user, perm_
     theirs = sent_at(perm_user, at(2025, 6, 2), 1, "2")[0]
     client.force_login(grant(sender_user, "mark_invoiced"))
     response = invoice(client, "yearly", 2025, 0)
-    assert "1 sent message marked invoiced, €\xa01.00." in response.text
+    assert "1 message marked invoiced, €\xa01.00." in response.text
     assert not MessageSent.objects.get(pk=theirs.pk).invoiced
 
 

@@ -4,8 +4,8 @@ from django.db import connection
 from django.db.migrations.executor import MigrationExecutor
 from django.utils import timezone
 
-BEFORE = [("sender", "0005_broadcast_text_search"), ("sender_sms", "0001_initial")]
-AFTER = [("sender", "0006_carrier_statuses")]
+BEFORE = [("sender", "0004_rate_windows"), ("sender_sms", "0001_initial")]
+AFTER = [("sender", "0005_carrier_statuses")]
 
 
 def migrate(targets):

@@ -13,12 +13,12 @@ from django.utils.translation import gettext as _
 from sender.api.http import ApiError
 from sender.channels import Draft
 from sender.models import Broadcast, MessageAttachment, MessageRecipient, MessageSent
-from sender.statuses import RecipientStatus
 from sender.pipeline.forms import ComposeForm
 from sender.pipeline.models import MessageTemplate, ScheduledBroadcast
 from sender.pipeline.preview import Preview
 from sender.pipeline.progress import counters
 from sender.pipeline.templates import examples
+from sender.statuses import RecipientStatus
 
 
 def compose_form(payload: dict[str, Any], user: AbstractBaseUser, key: str = "preview",

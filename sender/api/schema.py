@@ -16,8 +16,8 @@ from sender.audience.registry import recipient_models
 from sender.audience.selection import MAX_EXPLICIT_IDS
 from sender.channels import methods
 from sender.models import MessageAttachment, MessageRecipient, MessageSent, MessageTypology
-from sender.statuses import FailureCode, RecipientStatus
 from sender.pipeline.models import MessageTemplate
+from sender.statuses import FailureCode, RecipientStatus
 
 PAGE_MAX = 500
 

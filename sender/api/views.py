@@ -26,9 +26,9 @@ from sender.models import Broadcast, MessageRecipient
 from sender.permissions import can_send
 from sender.pipeline import scheduling
 from sender.pipeline.cancel import cancel
-from sender.pipeline.pause import resume_broadcast
 from sender.pipeline.commit import commit
 from sender.pipeline.models import MessageTemplate
+from sender.pipeline.pause import resume_broadcast
 from sender.pipeline.preview import preview
 
 UPLOAD_OVERHEAD = 64 * 1024  # multipart headers and boundaries around the one file

@@ -9,16 +9,16 @@ is checked token by token: only those variables, a few harmless filters and the 
 refused with a sentence, at preview and commit time, so nothing unsafe reaches a worker.
 """
 
-from collections import defaultdict
 from collections.abc import Iterable
 from functools import lru_cache
 from typing import Any
 
-from django.contrib.contenttypes.models import ContentType
 from django.core.exceptions import ValidationError
 from django.template import Context, Engine, Template, TemplateSyntaxError
 from django.template.base import Lexer, Parser, TokenType, Variable
 from django.utils.translation import gettext as _
+
+from sender.audience.people import records
 
 PLACEHOLDERS = ("name", "first_name", "last_name")
 TAGS = frozenset({"if", "elif", "else", "endif", "firstof", "comment", "endcomment"})
@@ -118,14 +118,4 @@ def values_for(obj: Any) -> dict[str, str]:
 
 def recipients(keys: Iterable[tuple[int, str]]) -> dict[tuple[int, str], dict[str, str]]:
     """Placeholder values for (content type id, object id) pairs: one query per model."""
-    by_type: dict[int, set[str]] = defaultdict(set)
-    for ct_id, object_id in keys:
-        by_type[ct_id].add(object_id)
-    found: dict[tuple[int, str], dict[str, str]] = {}
-    for ct_id, ids in by_type.items():
-        model = ContentType.objects.get_for_id(ct_id).model_class()
-        if model is None:
-            continue
-        for pk, obj in model._default_manager.in_bulk(list(ids)).items():
-            found[(ct_id, str(pk))] = values_for(obj)
-    return found
+    return {key: values_for(record) for key, record in records(keys).items()}

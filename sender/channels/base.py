@@ -124,6 +124,10 @@ class BaseMethod:
         """Cost of sending this draft to one recipient."""
         return self.unit_price * self.segments(draft)
 
+    def as_sent(self, text: str, draft: Draft) -> str:
+        """The body as this method will send it (the preview's example shows this, not the draft)."""
+        return text
+
     def sent_extra(self, draft: Draft) -> dict[str, Any]:
         """What the MessageSent row keeps about how this draft goes out (read back by deliver)."""
         return {"segments": self.segments(draft)}

@@ -54,6 +54,7 @@ def commit(
     *,
     recipients: Iterable[Resolved] | None = None,
     queue: bool = True,
+    origin: str = Broadcast.Origin.BROADCAST,
 ) -> Broadcast:
     """Create the broadcast, or return the one this key already created for this user from
     the same request (IdempotencyConflict if the request differs).
@@ -65,7 +66,8 @@ def commit(
 
     `recipients` replaces resolving the selection (sender.direct passes bare addresses and
     records it was handed, already resolved; the selection is then empty). `queue=False`
-    queues no delivery: the caller delivers the batches itself."""
+    queues no delivery: the caller delivers the batches itself. `origin` tells a chat reply
+    from a broadcast."""
     require_sender(user)
     if not idempotency_key or len(idempotency_key) > 64:
         raise SelectionError(_("A send needs an idempotency key of at most 64 characters."))
@@ -85,7 +87,7 @@ def commit(
     try:
         with transaction.atomic():
             broadcast, sents = _create(selection, user, loaded, draft, idempotency_key, typology, fingerprint,
-                                       preparing=background)
+                                       preparing=background, origin=origin)
             if background:
                 commit_task.enqueue(broadcast.pk)  # visible with the broadcast, or not at all
             else:
@@ -198,10 +200,10 @@ def _existing(key: str, user: AbstractBaseUser, fingerprint: str) -> Broadcast |
 
 
 def _create(selection, user, loaded: list[BaseMethod], draft: Draft, key: str, typology, fingerprint: str,
-            preparing: bool) -> tuple[Broadcast, dict[str, MessageSent]]:
+            preparing: bool, origin: str = Broadcast.Origin.BROADCAST) -> tuple[Broadcast, dict[str, MessageSent]]:
     broadcast = Broadcast.objects.create(
         idempotency_key=key, request_hash=fingerprint, typology=typology, subject=draft.subject, body=draft.body,
-        sender=user, selection=selection.to_json(),
+        sender=user, selection=selection.to_json(), origin=origin,
     )
     if draft.attachments:
         broadcast.attachments.set(draft.attachments)

@@ -6,6 +6,7 @@ import uuid
 from django import forms
 from django.contrib.auth.models import AbstractBaseUser
 from django.utils import timezone
+from django.utils.text import normalize_newlines
 from django.utils.translation import gettext_lazy as _
 
 from sender.audience.selection import Selection
@@ -13,6 +14,7 @@ from sender.channels import Draft, methods
 from sender.exceptions import SelectionError
 from sender.inputs import InputError, loads, parse_pk, validate_text
 from sender.models import MessageAttachment, MessageTypology
+from sender.pipeline.scheduling import check_time
 
 
 class LocalDateTimeInput(forms.DateTimeInput):
@@ -76,6 +78,29 @@ class ComposeForm(forms.Form):
             return Selection.parse(data)
         except SelectionError as exc:
             raise forms.ValidationError(exc.errors) from None
+
+    def full_clean(self) -> None:
+        """Tie the errors shown under the body and the time (ids `id_<name>_error` in the
+        compose page) to their fields, for screen readers."""
+        super().full_clean()
+        for name in ("body", "send_at"):
+            if name in self.errors:
+                self.fields[name].widget.attrs["aria-describedby"] = f"id_{name}_error"
+
+    def clean_body(self) -> str:
+        """Browsers post a textarea's line breaks as CR LF: one break is one character, as the
+        counter shows and as SMS and Telegram count it."""
+        return normalize_newlines(self.cleaned_data["body"])
+
+    def clean_send_at(self):
+        """A time that has passed is refused here, so the preview says so before Send."""
+        send_at = self.cleaned_data.get("send_at")
+        if send_at:
+            try:
+                check_time(send_at)
+            except SelectionError as exc:
+                raise forms.ValidationError(exc.errors) from None
+        return send_at
 
     def draft(self) -> Draft:
         data = self.cleaned_data

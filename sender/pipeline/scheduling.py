@@ -60,7 +60,9 @@ SCHEDULE_AHEAD = timedelta(days=366)
 """How far ahead a broadcast may be scheduled: beyond a year is a typo (and year 9999 overflows)."""
 
 
-def _check_time(send_at: datetime) -> None:
+def check_time(send_at: datetime) -> None:
+    """Refuse a time to send that is not ahead, or too far ahead (SelectionError); the compose
+    form asks it too, so the preview refuses what Send would."""
     if timezone.is_naive(send_at):
         raise SelectionError(_("Give the time with its time zone."))
     now = timezone.now()
@@ -86,7 +88,7 @@ def schedule(selection: Selection, user: AbstractBaseUser, method_aliases: Seque
             raise SelectionError(_("This idempotency key was already used by someone else."))
         check_same_request(existing.request_hash, fingerprint)
         return existing, None
-    _check_time(send_at)
+    check_time(send_at)
     checked = preview(selection, user, list(method_aliases), draft)
     with transaction.atomic():
         scheduled = ScheduledBroadcast.objects.create(
@@ -113,7 +115,7 @@ def update(scheduled: ScheduledBroadcast, user: AbstractBaseUser, *, selection: 
     aliases = list(method_aliases or scheduled.methods)
     draft = draft or _draft(scheduled)
     if send_at is not None:
-        _check_time(send_at)
+        check_time(send_at)
     preview(selection, user, aliases, draft)
     with transaction.atomic():
         current = ScheduledBroadcast.objects.select_for_update().get(pk=scheduled.pk)

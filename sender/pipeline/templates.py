@@ -3,7 +3,7 @@
 from typing import Any
 
 from sender.audience.placeholders import recipients, render
-from sender.channels import Draft
+from sender.channels import Draft, methods
 from sender.pipeline.models import MessageTemplate
 from sender.pipeline.preview import Preview
 
@@ -16,7 +16,8 @@ def examples(preview: "Preview", draft: "Draft") -> list[dict[str, Any]]:
     for m in shown:
         values = found.get((m.example.content_type_id, m.example.object_id), {})
         result.append({"method": m.alias, "label": str(m.label), "recipient": values.get("name", ""),
-                       "address": m.example.address, "subject": draft.subject, "body": render(draft.body, values)})
+                       "address": m.example.address, "subject": draft.subject,
+                       "body": methods[m.alias].as_sent(render(draft.body, values), draft)})
     return result
 
 

@@ -13,7 +13,7 @@ from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncJsonWebsocketConsumer
 
 from sender.access import visible_broadcasts
-from sender.models import MessageSent
+from sender.models import IncomingMessage, MessageSent, MessageUserRead
 from sender.permissions import is_staff
 from sender.pipeline.cancel import ACTIVE
 from sender.pipeline.progress import counters, group_name
@@ -51,6 +51,14 @@ class LiveConsumer(AsyncJsonWebsocketConsumer):
 
 
 class BroadcastProgressConsumer(LiveConsumer):
+    """Counters of each method as they move, and a `{"kind": "page"}` nudge when something
+    else the page shows changed (a reader, a reply): the page then reloads its live parts.
+
+    The poll goes on after the last method is done, every `idle_poll_seconds`: delivery
+    reports, reads and replies keep arriving long after sending ends."""
+
+    idle_poll_seconds = 2.0
+
     async def connect(self) -> None:
         user = self.scope.get("user")
         self.broadcast_id = self.scope["url_route"]["kwargs"]["broadcast_id"]
@@ -58,6 +66,7 @@ class BroadcastProgressConsumer(LiveConsumer):
             await self.close(code=4403)
             return
         self.last: dict[int, dict] = {}
+        self.page_version: tuple[int, int] | None = None
         await self.join(group_name(self.broadcast_id))
 
     async def broadcast_progress(self, event: dict) -> None:
@@ -69,16 +78,24 @@ class BroadcastProgressConsumer(LiveConsumer):
             await self.send_json(counters)
 
     async def poll(self) -> bool:
-        snapshot = await self._snapshot()
+        snapshot, version = await self._snapshot()
         for counters in snapshot:
             await self._send_if_changed(counters)
-        return any(c["status"] in ACTIVE for c in snapshot)
+        if self.page_version is not None and version != self.page_version:
+            await self.send_json({"kind": "page"})
+        self.page_version = version
+        active = any(c["status"] in ACTIVE for c in snapshot)
+        self.poll_seconds = type(self).poll_seconds if active else self.idle_poll_seconds
+        return True
 
     @database_sync_to_async
     def _may_see(self, user) -> bool:
         return visible_broadcasts(user).filter(pk=self.broadcast_id).exists()
 
     @database_sync_to_async
-    def _snapshot(self) -> list[dict]:
-        return [{"sent_id": s.pk, "method": s.method, **counters(s)}
-                for s in MessageSent.objects.filter(broadcast_id=self.broadcast_id)]
+    def _snapshot(self) -> tuple[list[dict], tuple[int, int]]:
+        counters_now = [{"sent_id": s.pk, "method": s.method, **counters(s)}
+                        for s in MessageSent.objects.filter(broadcast_id=self.broadcast_id)]
+        reads = MessageUserRead.objects.filter(message_sent__broadcast_id=self.broadcast_id).count()
+        replies = IncomingMessage.objects.filter(message_sent__broadcast_id=self.broadcast_id).count()
+        return counters_now, (reads, replies)

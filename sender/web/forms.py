@@ -1,6 +1,7 @@
 """Small forms of the staff pages: changing a scheduled broadcast, the live counter."""
 
 from django import forms
+from django.utils.text import normalize_newlines
 from django.utils.translation import gettext_lazy as _
 
 from sender.pipeline.forms import LocalDateTimeInput
@@ -20,4 +21,10 @@ class ScheduleForm(forms.ModelForm):
 
 
 class CounterForm(forms.Form):
-    body = forms.CharField(required=False, strip=False)
+    """The body as the compose form will take it (stripped, one character per line break),
+    so the counter and the preview count the same text."""
+
+    body = forms.CharField(required=False)
+
+    def clean_body(self) -> str:
+        return normalize_newlines(self.cleaned_data["body"])

@@ -202,8 +202,13 @@ def fill_gaps(rows: list[ReportRow]) -> list[ReportRow]:
 @dataclass(frozen=True)
 class Invoiced:
     rows: int
+    """Per-method sends (MessageSent) stamped."""
     cost: Decimal
     still_active: int
+    messages: int = 0
+    """Messages that went out in those sends: what staff count."""
+    stamp: datetime | None = None
+    """When they were stamped: the key to undo exactly this invoicing."""
 
 
 def mark_invoiced(queryset: QuerySet[MessageSent], period: Period, user: AbstractBaseUser) -> Invoiced:
@@ -217,16 +222,23 @@ def mark_invoiced(queryset: QuerySet[MessageSent], period: Period, user: Abstrac
     now = timezone.now()
     with transaction.atomic():
         count = in_period.exclude(status__in=ACTIVE).update(invoiced=True, invoiced_at=now, invoiced_by=user)
-        cost = MessageSent.objects.filter(invoiced_at=now, invoiced_by=user).aggregate(
-            cost=Coalesce(Sum("cost"), ZERO, output_field=MONEY))["cost"]
-    return Invoiced(count, cost, in_period.filter(status__in=ACTIVE).count())
+        totals = MessageSent.objects.filter(invoiced_at=now, invoiced_by=user).aggregate(
+            cost=Coalesce(Sum("cost"), ZERO, output_field=MONEY), messages=Coalesce(Sum(MESSAGES), 0))
+    return Invoiced(count, totals["cost"], in_period.filter(status__in=ACTIVE).count(), totals["messages"],
+                    now if count else None)
+
+
+def undo_invoiced(stamp: datetime, user: AbstractBaseUser) -> int:
+    """Take back one invoicing by `user` (the rows stamped at `stamp`); how many sends it freed."""
+    return MessageSent.objects.filter(invoiced=True, invoiced_at=stamp, invoiced_by=user).update(
+        invoiced=False, invoiced_at=None, invoiced_by=None)
 
 
 def describe(invoiced: Invoiced, period: Period) -> str:
-    """The sentence staff read after invoicing."""
-    text = ngettext("%(period)s: %(n)d sent message marked invoiced, %(cost)s.",
-                    "%(period)s: %(n)d sent messages marked invoiced, %(cost)s.", invoiced.rows) % {
-        "period": period.label, "n": invoiced.rows, "cost": money(invoiced.cost)}
+    """The sentence staff read after invoicing: messages, as the report counts them."""
+    text = ngettext("%(period)s: %(n)d message marked invoiced, %(cost)s.",
+                    "%(period)s: %(n)d messages marked invoiced, %(cost)s.", invoiced.messages) % {
+        "period": period.label, "n": invoiced.messages, "cost": money(invoiced.cost)}
     if invoiced.still_active:
         text += " " + ngettext("%(n)d still sending was left out; invoice it when it finishes.",
                                "%(n)d still sending were left out; invoice them when they finish.",

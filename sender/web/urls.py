@@ -32,6 +32,7 @@ urlpatterns = [
     path("telegram/", include("sender.web.telegram.urls")),
     path("reports/", reports.report, name="report"),
     path("reports/invoice/", reports.invoice, name="invoice"),
+    path("reports/invoice/undo/", reports.uninvoice, name="uninvoice"),
     path("attachments/<int:pk>/", broadcasts.attachment_download, name="attachment"),
     path("attachments/<int:pk>/thumbnail/", broadcasts.attachment_thumbnail, name="thumbnail"),
     path("inbox/", inbox.inbox, name="inbox"),

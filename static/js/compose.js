@@ -32,8 +32,55 @@
     }
     document.getElementById("selection-total").textContent = total;
     selectionInput.value = Object.keys(out).length ? JSON.stringify(out) : "";
+    summarize();
     changed();
   }
+
+  // --- What is selected, per model, in words ------------------------------------------
+  const summary = document.getElementById("selection-summary");
+  function fill(text, values) {
+    return text.replace(/%\((\w+)\)s/g, (whole, key) => (values[key] !== undefined ? values[key] : whole));
+  }
+  function summarize() {
+    summary.textContent = "";
+    for (const tab of document.querySelectorAll(".tab")) {
+      const choice = state[tab.dataset.label];
+      const n = choice ? size(choice) : 0;
+      if (!n) continue;
+      let text;
+      if (choice.filter === undefined) text = summary.dataset.pickedText;
+      else if (choice.described) text = summary.dataset.matchingText;
+      else text = summary.dataset.everyoneText;
+      const li = document.createElement("li");
+      li.textContent = fill(text, { model: tab.dataset.name, n: n, filter: choice.described || "" });
+      summary.appendChild(li);
+    }
+    summary.hidden = !summary.children.length;
+  }
+
+  // The filter shown in the picker, in words: "City: Roma".
+  function describeFilter(picker) {
+    const parts = [];
+    for (const field of picker.querySelectorAll(".filters input, .filters select")) {
+      const value = field.tagName === "SELECT" ? (field.selectedOptions[0] && field.value ? field.selectedOptions[0].textContent : "") : field.value.trim();
+      if (!value) continue;
+      const label = field.closest("label");
+      const name = label ? label.firstChild.textContent.trim() : field.name;
+      parts.push(name + " “" + value + "”");
+    }
+    return parts.join(", ");
+  }
+
+  // --- Each tab keeps its filter: switching back shows what was selected ----------------
+  const lastQuery = {};
+  document.body.addEventListener("htmx:configRequest", function (event) {
+    const tab = event.detail.elt.closest && event.detail.elt.closest(".tab");
+    if (!tab) return;
+    const choice = state[tab.dataset.label];
+    const query = lastQuery[tab.dataset.label] !== undefined ? lastQuery[tab.dataset.label]
+      : (choice && choice.filter) || "";
+    if (query) event.detail.path = event.detail.path.split("?")[0] + "?" + query;
+  });
 
   function paint() {
     const picker = document.querySelector("#picker .picker");
@@ -78,7 +125,7 @@
       state[label] = { ids: new Set() };
     } else {
       // "Everyone matching" travels as the filter query string, never as N ids.
-      state[label] = { filter: picker.dataset.filter, count: Number(button.dataset.count) };
+      state[label] = { filter: picker.dataset.filter, count: Number(button.dataset.count), described: describeFilter(picker) };
     }
     paint(); save();
   });
@@ -93,7 +140,15 @@
       const picker = event.detail.target.querySelector(".picker");
       const button = picker && picker.querySelector(".select-all");
       if (button) { button.dataset.selectText = button.textContent.trim(); button.dataset.clearText = picker.dataset.clearText || "✕ " + button.textContent.trim(); }
-      for (const tab of document.querySelectorAll(".tab")) tab.classList.toggle("active", picker && tab.dataset.label === picker.dataset.label);
+      if (picker) lastQuery[picker.dataset.label] = picker.dataset.query;
+      // The picker is not a live region (it would be re-read on every keystroke): only its count is said.
+      const count = picker && picker.querySelector(".match-count");
+      document.getElementById("picker-status").textContent = count ? count.textContent.trim() : "";
+      for (const tab of document.querySelectorAll(".tab")) {
+        const active = Boolean(picker && tab.dataset.label === picker.dataset.label);
+        tab.classList.toggle("active", active);
+        tab.setAttribute("aria-selected", active ? "true" : "false");
+      }
       paint();
     }
     if (event.detail.target.id === "preview") {

@@ -24,6 +24,8 @@ def test_staff_pages_and_the_admin_run_under_the_policy(page, sender_user):
     page.click("#toggle-theme, .theme-toggle")  # the admin's own script
 
     page.goto("/history/")
-    page.select_option("select[name=language]", "it")  # submits on change, without an inline handler
+    page.select_option("select[name=language]", "it")
+    assert page.is_visible("html[lang=en]")  # choosing is not switching (WCAG 3.2.2): the button is
+    page.click(".topbar form:has(select[name=language]) button")
     page.wait_for_selector("html[lang=it]")
     assert page.url.endswith("/history/")

@@ -4,6 +4,7 @@ CSV, and mark a month invoiced. Screenshots 7–9 of docs/dashboard.md come from
 
 import csv
 import io
+import re
 from datetime import timedelta
 from decimal import Decimal
 
@@ -75,7 +76,7 @@ def test_history_detail_csv_and_report(page, sender_user, months_of_sending):
     assert sorted(r["reason"] for r in rows) == ["452 4.2.2 Mailbox full",
                                                   "550 5.1.1 <c0@example.com>: Recipient address rejected"]
 
-    page.click("#rows tr[data-row] >> nth=0 >> td >> nth=0 >> a")  # the recipient's own history
+    page.click("#rows tr[data-row] >> nth=0 >> th >> a")  # the recipient's own history
     page.wait_for_selector("table.recipient-history")
     assert "Invoice reminder" in page.inner_text("table.recipient-history")
     assert page.locator("table.recipient-history tbody tr").count() >= 8
@@ -85,8 +86,18 @@ def test_history_detail_csv_and_report(page, sender_user, months_of_sending):
     assert page.locator("figure.chart svg rect.bar").count() >= 8
     shot(page, "9-report")
     before = MessageSent.objects.filter(invoiced=True).count()
+    questions = []
+    page.once("dialog", lambda dialog: (questions.append(dialog.message), dialog.dismiss()))
+    page.locator("table.report form button").first.click()
+    page.evaluate("0")
+    assert re.fullmatch(r"Mark €\s?[\d.,]+ of \w+ \d{4} as invoiced\?", questions[0])
+    assert MessageSent.objects.filter(invoiced=True).count() == before  # said no: nothing happened
+    page.once("dialog", lambda dialog: dialog.accept())
     page.locator("table.report form button").first.click()
     page.wait_for_selector(".flash.success")
-    assert "marked invoiced" in page.inner_text(".flash.success")
+    assert "messages marked invoiced" in page.inner_text(".flash.success")
     assert MessageSent.objects.filter(invoiced=True).count() == before + 1
     assert MessageSent.objects.get(invoiced=True).invoiced_by_id == sender_user.pk
+    page.click(".undo-invoice button")
+    page.wait_for_selector(".flash.success >> text=no longer marked invoiced")
+    assert MessageSent.objects.filter(invoiced=True).count() == before

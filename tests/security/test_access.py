@@ -153,7 +153,8 @@ def test_every_core_object_view_is_in_the_idor_table():
 #
 # One row per URL name: the status of a GET and of a POST (with no data) for each role, the
 # world's objects filling the URL (`ARGS`). "login": redirected to log in; "inbox": to the
-# inbox; "302": another redirect. An account that is not staff gets 403 from every staff page.
+# inbox; "302": another redirect. An account that is not staff gets 403 from every staff page,
+# but is taken to its inbox from the pages where work starts (the dashboard, /send/).
 # A POST a role may make really runs, and is rolled back before the next role.
 # API rows: each role sends its own API token; a token of an account that is not staff is
 # not valid (401).
@@ -214,7 +215,7 @@ STATUS = {
     "sender:schedules_page":      "login/login  403/403      403/403    200/200      200/200      200/200",
     "sender:schedule":            "login/login  403/403      403/403    404/404      200/200      200/200",
     "sender:schedule_cancel":     "login/login  403/403      403/403    405/404      405/302      405/302",
-    "sender:home":                    "login/login  403/403      403/403    200/200      200/200      200/200",
+    "sender:home":                    "login/login  inbox/403    inbox/403  200/200      200/200      200/200",
     "sender:picker":                  "login/login  403/403      403/403    200/200      200/200      200/200",
     "sender:counter":                 "login/login  403/403      403/403    405/200      405/200      405/200",
     "sender:broadcast":               "login/login  403/403      403/403    404/404      200/200      200/200",
@@ -228,11 +229,12 @@ STATUS = {
     "sender:recipient_history":       "login/login  403/403      403/403    200/200      200/200      200/200",
     "sender:report":                  "login/login  403/403      403/403    200/200      200/200      200/200",
     "sender:invoice":                 "login/login  403/403      403/403    405/403      405/403      405/302",
+    "sender:uninvoice":               "login/login  403/403      403/403    405/403      405/403      405/302",
     "sender:inbox_invite":            "login/login  403/403      403/403    405/302      405/302      405/302",
     "telegram:chat":                  "login/login  403/403      403/403    200/400      200/400      200/400",
     "telegram:deep_link":             "login/login  403/403      403/403    405/302      405/302      405/302",
     # sending: staff with the send permission (a viewer gets the "you cannot send" page)
-    "sender:compose":                 "login/login  403/403      403/403    403/403      200/200      200/200",
+    "sender:compose":                 "login/login  inbox/403    inbox/403  403/403      200/200      200/200",
     "sender:preview":                 "login/login  403/403      403/403    403/403      405/200      405/200",
     "sender:upload":                  "login/login  403/403      403/403    403/403      405/400      405/400",
     # the inbox: one's own stored messages (staff may open the files of broadcasts they see)
@@ -342,7 +344,11 @@ def test_no_recipient_model_shows_a_row_to_anyone_but_active_staff(world):
 
 def test_the_dashboard_never_gives_staff_advice_to_a_customer(world):
     client = client_for(RECIPIENT, world)
-    for response in (client.get("/send/"), client.post("/send/", {"body": "Hi"}), client.get("/history/")):
+    for start in ("/send/", "/"):
+        response = client.get(start, follow=True)
+        assert response.redirect_chain == [("/inbox/", 302)]
+        assert "Ask an administrator" not in response.text and "group that may send" not in response.text
+    for response in (client.post("/send/", {"body": "Hi"}), client.get("/history/")):
         assert response.status_code == 403
         assert "This area is for staff" in response.text and 'href="/inbox/"' in response.text
         assert "Ask an administrator" not in response.text and "group that may send" not in response.text

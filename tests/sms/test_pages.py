@@ -28,7 +28,7 @@ def test_the_preview_shows_exact_cost_and_the_credit_left(client, sender_user):
     GatewayState.objects.create(method="sms", credits={"GP": 118}, money=Decimal("12.5"), credits_at=timezone.now())
     client.force_login(sender_user)
     page = preview_page(client, body="a" * 161).text
-    assert "<td>2</td><td>€\xa00.39</td>" in page  # 2 segments × €0.065 × 3 numbers
+    assert '"Units each">2</td><td class="num" data-label="Cost">€\xa00.39</td>' in page  # 2 segments × €0.065 × 3
     assert "SMS: 118 GP SMS left" in page and "This send needs 6." in page
     assert "Not enough credit" not in page
 
@@ -57,7 +57,7 @@ def test_replies_show_on_the_broadcast_page_with_who_sent_them(client, sender_us
     anna, _other, broadcast = reply_world(sender_user)
     client.force_login(sender_user)
     page = client.get(broadcast.get_absolute_url()).text
-    assert "1 reply by SMS" in page
+    assert "1 reply</h2>" in page and "by SMS ·" in page
     assert "Sì, confermo &lt;b&gt;" in page and str(anna) in page
     assert "Chi siete?" not in page  # an unknown number replied to no broadcast
 
@@ -68,7 +68,7 @@ def test_replies_show_in_the_recipient_history(client, sender_user):
     page = client.get(reverse("sender:recipient_history", args=["recipients.customer", anna.pk])).text
     assert "Sì, confermo" in page and f'href="{broadcast.get_absolute_url()}"' in page
     quiet = client.get(reverse("sender:recipient_history", args=["recipients.customer", other.pk])).text
-    assert "reply by SMS" not in quiet
+    assert "1 reply</h2>" not in quiet
 
 
 def test_someone_elses_broadcast_and_its_replies_stay_hidden(client, sender_user, perm_user):
@@ -78,3 +78,13 @@ def test_someone_elses_broadcast_and_its_replies_stay_hidden(client, sender_user
     page = client.get(reverse("sender:recipient_history", args=["recipients.customer", anna.pk])).text
     assert "Sì, confermo" not in page
     assert Customer.objects.count() == 2
+
+
+def test_the_preview_shows_the_sms_as_sent_and_mentions_ucs2_only_when_it_costs_more(client, sender_user):
+    customers(1)
+    client.force_login(sender_user)
+    page = preview_page(client, body="È “aperto” l’ufficio").text
+    assert "instead of" not in page  # UCS-2, still one segment: nothing to warn about
+    assert "È &quot;aperto&quot; l&#x27;ufficio</pre>" in page  # the quotes as they will be sent
+    longer = preview_page(client, body="È aperto " + "a" * 80).text
+    assert "The SMS is sent as UCS-2 because of È: 2 segments instead of 1." in longer

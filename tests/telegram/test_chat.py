@@ -70,6 +70,10 @@ def test_the_reply_box_sends_through_the_pipeline(sandbox, sender_user, staff_cl
     row = MessageRecipient.objects.get()
     assert (row.status, row.object_id, row.message_sent.method) == ("delivered", str(mario.pk), "telegram")
     assert "See you Tuesday." in staff_client.get(url(mario)).content.decode()
+    # A one-to-one reply is no broadcast: not in History nor on the dashboard, but in Mario's history.
+    assert "See you Tuesday." not in staff_client.get("/history/").content.decode()
+    assert "See you Tuesday." not in staff_client.get("/").content.decode()
+    assert "See you Tuesday." in staff_client.get(f"/recipients/recipients.customer/{mario.pk}/history/").content.decode()
 
 
 def test_a_reply_that_cannot_go_is_explained_on_the_page(sandbox, staff_client):

@@ -202,3 +202,19 @@ def test_a_refused_update_is_retried_with_back_off_then_dropped_and_its_chat_mov
     assert second - first >= 0.05 and third - second >= 0.1  # the pause doubles (webhook_backoff 0.05)
     assert server.state.dropped == [doomed]
     assert api(server, "getWebhookInfo")[1]["result"]["last_error_message"] == "Wrong response from the webhook: 500"
+
+
+def test_the_control_page_keeps_the_user_and_phone_between_submits(server):
+    """Acting as a user on /_sandbox/ means several submits in a row: the page comes back
+    with the same user id and phone number, whichever form was sent."""
+    import urllib.parse
+
+    def submit(**fields) -> str:
+        data = urllib.parse.urlencode(fields).encode()
+        with urllib.request.urlopen(urllib.request.Request(f"{server.url}/_sandbox/", data=data)) as response:
+            return response.read().decode()
+
+    page = submit(action="contact", user_id="5550042", phone="+393409999999")
+    assert 'name="user_id" value="5550042"' in page and 'name="phone" value="+393409999999"' in page
+    page = submit(action="text", user_id="5550042", phone="+393409999999", text="hello")
+    assert 'name="phone" value="+393409999999"' in page and 'value="+393401234567"' not in page

@@ -7,9 +7,9 @@ import uuid
 from collections import OrderedDict
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from functools import partial
 from email.message import EmailMessage
 from email.utils import formatdate
+from functools import partial
 
 from django.core import checks
 from django.core.exceptions import ValidationError

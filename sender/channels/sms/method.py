@@ -22,7 +22,7 @@ import phonenumbers
 from django.core import checks
 from django.utils import timezone
 from django.utils.translation import gettext as _
-from django.utils.translation import gettext_lazy
+from django.utils.translation import gettext_lazy, ngettext
 from phonenumbers import PhoneNumberFormat, PhoneNumberType
 
 from sender.channels.base import RETRY, BaseMethod, Draft, Outcome
@@ -116,8 +116,11 @@ class SmsMethod(BaseMethod):
         warnings = []
         if info.encoding == "UCS-2" and info.text.strip():
             gsm = sms_text.analyze("a" * len(info.text)).segments
-            warnings.append(_("The SMS is sent as UCS-2 because of %(chars)s: %(n)d segments instead of %(gsm)d.")
-                            % {"chars": " ".join(info.ucs2_chars), "n": info.segments, "gsm": gsm})
+            if info.segments > gsm:  # said only when it costs more
+                warnings.append(ngettext(
+                    "The SMS is sent as UCS-2 because of %(chars)s: %(n)d segments instead of %(gsm)d.",
+                    "The SMS is sent as UCS-2 because of %(chars)s: %(n)d segments instead of %(gsm)d.",
+                    info.segments) % {"chars": " ".join(info.ucs2_chars), "n": info.segments, "gsm": gsm})
             if not transliterate and sms_text.analyze(sms_text.to_gsm7(draft.body)).encoding == "GSM-7":
                 warnings.append(_("Replacing accented letters would keep the SMS in GSM-7."))
         if draft.attachments:
@@ -126,6 +129,10 @@ class SmsMethod(BaseMethod):
 
     def segments(self, draft: Draft) -> int:
         return self.text(draft.body, self.transliterates(draft)).segments
+
+    def as_sent(self, text: str, draft: Draft) -> str:
+        """Lookalikes replaced (curly quotes straightened), transliterated when asked."""
+        return self.text(text, self.transliterates(draft)).text
 
     def sent_extra(self, draft: Draft) -> dict[str, Any]:
         info = self.text(draft.body, self.transliterates(draft))

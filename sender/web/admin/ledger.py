@@ -96,12 +96,12 @@ class BroadcastAdmin(admin.ModelAdmin):
     """Broadcasts come from the pipeline (preview, idempotency, bulk rows): no add here."""
 
     list_display = ["__str__", "sender", "typology", "methods", "created_at"]
-    list_filter = ["typology", "created_at", ("sender", admin.RelatedOnlyFieldListFilter)]
+    list_filter = ["origin", "typology", "created_at", ("sender", admin.RelatedOnlyFieldListFilter)]
     list_select_related = ["sender", "typology"]
     search_fields = ["subject", "body", "sender__username", "=idempotency_key"]
     date_hierarchy = "created_at"
     inlines = [MessageSentInline]
-    readonly_fields = ["idempotency_key", "sender", "attachments", "created_at"]
+    readonly_fields = ["idempotency_key", "origin", "sender", "attachments", "created_at"]
     created_readonly_fields = ["subject", "body", "selection"]
 
     def get_queryset(self, request: HttpRequest) -> QuerySet:

@@ -23,6 +23,7 @@ from sender.channels.telegram.bot import telegram_method
 from sender.channels.telegram.gateway import LOOP
 from sender.channels.telegram.models import DeepLink, TelegramLink
 from sender.exceptions import DeliveryError, SelectionError
+from sender.models import Broadcast
 from sender.permissions import can_send
 from sender.pipeline.commit import commit
 from sender.web.telegram import chat
@@ -79,7 +80,8 @@ def _reply(request: HttpRequest, obj: models.Model, label: str, alias: str) -> s
         return _("Write a message first.")
     key = request.POST.get("idempotency_key", "")[:64] or uuid.uuid4().hex
     try:
-        commit(Selection.parse({label: {"ids": [str(obj.pk)]}}), request.user, [alias], Draft(body=body), key)
+        commit(Selection.parse({label: {"ids": [str(obj.pk)]}}), request.user, [alias], Draft(body=body), key,
+               origin=Broadcast.Origin.CHAT)
     except (SelectionError, PermissionDenied) as exc:
         return " ".join(str(e) for e in getattr(exc, "errors", [exc]))
     messages.success(request, _("Your reply is on its way."))

@@ -5,18 +5,20 @@ from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
 from django.views.decorators.http import require_POST
 
-from sender.access import staff_required, visible_attachments, visible_broadcasts
+from sender.access import inbox_for_recipients, staff_required, visible_attachments, visible_broadcasts
 from sender.inbox.files import file_response, thumbnail_response
+from sender.models import Broadcast, MessageSent
 from sender.permissions import can_send
-from sender.models import MessageSent
 from sender.pipeline.cancel import ACTIVE, cancel
 from sender.pipeline.pause import resume_broadcast
 from sender.web.views.history import recipient_rows
 
 
+@inbox_for_recipients
 @staff_required
 def home(request: HttpRequest) -> HttpResponse:
-    broadcasts = visible_broadcasts(request.user).select_related("sender", "typology").prefetch_related("sents")[:20]
+    broadcasts = (visible_broadcasts(request.user).filter(origin=Broadcast.Origin.BROADCAST)
+                  .select_related("sender", "typology").prefetch_related("sents")[:20])
     return render(request, "sender/home.html", {"broadcasts": broadcasts, "can_send": can_send(request.user)})
 
 

@@ -10,8 +10,9 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
-from sender.access import sender_required, staff_required
+from sender.access import inbox_for_recipients, sender_required, staff_required
 from sender.attachments import KINDS, store_attachment
+from sender.audience.people import people
 from sender.audience.registry import recipient_models
 from sender.channels import methods
 from sender.channels.sms.text import analyze
@@ -19,7 +20,7 @@ from sender.conf import sender_settings
 from sender.exceptions import IdempotencyConflict, SelectionError
 from sender.pipeline.commit import commit
 from sender.pipeline.forms import ComposeForm
-from sender.pipeline.preview import preview
+from sender.pipeline.preview import Preview, preview
 from sender.pipeline.scheduling import schedule
 from sender.pipeline.templates import examples, saved_templates
 from sender.web.forms import CounterForm
@@ -34,6 +35,7 @@ def limits() -> dict:
             "extensions": sorted(KINDS)}
 
 
+@inbox_for_recipients
 @sender_required
 def compose(request: HttpRequest) -> HttpResponse:
     form = ComposeForm(request.POST or None, user=request.user)
@@ -75,7 +77,17 @@ def preview_view(request: HttpRequest) -> HttpResponse:
         except SelectionError as exc:
             form.add_error(None, exc.errors)
     return render(request, "sender/_preview.html", {"form": form, "preview": result,
+                                                    "rejections": rejections(result) if result else [],
                                                     "examples": examples(result, form.draft()) if result else []})
+
+
+def rejections(result: Preview) -> list[dict]:
+    """Per method, who will not receive it and why: the person beside the address (one
+    query per recipient model for every method's sample together)."""
+    found = people((r.content_type_id, r.object_id) for m in result.methods for r in m.rejected)
+    return [{"label": m.label, "count": m.duplicate + m.invalid,
+             "rows": [{"row": r, "person": found.get((r.content_type_id, r.object_id))} for r in m.rejected]}
+            for m in result.methods if m.rejected]
 
 
 @staff_required

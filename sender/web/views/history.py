@@ -8,6 +8,7 @@ Pages are counted from the per-method counters, never by COUNTing recipient rows
 import csv
 import io
 from collections.abc import AsyncIterator, Iterable, Iterator
+from itertools import batched
 
 from asgiref.sync import sync_to_async
 from django.contrib import messages
@@ -25,13 +26,14 @@ from django.utils.translation import ngettext
 from django.views.decorators.http import require_POST
 
 from sender.access import staff_required, visible_broadcasts
+from sender.audience.people import people
 from sender.audience.registry import recipient_models
 from sender.audience.resolve import find_visible
 from sender.inbox.messages import storage_aliases
 from sender.inbox.people import user_field
 from sender.models import Broadcast, MessageRecipient, MessageSent, MessageUserRead
 from sender.permissions import can_send
-from sender.pipeline.retry import retry_failed
+from sender.pipeline.retry import failed_split, retry_failed
 from sender.web.filters import BroadcastFilterSet, RecipientRowFilterSet
 
 PAGE_SIZE = 25
@@ -66,8 +68,10 @@ def summarize(broadcast: Broadcast) -> dict:
 
 @staff_required
 def history(request: HttpRequest) -> HttpResponse:
-    """Own broadcasts, or everyone's with `view_all_messages`; filtered, newest first."""
-    queryset = visible_broadcasts(request.user).select_related("sender", "typology").prefetch_related("sents")
+    """Own broadcasts, or everyone's with `view_all_messages`; filtered, newest first. Chat
+    replies are not broadcasts: they show in the chat and in the recipient's history."""
+    queryset = (visible_broadcasts(request.user).filter(origin=Broadcast.Origin.BROADCAST)
+                .select_related("sender", "typology").prefetch_related("sents"))
     filterset = BroadcastFilterSet(request.GET, queryset=queryset,
                                    show_sender=request.user.has_perm("sender.view_all_messages"))
     found = filterset.qs if filterset.is_valid() else queryset.none()
@@ -99,7 +103,10 @@ def recipient_rows(request: HttpRequest, broadcast: Broadcast) -> dict:
         row.sent = sents[row.message_sent_id]
         label = f"{row.content_type.app_label}.{row.content_type.model}"
         row.history_label = label if label in known else None
-    return {"row_filter": filterset, "row_page": page, "may_retry": may_manage(request.user, broadcast)}
+    may_retry = may_manage(request.user, broadcast)
+    for sent in sents.values():  # the page's retry buttons: what failed for a transient reason, and for good
+        sent.split = failed_split(sent) if may_retry and sent.failed_count else None
+    return {"row_filter": filterset, "row_page": page, "may_retry": may_retry}
 
 
 def _csv_cell(value: object) -> object:
@@ -111,29 +118,31 @@ def _csv_cell(value: object) -> object:
 
 
 def csv_header() -> list[str]:
-    return [_("method"), _("recipient type"), _("recipient id"), _("address"), _("status"), _("reason code"),
-            _("reason"), _("gateway reference"), _("segments"), _("cost"), _("attempts"), _("sent at")]
+    return [_("method"), _("recipient type"), _("recipient id"), _("name"), _("address"), _("status"),
+            _("reason code"), _("reason"), _("gateway reference"), _("segments"), _("cost"), _("attempts"), _("sent at")]
 
 
 def csv_lines(rows: Iterable[tuple], sents: dict[int, MessageSent], header: list[str]) -> Iterator[str]:
     """The CSV text, CSV_CHUNK rows at a time; `rows` is a lazy `.iterator()`. The header is
-    translated by the view, while the request's language is surely active."""
+    translated by the view, while the request's language is surely active. Names are looked
+    up once per chunk, one query per recipient model."""
     labels: dict[int, str] = {}
     buffer = io.StringIO()
     writer = csv.writer(buffer)
     writer.writerow(header)
-    for n, (sent_id, ct_id, object_id, address, status, code, reason, ref, segments, cost, attempts, sent_at
-            ) in enumerate(rows, 1):
-        if ct_id not in labels:
-            content_type = ct_id and ContentType.objects.get_for_id(ct_id)  # cached: one query per type at most
-            labels[ct_id] = f"{content_type.app_label}.{content_type.model}" if content_type else ""
-        writer.writerow([sents[sent_id].method, labels[ct_id], object_id, _csv_cell(address), status, code,
-                         _csv_cell(reason), _csv_cell(ref), segments, cost, attempts,
-                         timezone.localtime(sent_at).isoformat() if sent_at else ""])
-        if n % CSV_CHUNK == 0:
-            yield buffer.getvalue()
-            buffer.seek(0)
-            buffer.truncate()
+    for chunk in batched(rows, CSV_CHUNK):
+        found = people((row[1], row[2]) for row in chunk if row[1])
+        for sent_id, ct_id, object_id, address, status, code, reason, ref, segments, cost, attempts, sent_at in chunk:
+            if ct_id not in labels:
+                content_type = ct_id and ContentType.objects.get_for_id(ct_id)  # cached: one query per type at most
+                labels[ct_id] = f"{content_type.app_label}.{content_type.model}" if content_type else ""
+            person = found.get((ct_id, object_id))
+            writer.writerow([sents[sent_id].method, labels[ct_id], object_id, _csv_cell(person.name if person else ""),
+                             _csv_cell(address), status, code, _csv_cell(reason), _csv_cell(ref), segments, cost,
+                             attempts, timezone.localtime(sent_at).isoformat() if sent_at else ""])
+        yield buffer.getvalue()
+        buffer.seek(0)
+        buffer.truncate()
     if rest := buffer.getvalue():
         yield rest
 
@@ -168,14 +177,15 @@ def broadcast_csv(request: HttpRequest, pk: int) -> StreamingHttpResponse:
 @staff_required
 @require_POST
 def retry(request: HttpRequest, pk: int, method: str) -> HttpResponse:
-    """Re-queue the failed rows of one method of a broadcast the user sent."""
+    """Re-queue the failed rows of one method of a broadcast the user sent: those that failed
+    for a transient reason, or all of them with `which=all`."""
     broadcast = get_object_or_404(visible_broadcasts(request.user), pk=pk)
     sent = get_object_or_404(MessageSent, broadcast=broadcast, method=method)
     if not may_manage(request.user, broadcast):
         messages.error(request, _("Only the person who sent it, while allowed to send, can retry this broadcast."))
     elif sent.status == MessageSent.Status.CANCELLED:
         messages.warning(request, _("This send was cancelled: its failed messages stay as they are."))
-    elif n := retry_failed(sent):
+    elif n := retry_failed(sent, only_transient=request.POST.get("which") != "all"):
         messages.success(request, ngettext("%(n)d failed message is being sent again.",
                                            "%(n)d failed messages are being sent again.", n) % {"n": n})
     else:

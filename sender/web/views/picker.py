@@ -58,5 +58,5 @@ def picker(request: HttpRequest, label: str) -> HttpResponse:
         "label": label, "model_name": model._meta.verbose_name_plural, "filterset": filterset,
         "columns": cols, "sort": sort, "page": page,
         "rows": [(obj.pk, [getattr(obj, n) for n in names]) for obj in page.object_list],
-        "filter_query": filters.urlencode(),
+        "filter_query": filters.urlencode(), "query": request.GET.urlencode(),
     })

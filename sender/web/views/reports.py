@@ -4,6 +4,8 @@ The sums come from `sender.web.reports`; this module parses the query, checks pe
 and renders. Users see the costs of the broadcasts they may see.
 """
 
+from datetime import datetime
+
 from django import forms
 from django.contrib import messages
 from django.contrib.auth.models import AbstractBaseUser
@@ -32,8 +34,11 @@ from sender.web.reports import (
     mark_invoiced,
     parse_groups,
     totals,
+    undo_invoiced,
 )
 
+UNDO_KEY = "sender_last_invoice"
+"""The session keeps the stamp of the user's last invoicing, so the report can offer its undo."""
 FILTER_PARAMS = ("created_after", "created_before", "method", "sender", "typology", "invoiced")
 
 
@@ -92,7 +97,7 @@ def report(request: HttpRequest) -> HttpResponse:
     return render(request, "sender/report.html", {
         "filterset": filterset, "options_list": [options], "rows": rows, "groups": groups, "totals": totals(queryset),
         "chart": chart(fill_gaps(overall)), "may_invoice": may_invoice, "kind": kind,
-        "query": request.GET.urlencode(),
+        "query": request.GET.urlencode(), "may_undo": may_invoice and UNDO_KEY in request.session,
     })
 
 
@@ -109,6 +114,28 @@ def invoice(request: HttpRequest) -> HttpResponse:
         messages.error(request, _("Nothing was invoiced: the period or the filters are not valid."))
     else:
         period = form.cleaned_data["period"]
-        messages.success(request, describe(mark_invoiced(filterset.qs, period, request.user), period))
+        done = mark_invoiced(filterset.qs, period, request.user)
+        messages.success(request, describe(done, period))
+        if done.stamp:
+            request.session[UNDO_KEY] = done.stamp.isoformat()
+    return _back_to_report(request)
+
+
+@staff_required
+@require_POST
+def uninvoice(request: HttpRequest) -> HttpResponse:
+    """Undo the user's last "Mark invoiced" (a mistaken click): exactly the rows it stamped."""
+    if not request.user.has_perm("sender.mark_invoiced"):
+        raise PermissionDenied(_("You may not mark costs as invoiced."))
+    stamp = request.session.pop(UNDO_KEY, None)
+    freed = undo_invoiced(datetime.fromisoformat(stamp), request.user) if stamp else 0
+    if freed:
+        messages.success(request, _("Undone: those costs are no longer marked invoiced."))
+    else:
+        messages.error(request, _("There is no invoicing of yours left to undo."))
+    return _back_to_report(request)
+
+
+def _back_to_report(request: HttpRequest) -> HttpResponse:
     query = request.POST.get("next_query", "")
     return redirect(reverse("sender:report") + (f"?{query}" if query else ""))

@@ -10,7 +10,7 @@ from email.parser import BytesParser
 from email.policy import HTTP
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
-from urllib.parse import parse_qsl, urlsplit
+from urllib.parse import parse_qs, parse_qsl, urlencode, urlsplit
 
 from sender.dev.sandbox.telegram.errors import ApiError
 from sender.dev.sandbox.telegram.state import TelegramState
@@ -94,7 +94,7 @@ class Handler(BaseHTTPRequestHandler):
         if self.command == "GET":
             if "json" in query:
                 return self._json(200, state.summary())
-            return self._reply(200, control_page(state).encode(), "text/html; charset=utf-8")
+            return self._reply(200, control_page(state, parse_qs(query)).encode(), "text/html; charset=utf-8")
         params, _files = parse_params(self.headers.get("Content-Type", ""), "", body)
         action = params.get("action", "")
         user = int(params.get("user_id") or 0)
@@ -122,7 +122,9 @@ class Handler(BaseHTTPRequestHandler):
         if "json" in self.headers.get("Content-Type", ""):
             return self._json(200, state.summary())
         self.send_response(303)
-        self.send_header("Location", f"/_sandbox/?user_id={user}")
+        # The next page keeps what was typed: the same user, the same phone number.
+        kept = {"user_id": user, "phone": params.get("phone", "")} if params.get("phone") else {"user_id": user}
+        self.send_header("Location", f"/_sandbox/?{urlencode(kept)}")
         self.send_header("Content-Length", "0")
         self.end_headers()
 
@@ -137,8 +139,12 @@ class Handler(BaseHTTPRequestHandler):
         self.wfile.write(data)
 
 
-def control_page(state: TelegramState) -> str:
-    """A bare page for trying the bot offline: act as a Telegram user, see what the bot said."""
+def control_page(state: TelegramState, query: dict[str, list[str]] | None = None) -> str:
+    """A bare page for trying the bot offline: act as a Telegram user, see what the bot said.
+    The user id and phone of the last submit (in `query`) fill the forms again."""
+    query = query or {}
+    user_id = html.escape(query.get("user_id", ["5550001"])[0], quote=True)
+    phone = html.escape(query.get("phone", ["+393401234567"])[0], quote=True)
     with state.lock:
         recent = state.sent[-30:][::-1]
         info = state.summary()
@@ -146,20 +152,22 @@ def control_page(state: TelegramState) -> str:
         f"<tr><td>{s['chat_id']}</td><td>{html.escape(s['method'])}</td>"
         f"<td>{html.escape(s['text'] or s['caption'] or s['file_id'])}</td></tr>" for s in recent
     )
-    form = ('<form method="post"><input type="hidden" name="action" value="{a}">'
-            '<label>user id <input name="user_id" value="5550001" size="10"></label> {extra} '
+    # Every form carries the phone along, so whichever is submitted, the next page keeps it.
+    form = ('<form method="post"><input type="hidden" name="action" value="{a}">{keep}'
+            f'<label>user id <input name="user_id" value="{user_id}" size="10"></label> {{extra}} '
             '<button>{label}</button></form>')
+    keep = f'<input type="hidden" name="phone" value="{phone}">'
     return f"""<!doctype html><meta charset="utf-8"><title>Telegram sandbox</title>
 <style>body{{font:15px system-ui;margin:2em;max-width:60em}}form{{margin:.5em 0}}td{{padding:.2em .6em;border-bottom:1px solid #ddd}}</style>
 <h1>Telegram sandbox</h1>
 <p>Bot @{html.escape(state.bot['username'])}; webhook: {html.escape(info['webhook'] or 'none (polling)')};
 pending updates: {info['pending_updates']}; messages sent by the bot: {info['sent']}; uploads: {info['uploads']}.</p>
 <h2>Act as a Telegram user</h2>
-{form.format(a="start", extra='<label>deep-link payload <input name="payload"></label>', label="Tap Start")}
-{form.format(a="contact", extra='<label>phone <input name="phone" value="+393401234567"></label> <label>contact of user id (empty: own) <input name="owner_id" size="10"></label>', label="Share contact")}
-{form.format(a="text", extra='<label>text <input name="text" size="40"></label>', label="Send text")}
-{form.format(a="block", extra="", label="Block the bot")}
-{form.format(a="unblock", extra="", label="Unblock")}
+{form.format(keep=keep, a="start", extra='<label>deep-link payload <input name="payload"></label>', label="Tap Start")}
+{form.format(keep="", a="contact", extra=f'<label>phone <input name="phone" value="{phone}"></label> <label>contact of user id (empty: own) <input name="owner_id" size="10"></label>', label="Share contact")}
+{form.format(keep=keep, a="text", extra='<label>text <input name="text" size="40"></label>', label="Send text")}
+{form.format(keep=keep, a="block", extra="", label="Block the bot")}
+{form.format(keep=keep, a="unblock", extra="", label="Unblock")}
 <h2>What the bot sent (newest first)</h2><table>{rows}</table>"""
 
 

@@ -8,7 +8,7 @@ class Migration(migrations.Migration):
 
     dependencies = [
         ('contenttypes', '0002_remove_content_type_name'),
-        ('sender', '0006_carrier_statuses'),
+        ('sender', '0005_carrier_statuses'),
     ]
 
     operations = [

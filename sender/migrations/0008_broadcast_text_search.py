@@ -39,7 +39,9 @@ def run(statements: dict[str, list[str]]):
 
 
 class Migration(migrations.Migration):
-    dependencies = [("sender", "0004_rate_windows")]
+    # Last on purpose: on SQLite a migration that rebuilds sender_broadcast (AddField, AlterField)
+    # drops these triggers; such a migration must come before this one, or re-create them.
+    dependencies = [("sender", "0007_broadcast_origin")]
 
     operations = [
         migrations.RunPython(run({"sqlite": SQLITE, "postgresql": POSTGRES}),

@@ -79,7 +79,7 @@ def backwards(apps, schema_editor):
 class Migration(migrations.Migration):
 
     dependencies = [
-        ("sender", "0005_broadcast_text_search"),
+        ("sender", "0004_rate_windows"),
         ("sender_sms", "0001_initial"),
     ]
 
