@@ -24,6 +24,8 @@ def _gateway(request: HttpRequest, name: str) -> SmsGateway | None:
 
 def _fields(request: HttpRequest, fields: dict) -> dict[str, str]:
     params = {k: v for k, v in request.GET.items() if k != "key"}
+    if "json" not in (request.content_type or ""):
+        params.update(request.POST.items())
     return parse_push(fields or {}, request.content_type or "", request.body, params)
 
 

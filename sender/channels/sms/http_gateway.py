@@ -17,7 +17,6 @@ from collections import Counter
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
-from urllib.parse import parse_qsl
 
 import httpx
 from django.utils.translation import gettext as _
@@ -145,7 +144,8 @@ def map_status(spec: Spec, word: str) -> tuple[str, str]:
 
 
 def parse_push(fields: Mapping[str, str], content_type: str, body: bytes, params: Mapping[str, str]) -> dict[str, str]:
-    """Our names → values from a push (JSON, form or query parameters), by the gateway's field names."""
+    """Our names → values from a push, by the gateway's field names. `params`: the query and
+    form fields; a JSON body adds its own (nested fields by dotted path)."""
     data: dict[str, Any] = dict(params)
     if "json" in content_type:
         try:
@@ -153,8 +153,6 @@ def parse_push(fields: Mapping[str, str], content_type: str, body: bytes, params
         except ValueError:
             loaded = {}
         data.update(loaded if isinstance(loaded, dict) else {})
-    else:
-        data.update(parse_qsl(body.decode("utf-8", "replace")))
     return {ours: str(value) for ours, theirs in fields.items() if (value := dig(data, theirs)) not in (None, "")}
 
 
