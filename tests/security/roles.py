@@ -17,6 +17,8 @@ from sender.audience.models import Customer, ExternalSubject
 from sender.audience.optout import unsubscribe_token
 from sender.audience.selection import Selection
 from sender.channels import Draft
+from sender.channels.sms.models import SmsGateway
+from sender.channels.sms.samples import TWILIO
 from sender.models import MessageRecipient
 from sender.pipeline import deliver
 from sender.pipeline.commit import commit
@@ -65,6 +67,7 @@ def world(db, settings) -> dict:
     scheduled, _preview = schedule(Selection.parse({"recipients.customer": {"ids": [customer.pk]}}), users[SENDER],
                                    ["storage"], Draft(body="Later"), timezone.now() + timedelta(days=2), "later")
     tokens = {role: create_token(user, role)[1] for role, user in users.items()}
+    SmsGateway.objects.create(name="twilio", **TWILIO, push_secret_env="SENDER_TEST_PUSH_KEY")  # secret never sent
     return {
         "users": users, "tokens": tokens, "customer": customer, "supplier": supplier, "broadcast": broadcast,
         "sent": sent, "attachment": attachment, "scheduled": scheduled,

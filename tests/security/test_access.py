@@ -49,12 +49,15 @@ PUBLIC = {
     "sender:health",                   # for load balancers; says nothing about messages
     "sender:unsubscribe",          # a signed token in the link is the proof
     "telegram:webhook",                # Telegram's secret header is the proof
+    "sender:sms_status_hook",          # SMS pushes: the gateway's secret (?key= or HMAC) is the proof
+    "sender:sms_incoming_hook",
     "sender_api:openapi",              # the API's description, no data
     "sender:start",                    # a recipient's invitation landing page (signed token)
 }
 # Views exempt from CSRF because no cookie authenticates them: the API (bearer tokens),
-# mail providers' one-click unsubscribe (signed token), Telegram's webhook (secret header).
-CSRF_EXEMPT_PREFIXES = ("/api/v1/", "/unsubscribe/", "/telegram/webhook/")
+# mail providers' one-click unsubscribe (signed token), Telegram's webhook (secret header),
+# SMS gateways' pushes (a secret per gateway).
+CSRF_EXEMPT_PREFIXES = ("/api/v1/", "/unsubscribe/", "/telegram/webhook/", "/hooks/sms/")
 ALL = list(routes())
 
 
@@ -174,6 +177,7 @@ ARGS = {
     "sender:inbox_thumbnail": {"sent_id": "sent", "pk": "attachment"},
     "sender:inbox_invite": {"label": "recipients.customer", "pk": "customer"},
     "sender_api:api_not_found": {"rest": "broadcasts/abc"},
+    "sender:sms_status_hook": {"gateway": "twilio"}, "sender:sms_incoming_hook": {"gateway": "twilio"},
 }
 
 STATUS = {
@@ -190,6 +194,8 @@ STATUS = {
     "sender_api:openapi":             "200/405      200/405      200/405      200/405      200/405      200/405",
     "sender:unsubscribe":         "200/200      200/200      200/200      200/200      200/200      200/200",
     "telegram:webhook":               "405/403      405/403      405/403      405/403      405/403      405/403",
+    "sender:sms_status_hook":         "403/403      403/403      403/403      403/403      403/403      403/403",
+    "sender:sms_incoming_hook":       "403/403      403/403      403/403      403/403      403/403      403/403",
     # where a login lands: staff on the dashboard, everyone else in the inbox
     "sender:start":                   "login/login  inbox/inbox  inbox/inbox  302/302      302/302      302/302",
     # the API (bearer tokens): staff only; sending needs the permission; own broadcasts unless admin
