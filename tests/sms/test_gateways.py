@@ -199,3 +199,25 @@ def test_a_reply_push_is_stored_once_and_linked(sender_user, twilio, gateways_me
         assert client.post("/hooks/sms/twilio/incoming/?key=push-key", reply).status_code == 200
     stored = IncomingMessage.objects.get()
     assert (stored.text, stored.sender, stored.message_sent_id) == ("Grazie", person.phone, sent.pk)
+
+
+def test_skebby_as_a_gateway_kind_sends_batches_and_fails_over_to_twilio(sender_user, skebby, twilio, settings,
+                                                                        monkeypatch, run_worker):
+    monkeypatch.setenv("SKEBBY_PASSWORD", "sandbox")
+    monkeypatch.setenv("TWILIO_TOKEN", "s3cret")
+    settings.SENDER = sms_settings(settings, skebby.url, backend="gateways")
+    SmsGateway.objects.create(name="skebby", kind=SmsGateway.Kind.SKEBBY, url=skebby.url, username="sandbox",
+                              secret_env="SKEBBY_PASSWORD", batch_size=3, priority=1, price_per_segment=Decimal("0.065"))
+    twilio_gateway(twilio.url, priority=2)
+    people = customers(7)
+    sent = send(sender_user, body="Ciao")
+    settle(run_worker)
+    assert skebby.calls("POST sms") == 3 and skebby.state.summary()["messages"] == 7 and twilio.received == {}
+    prices = set(SmsDispatch.objects.filter(recipient__message_sent=sent).values_list("gateway__name", "price"))
+    assert prices == {("skebby", Decimal("0.0650"))}
+
+    SmsGateway.objects.filter(name="skebby").update(url="http://127.0.0.1:9/")  # nothing listens there
+    again = send(sender_user, body="Di nuovo")
+    settle(run_worker)
+    assert twilio.received == {c.phone: 1 for c in people}
+    assert MessageRecipient.objects.filter(message_sent=again, status=Status.SUCCESS).count() == 7
