@@ -38,6 +38,9 @@ DEFAULTS: dict[str, Any] = {
     "ATTACHMENT_SENDFILE": None,
     # The send method whose SMTP settings carry account emails (invitations, password resets).
     "ACCOUNT_EMAIL_METHOD": "email",
+    # Incoming SMS handlers, first match wins (sender/pipeline/answers.py): {"pattern": regex |
+    # "keywords": [...] | "match": "dotted.predicate", "handler": "dotted.path"}. Keep the STOP one.
+    "SMS_HANDLERS": [{"match": "sender.audience.optout.is_stop_word", "handler": "sender.pipeline.answers.opt_out"}],
 }
 
 

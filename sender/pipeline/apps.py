@@ -9,4 +9,4 @@ class PipelineConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
 
     def ready(self) -> None:
-        from sender.pipeline import progress  # noqa: F401  (app loading: connects the receipts receiver)
+        from sender.pipeline import answers, progress  # noqa: F401  (app loading: connects the receivers)

@@ -90,11 +90,12 @@ def client_for(gateway: SmsGateway, message_type: str = "GP", encoding: str = "g
 
 
 def deliver(alias: str, rows: Sequence[MessageRecipient], text: str, order_ref, message_type: str = "GP",
-            encoding: str = "gsm", max_segments: int = 7) -> list[Outcome]:
-    """Send `rows` through the enabled gateways of `alias`, in priority order, failing over.
+            encoding: str = "gsm", max_segments: int = 7, prefer: str = "") -> list[Outcome]:
+    """Send `rows` through the enabled gateways of `alias`, in priority order (`prefer` first:
+    an answer goes back the way the reply came), failing over.
     `order_ref(chunk)` names a batch (the same rows, the same name). Raises DeliveryError
     when nothing went out and the rows may be tried again later."""
-    gateways = list(SmsGateway.objects.filter(method=alias, enabled=True))
+    gateways = sorted(SmsGateway.objects.filter(method=alias, enabled=True), key=lambda g: g.name != prefer)
     if not gateways:
         raise DeliveryError(_("No SMS gateway is enabled for the send method %(alias)s.") % {"alias": alias})
     done = {d.recipient_id: d for d in SmsDispatch.objects.filter(recipient__in=list(rows)).select_related("gateway")}

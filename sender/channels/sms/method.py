@@ -141,7 +141,7 @@ class SmsMethod(BaseMethod):
         encoding = "ucs2" if info.encoding == "UCS-2" else "gsm"
         if self.options["backend"] == "gateways":
             return gateways.deliver(self.alias, rows, info.text, order_id, self.message_type, encoding,
-                                    int(self.options["max_segments"]))
+                                    int(self.options["max_segments"]), message.extra.get("gateway", ""))
         # One reason per order: record() then writes each order's rows (and their gateway_ref) in one UPDATE.
         waiting = _("Accepted by the gateway (order %(order)s); waiting for the delivery report.")
         outcomes: list[Outcome] = []
