@@ -17,6 +17,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from functools import cache
 
+from django.contrib.auth.models import AbstractBaseUser
 from django.db import transaction
 from django.dispatch import receiver
 from django.utils.module_loading import import_string
@@ -85,16 +86,20 @@ def route(messages: Iterable[IncomingMessage]) -> int:
     return handled
 
 
-def respond(message: IncomingMessage, text: str) -> Broadcast | None:
-    """Answer a reply with a broadcast to its sender's record, through the gateway it came by."""
+def respond(message: IncomingMessage, text: str, user: AbstractBaseUser | None = None,
+            key: str = "") -> Broadcast | None:
+    """Answer a reply with a broadcast to its sender's record, through the gateway it came by,
+    sent by `user` (a handler: the sender of the answered broadcast). SelectionError or
+    PermissionDenied when `user` may not send to that record."""
     if message.message_sent_id is None or message.content_type_id is None:
         logger.info("SMS reply %s is from a number we never wrote to: not answered", message.pk)
         return None
-    answered = MessageSent.objects.select_related("broadcast__sender").get(pk=message.message_sent_id)
+    if user is None:
+        user = MessageSent.objects.select_related("broadcast__sender").get(pk=message.message_sent_id).broadcast.sender
     label = message.content_type.app_label + "." + message.content_type.model
     with transaction.atomic():
-        broadcast = commit(Selection.parse({label: {"ids": [message.object_id]}}), answered.broadcast.sender,
-                           [message.method], Draft(body=text), f"reply-{message.pk}-{uuid.uuid4().hex[:16]}")
+        broadcast = commit(Selection.parse({label: {"ids": [message.object_id]}}), user, [message.method],
+                           Draft(body=text), key or f"reply-{message.pk}-{uuid.uuid4().hex[:16]}")
         gateway = came_by(message)
         if gateway:
             sent = broadcast.sents.get()

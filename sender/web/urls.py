@@ -11,6 +11,7 @@ from sender.web.views import (
     picker,
     reports,
     schedules,
+    sms,
     unsubscribe,
 )
 
@@ -31,6 +32,7 @@ urlpatterns = [
     path("history/", history.history, name="history"),
     path("recipients/<str:label>/<str:pk>/history/", history.recipient_history, name="recipient_history"),
     path("telegram/", include("sender.web.telegram.urls")),
+    path("replies/<int:pk>/answer/", sms.answer_reply, name="sms_answer"),
     path("hooks/sms/<slug:gateway>/status/", sms_hooks.status, name="sms_status_hook"),
     path("hooks/sms/<slug:gateway>/incoming/", sms_hooks.incoming, name="sms_incoming_hook"),
     path("reports/", reports.report, name="report"),

@@ -21,6 +21,7 @@ from sender.audience.registry import recipient_models
 from sender.audience.resolve import visible
 from sender.audience.selection import Selection
 from sender.channels import Draft
+from sender.models import IncomingMessage
 from sender.pipeline.commit import commit
 from sender.pipeline.models import ScheduledBroadcast
 from sender.web.routing import websocket_urlpatterns
@@ -121,14 +122,17 @@ def others_objects(sender_user):
                        Draft(body="Hi", attachments=(attachment,)), "idor")
     schedule = ScheduledBroadcast.objects.create(sender=sender_user, send_at=timezone.now() + timedelta(hours=1),
                                                  idempotency_key="idor-later", body="Later", methods=["storage"])
-    return {"broadcast": broadcast, "attachment": attachment, "sent": broadcast.sents.get(), "schedule": schedule}
+    reply = IncomingMessage.objects.create(method="sms", gateway_id="idor", sender="+393471234567", text="Hi",
+                                           received_at=timezone.now(), message_sent=broadcast.sents.get())
+    return {"broadcast": broadcast, "attachment": attachment, "sent": broadcast.sents.get(), "schedule": schedule,
+            "reply": reply}
 
 
 # Each object view of the core, with the object its id names.
 OBJECT_VIEWS = {
     "sender:broadcast": "broadcast", "sender:cancel": "broadcast", "sender:broadcast_csv": "broadcast",
     "sender:retry": "broadcast", "sender:attachment": "attachment", "sender:thumbnail": "attachment",
-    "sender:schedule": "schedule", "sender:schedule_cancel": "schedule",
+    "sender:schedule": "schedule", "sender:schedule_cancel": "schedule", "sender:sms_answer": "reply",
 }
 
 
@@ -177,6 +181,7 @@ ARGS = {
     "sender:inbox_thumbnail": {"sent_id": "sent", "pk": "attachment"},
     "sender:inbox_invite": {"label": "recipients.customer", "pk": "customer"},
     "sender_api:api_not_found": {"rest": "broadcasts/abc"},
+    "sender:sms_answer": {"pk": "sms_reply"},
     "sender:sms_status_hook": {"gateway": "twilio"}, "sender:sms_incoming_hook": {"gateway": "twilio"},
 }
 
@@ -231,6 +236,7 @@ STATUS = {
     "sender:report":                  "login/login  403/403      403/403    200/200      200/200      200/200",
     "sender:invoice":                 "login/login  403/403      403/403    405/403      405/403      405/302",
     "sender:inbox_invite":            "login/login  403/403      403/403    405/302      405/302      405/302",
+    "sender:sms_answer":              "login/login  403/403      403/403    405/404      405/302      405/302",
     "telegram:chat":                  "login/login  403/403      403/403    200/400      200/400      200/400",
     "telegram:deep_link":             "login/login  403/403      403/403    405/302      405/302      405/302",
     # sending: staff with the send permission (a viewer gets the "you cannot send" page)

@@ -6,7 +6,7 @@ import pytest
 
 from sender.audience.models import OptOut
 from sender.channels.sms.models import SmsDispatch
-from sender.models import Broadcast, MessageRecipient
+from sender.models import Broadcast, IncomingMessage, MessageRecipient
 from sender.pipeline.answers import Reply
 from tests.factories import customers
 from tests.sms.test_delivery import send, settle
@@ -62,3 +62,20 @@ def test_stop_pushed_by_a_gateway_opts_the_number_out(sender_user, twilio, handl
     push(client, "twilio", "SMstop", person.phone, "STOP")
     assert OptOut.objects.filter(method="sms", address=person.phone).exists()
     assert Broadcast.objects.count() == 1  # STOP is not answered
+
+
+def test_staff_answer_a_reply_from_the_broadcast_page(sender_user, twilio, handlers, run_worker, client):  # noqa: F811
+    twilio_gateway(twilio.url)
+    person = customers(1)[0]
+    sent = send(sender_user, body="Ciao")
+    settle(run_worker)
+    push(client, "twilio", "SMq", person.phone, "Can I come tomorrow?")
+    client.force_login(sender_user)
+    page = client.get(f"/broadcasts/{sent.broadcast_id}/").content.decode()
+    reply = IncomingMessage.objects.get()
+    assert f'action="/replies/{reply.pk}/answer/"' in page
+    done = client.post(f"/replies/{reply.pk}/answer/", {"body": "Yes, from 9.", "idempotency_key": "a1"}, follow=True)
+    assert "Your answer is on its way." in done.content.decode()
+    settle(run_worker)
+    assert twilio.texts[-1] == "Yes, from 9." and twilio.received[person.phone] == 2
+    assert Broadcast.objects.get(body="Yes, from 9.").sender == sender_user

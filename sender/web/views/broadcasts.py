@@ -27,6 +27,7 @@ def broadcast_detail(request: HttpRequest, pk: int) -> HttpResponse:
     active = any(sent.status in ACTIVE for sent in broadcast.sents.all())
     may_cancel = active and (broadcast.sender_id == request.user.pk or request.user.is_superuser)
     return render(request, "sender/broadcast.html", {"broadcast": broadcast, "may_cancel": may_cancel,
+                                                     "can_send": can_send(request.user),
                                                      **recipient_rows(request, broadcast)})
 
 
