@@ -10,7 +10,7 @@ from sender.models import Broadcast, IncomingMessage, MessageRecipient
 from sender.pipeline.answers import Reply
 from tests.factories import customers
 from tests.sms.test_delivery import send, settle
-from tests.sms.test_gateways import gateways_method, twilio, twilio_gateway, vonage, vonage_gateway  # noqa: F401
+from tests.sms.test_gateways import twilio_gateway, vonage_gateway
 
 HOURS = "We are open 9-18."
 
@@ -20,7 +20,7 @@ def opening_hours(reply: Reply) -> None:
 
 
 @pytest.fixture
-def handlers(settings, gateways_method):  # noqa: F811
+def handlers(settings, gateways_method):
     settings.SENDER = {**settings.SENDER, "SMS_HANDLERS": [
         {"match": "sender.audience.optout.is_stop_word", "handler": "sender.pipeline.answers.opt_out"},
         {"pattern": r"^\s*hours\b", "handler": "tests.sms.test_answers.opening_hours"},
@@ -33,7 +33,7 @@ def push(client, gateway: str, sid: str, number: str, text: str) -> None:
     assert response.status_code == 200
 
 
-def test_a_handler_answers_through_the_gateway_the_reply_came_by(sender_user, twilio, vonage, handlers,  # noqa: F811
+def test_a_handler_answers_through_the_gateway_the_reply_came_by(sender_user, twilio, vonage, handlers,
                                                                  run_worker, client):
     vonage_gateway(vonage.url, priority=1)
     twilio_gateway(twilio.url, priority=2)
@@ -54,7 +54,7 @@ def test_a_handler_answers_through_the_gateway_the_reply_came_by(sender_user, tw
     assert SmsDispatch.objects.get(recipient=row).gateway.name == "twilio"
 
 
-def test_stop_pushed_by_a_gateway_opts_the_number_out(sender_user, twilio, handlers, run_worker, client):  # noqa: F811
+def test_stop_pushed_by_a_gateway_opts_the_number_out(sender_user, twilio, handlers, run_worker, client):
     twilio_gateway(twilio.url)
     person = customers(1)[0]
     send(sender_user, body="Ciao")
@@ -64,7 +64,7 @@ def test_stop_pushed_by_a_gateway_opts_the_number_out(sender_user, twilio, handl
     assert Broadcast.objects.count() == 1  # STOP is not answered
 
 
-def test_staff_answer_a_reply_from_the_broadcast_page(sender_user, twilio, handlers, run_worker, client):  # noqa: F811
+def test_staff_answer_a_reply_from_the_broadcast_page(sender_user, twilio, handlers, run_worker, client):
     twilio_gateway(twilio.url)
     person = customers(1)[0]
     sent = send(sender_user, body="Ciao")

@@ -2,14 +2,11 @@
 samples, secrets kept as environment names, and "send a test SMS" against a loopback fake."""
 
 import json
-
-import pytest
 from django.contrib.auth.models import Permission, User
 from django.test import Client
 
 from sender.channels.sms.models import SmsGateway
 from sender.channels.sms.samples import TWILIO
-from tests.sms.providers import Provider
 
 ADD = "/admin/sender_sms/smsgateway/add/"
 LIST = "/admin/sender_sms/smsgateway/"
@@ -32,13 +29,6 @@ def form(**changes) -> dict:
         data[key] = json.dumps(value) if isinstance(value, dict) else value
     data["per_number"] = "on"
     return {**data, **changes}
-
-
-@pytest.fixture
-def twilio():
-    fake = Provider("twilio")
-    yield fake
-    fake.stop()
 
 
 def test_only_holders_of_the_permission_see_gateways(db):

@@ -5,41 +5,14 @@ import hashlib
 import hmac
 from decimal import Decimal
 
-import pytest
-from django.test import override_settings
-
 from sender.channels.sms.models import PendingPush, SmsDispatch, SmsGateway
 from sender.channels.sms.samples import TWILIO, VONAGE
 from sender.models import IncomingMessage, MessageRecipient, MessageSent
 from tests.factories import customers
 from tests.sms.conftest import sms_settings
-from tests.sms.providers import Provider
 from tests.sms.test_delivery import send, settle
 
 Status = MessageRecipient.Status
-
-
-@pytest.fixture
-def twilio():
-    fake = Provider("twilio")
-    yield fake
-    fake.stop()
-
-
-@pytest.fixture
-def vonage():
-    fake = Provider("vonage", user="vkey", secret="vsecret")
-    yield fake
-    fake.stop()
-
-
-@pytest.fixture
-def gateways_method(settings, monkeypatch):
-    monkeypatch.setenv("TWILIO_TOKEN", "s3cret")
-    monkeypatch.setenv("VONAGE_SECRET", "vsecret")
-    monkeypatch.setenv("PUSH_KEY", "push-key")
-    with override_settings(SENDER=sms_settings(settings, "http://127.0.0.1:9/", backend="gateways")):
-        yield
 
 
 def make(sample: dict, name: str, url: str, **fields) -> SmsGateway:
