@@ -2,6 +2,7 @@
 samples, secrets kept as environment names, and "send a test SMS" against a loopback fake."""
 
 import json
+
 from django.contrib.auth.models import Permission, User
 from django.test import Client
 
