@@ -194,3 +194,15 @@ def test_skebby_as_a_gateway_kind_sends_batches_and_fails_over_to_twilio(sender_
     settle(run_worker)
     assert twilio.received == {c.phone: 1 for c in people}
     assert MessageRecipient.objects.filter(message_sent=again, status=Status.SUCCESS).count() == 7
+
+
+def test_refused_keys_send_the_batch_to_the_next_gateway_not_fail_every_number(
+        sender_user, twilio, vonage, gateways_method, run_worker, monkeypatch):
+    monkeypatch.setenv("TWILIO_TOKEN", "expired")
+    twilio_gateway(twilio.url, priority=1)
+    vonage_gateway(vonage.url, priority=2)
+    people = customers(3)
+    sent = send(sender_user, body="Ciao")
+    settle(run_worker)
+    assert twilio.received == {} and vonage.received == {c.phone: 1 for c in people}
+    assert MessageRecipient.objects.filter(message_sent=sent, status=Status.SUCCESS).count() == 3

@@ -6,7 +6,7 @@ answer is read with dotted paths ("messages.0.message-id"), and pushes are parse
 names. The only module that speaks such a provider's HTTP; it knows no model.
 
 Errors become `DeliveryError`: `permanent` when the provider refused for good, transient
-(the batch may go to the next gateway) for connection failures, 5xx, 429 and the provider
+(the batch may go to the next gateway) for connection failures, 5xx, 401/403, 429 and the provider
 words listed as `failover_words` (no credit, throttled). `LostAnswer` says the request may
 have gone out: the caller must not send it again elsewhere.
 """
@@ -125,7 +125,8 @@ def read_answer(spec: Spec, status_code: int, data: Any) -> str:
     if not ok:
         error = dig(data, spec.error_path) if spec.error_path else None
         detail = str(error or word or (str(data)[:200] if data else status_code))
-        transient = status_code >= 500 or status_code == 429 or word in spec.failover_words
+        # refused keys are the gateway's problem, not the number's: another gateway may take it
+        transient = status_code >= 500 or status_code in (401, 403, 429) or word in spec.failover_words
         raise DeliveryError(_("%(gateway)s refused the SMS: %(detail)s") % {"gateway": spec.name, "detail": detail},
                             permanent=not transient)
     message_id = dig(data, spec.id_path) if spec.id_path else None
