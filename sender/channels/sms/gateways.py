@@ -68,11 +68,13 @@ def problems(gateway: SmsGateway) -> list[str]:
 
 
 class _Skebby:
-    """Skebby through its own client, speaking like HttpGateway: one order id per batch."""
+    """Skebby through its own client, speaking like HttpGateway: one order id per batch. One
+    retry: after a lost answer the client asks Skebby whether the order exists, so a batch
+    that did go out is recognised instead of being ended `unknown`."""
 
     def __init__(self, gateway: SmsGateway, message_type: str, encoding: str, max_segments: int):
         self.client = SkebbyClient(gateway.url, gateway.username, os.environ.get(gateway.secret_env, ""),
-                                   timeout=gateway.timeout, retries=0)
+                                   timeout=gateway.timeout, retries=1, backoff=0.5, backoff_max=2)
         self.message_type, self.encoding, self.max_segments = message_type, encoding, max_segments
 
     def send(self, numbers: list[str], text: str, sender: str, ref: str) -> str:

@@ -2,6 +2,8 @@
 adds, edits and tests them. A gateway that cannot build a request or read its sample answer
 is refused with the reason; secrets appear only as the names of environment variables."""
 
+import uuid
+
 from django import forms
 from django.contrib import admin, messages
 from django.core.exceptions import ValidationError
@@ -82,7 +84,8 @@ class SmsGatewayAdmin(ManagedByPermission, admin.ModelAdmin):
         for gateway in queryset:
             client = gateways.client_for(gateway)
             try:
-                ref = client.send([form.cleaned_data["number"]], form.cleaned_data["text"], gateway.sender_id, "test")
+                ref = client.send([form.cleaned_data["number"]], form.cleaned_data["text"], gateway.sender_id,
+                                  uuid.uuid4().hex)
             except DeliveryError as exc:
                 self.message_user(request, _("%(gateway)s: not sent: %(error)s") % {"gateway": gateway, "error": exc},
                                   messages.ERROR)
