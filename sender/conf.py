@@ -46,6 +46,9 @@ DEFAULTS: dict[str, Any] = {
     "RATE_LIMITER": {"BACKEND": "sender.ratewindow.DatabaseLimiter"},
     # The account sends from code (sender.send_text...) are recorded under when no user is given.
     "SYSTEM_USER": "sender-system",
+    # Incoming SMS handlers, first match wins (sender/pipeline/answers.py): {"pattern": regex |
+    # "keywords": [...] | "match": "dotted.predicate", "handler": "dotted.path"}. Keep the STOP one.
+    "SMS_HANDLERS": [{"match": "sender.audience.optout.is_stop_word", "handler": "sender.pipeline.answers.opt_out"}],
 }
 
 

@@ -9,5 +9,5 @@ class AudienceConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
 
     def ready(self) -> None:
-        # App loading: registers the system checks and the receiver that turns STOP replies into opt-outs.
-        from sender.audience import checks, receivers  # noqa: F401
+        # App loading: registers the system checks (STOP replies are an SMS handler: pipeline/answers.py).
+        from sender.audience import checks  # noqa: F401

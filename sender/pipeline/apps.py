@@ -12,7 +12,7 @@ class PipelineConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
 
     def ready(self) -> None:
-        from sender.pipeline import progress  # noqa: F401  (app loading: connects the receipts receiver)
+        from sender.pipeline import answers, progress  # noqa: F401  (app loading: connects the receivers)
 
         # A task worker that stops (SIGTERM, end of --batch) ends its database sessions
         # itself, so PostgreSQL is not left with sessions until it notices the socket closed

@@ -1,5 +1,7 @@
 from django.urls import include, path
 
+from sender.channels.sms import hooks as sms_hooks
+
 from sender.web.views import (
     broadcasts,
     compose,
@@ -9,6 +11,7 @@ from sender.web.views import (
     picker,
     reports,
     schedules,
+    sms,
     unsubscribe,
 )
 
@@ -30,6 +33,9 @@ urlpatterns = [
     path("history/", history.history, name="history"),
     path("recipients/<str:label>/<str:pk>/history/", history.recipient_history, name="recipient_history"),
     path("telegram/", include("sender.web.telegram.urls")),
+    path("replies/<int:pk>/answer/", sms.answer_reply, name="sms_answer"),
+    path("hooks/sms/<slug:gateway>/status/", sms_hooks.status, name="sms_status_hook"),
+    path("hooks/sms/<slug:gateway>/incoming/", sms_hooks.incoming, name="sms_incoming_hook"),
     path("reports/", reports.report, name="report"),
     path("reports/invoice/", reports.invoice, name="invoice"),
     path("reports/invoice/undo/", reports.uninvoice, name="uninvoice"),

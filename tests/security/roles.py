@@ -6,6 +6,7 @@ from datetime import timedelta
 
 import pytest
 from django.contrib.auth.models import Group, User
+from django.contrib.contenttypes.models import ContentType
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.test import Client
 from django.utils import timezone
@@ -17,7 +18,9 @@ from sender.audience.models import Customer, ExternalSubject
 from sender.audience.optout import unsubscribe_token
 from sender.audience.selection import Selection
 from sender.channels import Draft
-from sender.models import MessageRecipient
+from sender.channels.sms.models import SmsGateway
+from sender.channels.sms.samples import TWILIO
+from sender.models import IncomingMessage, MessageRecipient
 from sender.pipeline import deliver
 from sender.pipeline.commit import commit
 from sender.pipeline.scheduling import schedule
@@ -65,10 +68,15 @@ def world(db, settings) -> dict:
     scheduled, _preview = schedule(Selection.parse({"recipients.customer": {"ids": [customer.pk]}}), users[SENDER],
                                    ["storage"], Draft(body="Later"), timezone.now() + timedelta(days=2), "later")
     tokens = {role: create_token(user, role)[1] for role, user in users.items()}
+    SmsGateway.objects.create(name="twilio", **TWILIO, push_secret_env="SENDER_TEST_PUSH_KEY")  # secret never sent
+    sms_reply = IncomingMessage.objects.create(method="sms", gateway_id="r1", sender="+393471234567", text="Hours?",
+                                               received_at=timezone.now(), message_sent=sent,
+                                               content_type=ContentType.objects.get_for_model(customer),
+                                               object_id=str(customer.pk))
     return {
         "users": users, "tokens": tokens, "customer": customer, "supplier": supplier, "broadcast": broadcast,
         "sent": sent, "attachment": attachment, "scheduled": scheduled,
-        "sender_token": users[SENDER].api_tokens.get(), "unsubscribe": unsubscribe_token("email", CUSTOMER_EMAIL),
+        "sender_token": users[SENDER].api_tokens.get(), "sms_reply": sms_reply, "unsubscribe": unsubscribe_token("email", CUSTOMER_EMAIL),
     }
 
 

@@ -21,6 +21,7 @@ from sender.audience.registry import recipient_models
 from sender.audience.resolve import visible
 from sender.audience.selection import Selection
 from sender.channels import Draft
+from sender.models import IncomingMessage
 from sender.pipeline.commit import commit
 from sender.pipeline.models import ScheduledBroadcast
 from sender.web.routing import websocket_urlpatterns
@@ -49,12 +50,15 @@ PUBLIC = {
     "sender:health",                   # for load balancers; says nothing about messages
     "sender:unsubscribe",          # a signed token in the link is the proof
     "telegram:webhook",                # Telegram's secret header is the proof
+    "sender:sms_status_hook",          # SMS pushes: the gateway's secret (?key= or HMAC) is the proof
+    "sender:sms_incoming_hook",
     "sender_api:openapi",              # the API's description, no data
     "sender:start",                    # a recipient's invitation landing page (signed token)
 }
 # Views exempt from CSRF because no cookie authenticates them: the API (bearer tokens),
-# mail providers' one-click unsubscribe (signed token), Telegram's webhook (secret header).
-CSRF_EXEMPT_PREFIXES = ("/api/v1/", "/unsubscribe/", "/telegram/webhook/")
+# mail providers' one-click unsubscribe (signed token), Telegram's webhook (secret header),
+# SMS gateways' pushes (a secret per gateway).
+CSRF_EXEMPT_PREFIXES = ("/api/v1/", "/unsubscribe/", "/telegram/webhook/", "/hooks/sms/")
 ALL = list(routes())
 
 
@@ -118,7 +122,10 @@ def others_objects(sender_user):
                        Draft(body="Hi", attachments=(attachment,)), "idor")
     schedule = ScheduledBroadcast.objects.create(sender=sender_user, send_at=timezone.now() + timedelta(hours=1),
                                                  idempotency_key="idor-later", body="Later", methods=["storage"])
-    return {"broadcast": broadcast, "attachment": attachment, "sent": broadcast.sents.get(), "schedule": schedule}
+    reply = IncomingMessage.objects.create(method="sms", gateway_id="idor", sender="+393471234567", text="Hi",
+                                           received_at=timezone.now(), message_sent=broadcast.sents.get())
+    return {"broadcast": broadcast, "attachment": attachment, "sent": broadcast.sents.get(), "schedule": schedule,
+            "reply": reply}
 
 
 # Each object view of the core, with the object its id names.
@@ -126,6 +133,7 @@ OBJECT_VIEWS = {
     "sender:broadcast": "broadcast", "sender:cancel": "broadcast", "sender:broadcast_csv": "broadcast",
     "sender:retry": "broadcast", "sender:attachment": "attachment", "sender:thumbnail": "attachment",
     "sender:schedule": "schedule", "sender:schedule_cancel": "schedule", "sender:resume": "broadcast",
+    "sender:sms_answer": "reply",
 }
 
 
@@ -176,6 +184,8 @@ ARGS = {
     "sender:inbox_thumbnail": {"sent_id": "sent", "pk": "attachment"},
     "sender:inbox_invite": {"label": "recipients.customer", "pk": "customer"},
     "sender_api:api_not_found": {"rest": "broadcasts/abc"},
+    "sender:sms_answer": {"pk": "sms_reply"},
+    "sender:sms_status_hook": {"gateway": "twilio"}, "sender:sms_incoming_hook": {"gateway": "twilio"},
 }
 
 STATUS = {
@@ -192,6 +202,8 @@ STATUS = {
     "sender_api:openapi":             "200/405      200/405      200/405      200/405      200/405      200/405",
     "sender:unsubscribe":         "200/200      200/200      200/200      200/200      200/200      200/200",
     "telegram:webhook":               "405/403      405/403      405/403      405/403      405/403      405/403",
+    "sender:sms_status_hook":         "403/403      403/403      403/403      403/403      403/403      403/403",
+    "sender:sms_incoming_hook":       "403/403      403/403      403/403      403/403      403/403      403/403",
     # where a login lands: staff on the dashboard, everyone else in the inbox
     "sender:start":                   "login/login  inbox/inbox  inbox/inbox  302/302      302/302      302/302",
     # the API (bearer tokens): staff only; sending needs the permission; own broadcasts unless admin
@@ -231,6 +243,7 @@ STATUS = {
     "sender:invoice":                 "login/login  403/403      403/403    405/403      405/403      405/302",
     "sender:uninvoice":               "login/login  403/403      403/403    405/403      405/403      405/302",
     "sender:inbox_invite":            "login/login  403/403      403/403    405/302      405/302      405/302",
+    "sender:sms_answer":              "login/login  403/403      403/403    405/404      405/302      405/302",
     "telegram:chat":                  "login/login  403/403      403/403    200/400      200/400      200/400",
     "telegram:deep_link":             "login/login  403/403      403/403    405/302      405/302      405/302",
     # sending: staff with the send permission (a viewer gets the "you cannot send" page)

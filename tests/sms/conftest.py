@@ -7,6 +7,7 @@ from django.test import override_settings
 from django.utils import timezone
 
 from sender.dev.sandbox.skebby import SkebbySandbox, SkebbyState
+from tests.sms.providers import Provider
 
 
 def sms_settings(settings, url: str, **options) -> dict:
@@ -57,3 +58,27 @@ def time_passes(seconds: float, sandbox: Skebby | None = None) -> None:
     now = timezone.now()
     DBTaskResult.objects.filter(status="READY", run_after__gt=now).update(run_after=now)
     GatewayOrder.objects.filter(open=True).update(next_poll_at=now - timedelta(seconds=1))
+
+
+@pytest.fixture
+def twilio():
+    fake = Provider("twilio")
+    yield fake
+    fake.stop()
+
+
+@pytest.fixture
+def vonage():
+    fake = Provider("vonage", user="vkey", secret="vsecret")
+    yield fake
+    fake.stop()
+
+
+@pytest.fixture
+def gateways_method(settings, monkeypatch):
+    """The `sms` method sends through the SmsGateway rows; their secrets in the environment."""
+    monkeypatch.setenv("TWILIO_TOKEN", "s3cret")
+    monkeypatch.setenv("VONAGE_SECRET", "vsecret")
+    monkeypatch.setenv("PUSH_KEY", "push-key")
+    with override_settings(SENDER=sms_settings(settings, "http://127.0.0.1:9/", backend="gateways")):
+        yield

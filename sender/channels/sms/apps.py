@@ -7,3 +7,6 @@ class SmsConfig(AppConfig):
     label = "sender_sms"
     verbose_name = _("SMS")
     default_auto_field = "django.db.models.BigAutoField"
+
+    def ready(self) -> None:
+        from sender.channels.sms import receivers  # noqa: F401  (connects the signal receivers)

@@ -26,6 +26,7 @@ from django.utils.translation import gettext_lazy, ngettext
 from phonenumbers import PhoneNumberFormat, PhoneNumberType
 
 from sender.channels.base import RETRY, BaseMethod, Draft, Outcome
+from sender.channels.sms import gateways
 from sender.channels.sms import text as sms_text
 from sender.channels.sms.backends import BaseSmsBackend, Sms, load_backend
 from sender.channels.sms.gateway import MESSAGE_TYPES, GatewayRefused, max_length
@@ -172,6 +173,9 @@ class SmsMethod(BaseMethod):
         the error is raised so the batch waits as long as the gateway asked."""
         info = self.text(message.broadcast.body, bool(message.extra.get("transliterate")))
         encoding = "ucs2" if info.encoding == "UCS-2" else "gsm"
+        if self.options["backend"] == "gateways":
+            return gateways.deliver(self.alias, rows, info.text, order_id, self.message_type, encoding,
+                                    int(self.options["max_segments"]), message.extra.get("gateway", ""))
         # One reason per order: record() then writes each order's rows (and their gateway_ref) in one UPDATE.
         waiting = _("Accepted by the gateway (order %(order)s); waiting for the delivery report.")
         outcomes: list[Outcome] = []
@@ -220,6 +224,8 @@ class SmsMethod(BaseMethod):
         ensure_polling(self.alias)
 
     def check(self) -> list[checks.CheckMessage]:
+        if self.options["backend"] == "gateways":
+            return []  # gateways are data, checked when saved in the admin
         try:
             backend = self.backend()
         except InvalidMethod as exc:

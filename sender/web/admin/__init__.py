@@ -1,3 +1,3 @@
 """The admin of every Sender model, registered when Django discovers `sender.web.admin`."""
 
-from sender.web.admin import ledger, pipeline, recipients  # noqa: F401
+from sender.web.admin import ledger, pipeline, recipients, sms  # noqa: F401

@@ -34,6 +34,7 @@ def broadcast_detail(request: HttpRequest, pk: int) -> HttpResponse:
     may_resume = owner and any(sent.status == MessageSent.Status.PAUSED for sent in broadcast.sents.all())
     return render(request, "sender/broadcast.html", {"broadcast": broadcast, "may_cancel": may_cancel,
                                                      "may_resume": may_resume,
+                                                     "can_send": can_send(request.user),
                                                      **recipient_rows(request, broadcast)})
 
 

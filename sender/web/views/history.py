@@ -226,5 +226,5 @@ def recipient_history(request: HttpRequest, label: str, pk: str) -> HttpResponse
     stored = set(storage_aliases())
     return render(request, "sender/recipient_history.html", {
         "recipient": obj, "representation": obj.get_representation(), "model_name": model._meta.verbose_name,
-        "page": page, "stored": stored, "reads_tracked": bool(readers),
+        "page": page, "stored": stored, "reads_tracked": bool(readers), "can_send": can_send(request.user),
     })
