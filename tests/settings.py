@@ -4,7 +4,7 @@ import os
 import tempfile
 
 from project.settings import *  # noqa: F403
-from project.settings import CHANNEL_LAYERS, DATABASES, INSTALLED_APPS, SENDER
+from project.settings import CACHES, CHANNEL_LAYERS, DATABASES, INSTALLED_APPS, SENDER
 
 INSTALLED_APPS = [*INSTALLED_APPS, "tests.testapp"]
 SENDER = {**SENDER, "RECIPIENT_MODELS": [*SENDER["RECIPIENT_MODELS"], "testapp.Student", "testapp.Parent"]}
@@ -28,6 +28,7 @@ if CHANNEL_LAYERS["default"]["BACKEND"].startswith("channels_redis"):
     os.environ.setdefault("SENDER_REDIS_PREFIX", f"sender-test-{os.getpid()}")
     CHANNEL_LAYERS["default"]["CONFIG"]["prefix"] = os.environ["SENDER_REDIS_PREFIX"]
     SENDER["RATE_LIMITER"]["OPTIONS"]["prefix"] = os.environ["SENDER_REDIS_PREFIX"]
+    CACHES["default"]["KEY_PREFIX"] = os.environ["SENDER_REDIS_PREFIX"]
 
 # The sandboxes, demo data and benchmarks the tests drive, whatever DJANGO_DEBUG says.
 if "sender.dev" not in INSTALLED_APPS:
