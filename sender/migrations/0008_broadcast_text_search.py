@@ -39,8 +39,8 @@ def run(statements: dict[str, list[str]]):
 
 
 class Migration(migrations.Migration):
-    # Last on purpose: on SQLite a migration that rebuilds sender_broadcast (AddField, AlterField)
-    # drops these triggers; such a migration must come before this one, or re-create them.
+    # On SQLite a later migration that rebuilds sender_broadcast drops these triggers;
+    # sender/text_index.py re-creates them after every migrate.
     dependencies = [("sender", "0007_broadcast_origin")]
 
     operations = [

@@ -3,6 +3,7 @@ SQLite, trigram GIN on PostgreSQL), finds the same messages as a scan would, and
 edits and deletions of broadcasts."""
 
 import pytest
+from django.core.management.sql import emit_post_migrate_signal
 from django.db import connection
 from django.urls import reverse
 
@@ -74,3 +75,21 @@ def test_the_search_is_answered_by_the_text_index_not_a_scan(sender_user, rita):
     index = ["sender_broadcast_fts"] if connection.vendor == "sqlite" else [
         "sender_broadcast_subject_trgm", "sender_broadcast_body_trgm"]
     assert all(name in plan(broadcasts) for name in index)
+
+
+@pytest.mark.skipif(connection.vendor != "sqlite", reason="the triggers feed SQLite's FTS5 index only")
+@pytest.mark.django_db(transaction=False)
+def test_a_later_migration_that_rebuilds_the_table_does_not_stop_the_index(sender_user, rita):
+    """Django rebuilds a SQLite table to add a field, which drops its triggers; the next
+    `migrate` (its post_migrate signal) puts them back and re-reads what was missed."""
+    user, record = rita
+    with connection.cursor() as cursor:
+        cursor.execute("DROP TRIGGER sender_broadcast_fts_ai")
+    send_stored(sender_user, [record], subject="Sent while the trigger was gone", body="Body 5151.")
+    assert not Broadcast.objects.filter(broadcast_text(["5151"])).exists()
+
+    emit_post_migrate_signal(verbosity=0, interactive=False, db="default")
+
+    assert [b.subject for b in Broadcast.objects.filter(broadcast_text(["5151"]))] == ["Sent while the trigger was gone"]
+    send_stored(sender_user, [record], subject="Sent after", body="Body 6161.")
+    assert [b.subject for b in Broadcast.objects.filter(broadcast_text(["6161"]))] == ["Sent after"]
