@@ -38,14 +38,22 @@ class Classified:
         return Status(self.status).label
 
 
-def classify(resolved: Iterable[Resolved], methods: Sequence[BaseMethod]) -> Iterator[Classified]:
+def suppressions_for(methods: Sequence[BaseMethod]) -> Suppressions:
+    """The opt-outs classify checks (one query); `known` is set when they were all loaded, so
+    classifying then asks the database nothing more."""
+    return Suppressions(m.alias for m in methods if m.address_field)
+
+
+def classify(resolved: Iterable[Resolved], methods: Sequence[BaseMethod],
+             suppressions: Suppressions | None = None) -> Iterator[Classified]:
     # Storage's address is the recipient itself, unique per model: nothing to remember.
     seen: dict[str, AddressHashes | None] = {m.alias: AddressHashes() if m.address_field else None for m in methods}
     missing = {m.alias: _("No address for %(method)s.") % {"method": m.label} for m in methods if m.address_field}
     opted = {m.alias: _("The recipient opted out of %(method)s.") % {"method": m.label} for m in methods}
     resolved = iter(resolved)
     # Opt-outs: one query for the whole run, or one per chunk when there are very many; never per address.
-    suppressions = Suppressions(alias for alias, addresses in seen.items() if addresses is not None)
+    if suppressions is None:
+        suppressions = suppressions_for(methods)
     while chunk := list(islice(resolved, OPT_OUT_CHUNK)):
         rows = list(_normalize(chunk, methods, missing))
         refused = suppressions.refused({(c.method, c.address) for c in rows if c.status == Status.PENDING

@@ -12,7 +12,9 @@ import hashlib
 import json
 import logging
 from collections import Counter
+from collections import deque
 from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from datetime import timedelta
 from itertools import islice
 from typing import Any
@@ -33,7 +35,7 @@ from sender.exceptions import IdempotencyConflict, InvalidMethod, SelectionError
 from sender.models import Broadcast, MessageRecipient, MessageSent, MessageTypology
 from sender.pipeline import progress
 from sender.pipeline.checks import load_methods, presend, require_sender
-from sender.pipeline.classify import Classified, classify
+from sender.pipeline.classify import OPT_OUT_CHUNK, Classified, classify, suppressions_for
 from sender.pipeline.dedupe import judge
 from sender.pipeline.deliver import enqueue_batch
 from sender.pipeline.rows import RowWriter
@@ -218,12 +220,17 @@ def _create(selection, user, loaded: list[BaseMethod], draft: Draft, key: str, t
 
 def _fill(sents: dict[str, MessageSent], loaded: list[BaseMethod], selection: Selection,
           user: AbstractBaseUser, recipients: list[Resolved] | None = None) -> dict[str, Counter]:
-    """Stream resolve → classify → insert, a chunk at a time; the counts per method and status."""
+    """Stream resolve → classify → insert, a chunk at a time; the counts per method and status.
+
+    While one chunk is written (COPY on PostgreSQL: the server fills the table and its
+    indexes) the next one is classified, which is pure Python once the recipients it needs
+    are read ahead and the opt-outs are loaded: server and Python overlap on two cores."""
     kinds = {m.address_field for m in loaded if m.address_field}
     counts = {alias: Counter() for alias in sents}
     batch_size = sender_settings.BATCH_SIZE
     segments = {alias: int(sent.extra.get("segments", 1)) for alias, sent in sents.items()}
     writer = RowWriter()
+    suppressions = suppressions_for(loaded)
 
     def rows(classified: Iterable[Classified]) -> Iterator[tuple]:
         for c in classified:
@@ -233,11 +240,69 @@ def _fill(sents: dict[str, MessageSent], loaded: list[BaseMethod], selection: Se
             yield writer.row(sents[c.method].pk, c.content_type_id, c.object_id, c.address, c.status, c.reason,
                              segments[c.method] if valid else 0, n // batch_size if valid else 0)
 
-    resolved = resolve(selection, user, kinds) if recipients is None else recipients
-    stream = rows(classify(resolved, loaded))
-    while chunk := list(islice(stream, batch_size)):
-        writer.insert(chunk)
+    # A chunk of rows needs at most batch_size recipients (each gives at least one row), and
+    # classify reads them OPT_OUT_CHUNK at a time.
+    ahead = ReadAhead(resolve(selection, user, kinds) if recipients is None else recipients,
+                      batch_size + OPT_OUT_CHUNK)
+    stream = rows(classify(ahead, loaded, suppressions))
+    offline = suppressions.known is not None  # classifying asks the database nothing
+
+    def next_chunk() -> list[tuple]:
+        return list(islice(stream, batch_size))
+
+    def next_chunk_offline() -> list[tuple]:
+        with ahead.sealed():
+            return next_chunk()
+
+    chunk = next_chunk()
+    while chunk:
+        if offline:
+            ahead.fill()  # the database reads the next chunk needs, before the COPY holds the connection
+            chunk = writer.insert(chunk, meanwhile=next_chunk_offline)
+        else:
+            writer.insert(chunk)
+            chunk = next_chunk()
     return counts
+
+
+class ReadAhead:
+    """An iterator that reads `size` items of `source` ahead on `fill()`, so that taking up to
+    `size` items afterwards runs none of the source's queries (resolve reads recipients from
+    a server-side cursor, which cannot fetch while a COPY is in progress)."""
+
+    def __init__(self, source: Iterable, size: int):
+        self.source = iter(source)
+        self.size = size
+        self.buffer: deque = deque()
+        self.offline = False
+        self.exhausted = False
+
+    def fill(self) -> None:
+        wanted = self.size - len(self.buffer)
+        before = len(self.buffer)
+        self.buffer.extend(islice(self.source, wanted))
+        self.exhausted = len(self.buffer) - before < wanted
+
+    @contextmanager
+    def sealed(self) -> Iterator[None]:
+        """While sealed, running out of read-ahead items is an error, never a query."""
+        self.offline = True
+        try:
+            yield
+        finally:
+            self.offline = False
+
+    def __iter__(self) -> "ReadAhead":
+        return self
+
+    def __next__(self):
+        if self.buffer:
+            return self.buffer.popleft()
+        if self.exhausted:
+            raise StopIteration
+        if self.offline:
+            raise RuntimeError("read ahead too short: the source would query the database during a COPY")
+        return next(self.source)
 
 
 def _finish(sents: dict[str, MessageSent], counts: dict[str, Counter], preparing: bool = False,

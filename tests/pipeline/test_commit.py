@@ -4,6 +4,7 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django_tasks_db.models import DBTaskResult
 
+from sender.audience.models import OptOut
 from sender.audience.selection import Selection
 from sender.channels import Draft
 from sender.exceptions import SelectionError
@@ -112,3 +113,32 @@ def test_commit_queries_grow_with_batches_not_recipients(sender_user, settings, 
     # Fixed cost (checks, broadcast, sent row, counters) + one INSERT and one task per batch,
     # + one query for the opt-outs.
     assert len(queries) == 12 + 2 * batches
+
+
+@pytest.mark.parametrize("preloaded", [True, False])
+def test_rows_are_the_same_whether_the_next_chunk_is_classified_during_the_write_or_after(
+        sender_user, settings, monkeypatch, preloaded):
+    """Commit classifies the next chunk while the database writes this one (opt-outs loaded
+    up front), or one after the other (too many opt-outs: looked up per chunk). Chunks much
+    smaller than classify's reads, two methods, duplicates across chunks: every recipient
+    gets its row per method, batches are numbered in order, every duplicate is counted."""
+    if not preloaded:
+        monkeypatch.setattr("sender.audience.optout.PRELOAD_MAX", 0)
+        OptOut.objects.create(method="email", address="c59@example.com")  # one more than preloaded
+    settings.SENDER = {**settings.SENDER, "BATCH_SIZE": 7}
+    cs = customers(60)
+    for c in cs[50:]:
+        c.email = cs[0].email.upper()  # ten duplicates of the first address
+        c.save()
+    with CaptureQueriesContext(connection) as queries:
+        broadcast = send(sender_user, methods=("email", "storage"), background=False)
+    email = broadcast.sents.get(method="email")
+    storage = broadcast.sents.get(method="storage")
+    assert (email.pending_count, email.duplicate_count, storage.pending_count) == (50, 10, 60)
+    assert email.opted_out_count == 0  # c59's address is now a duplicate: the opt-out names nobody
+    rows = MessageRecipient.objects.filter(message_sent=email, status=Status.PENDING)
+    assert sorted(rows.values_list("batch", flat=True)) == sorted(i // 7 for i in range(50))
+    assert MessageRecipient.objects.filter(message_sent=storage).values("object_id").distinct().count() == 60
+    inserts = [q for q in queries if 'INSERT INTO "sender_messagerecipient"' in q["sql"]
+               or q["sql"].startswith('COPY "sender_messagerecipient"')]
+    assert len(inserts) == -(-120 // 7)  # one write per chunk of 7 rows

@@ -43,3 +43,26 @@ def test_copy_writes_the_same_rows_as_executemany(sender_user):
     assert len(rows_of(by_copy)) == 2 * len(ADDRESSES)
     assert {r.address for r in MessageRecipient.objects.filter(message_sent=by_copy)} == set(ADDRESSES)
     assert MessageRecipient.objects.filter(message_sent=by_copy).values("code").distinct().count() == 12
+
+
+def test_plain_chunks_and_bare_addresses_go_in_unchanged(sender_user):
+    """A chunk with nothing to escape takes the plain path; a bare address (no recipient
+    type: NULL) or a value with a tab takes the escaped one; both give back the same values."""
+    broadcast = Broadcast.objects.create(idempotency_key="plain", body="Hi", sender=sender_user)
+    sent = MessageSent.objects.create(broadcast=broadcast, method="email")
+    ct = ContentType.objects.get_for_model(Customer).pk
+    writer = RowWriter()
+    plain = [writer.row(sent.pk, ct, str(i), f"user{i}@example.com", "pending", "", 1, 0) for i in range(50)]
+    bare = [writer.row(sent.pk, None, "", "bare@example.com", "pending", "", 1, 0),
+            writer.row(sent.pk, ct, "x", "a\tb@example.com", "invalid", "Tab\tin it", 0, 0)]
+    with CaptureQueriesContext(connection) as queries:
+        writer.insert(plain)
+        writer.insert(bare)
+    assert len(queries) == 2  # one COPY per chunk
+    rows = MessageRecipient.objects.filter(message_sent=sent)
+    assert rows.count() == 52
+    assert set(rows.filter(content_type__isnull=True).values_list("address", flat=True)) == {"bare@example.com"}
+    assert rows.get(object_id="x").reason == "Tab\tin it"
+    assert rows.get(object_id="7").address == "user7@example.com"
+    assert rows.values("code").distinct().count() == 52
+    assert {r.code.version for r in rows} == {4}
