@@ -314,8 +314,8 @@ def _sort_abandoned(claim: Claim, abandoned: list[int], holders: dict[int, uuid.
             suspect += ids[:size]
             untouched += ids[size:]
             continue
-        # Every line written survived a killed process; after a reboot the last unsynced ones may not have.
-        wire = (method.in_flight or size) + (0 if found.complete else journal.SYNC_WINDOW)
+        # Every line written survives a killed process; after a reboot only the lines present are sure.
+        wire = (method.in_flight or size) if found.complete else size
         last = found.last
         unreported = []
         for row_id in ids:
