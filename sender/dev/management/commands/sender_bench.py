@@ -270,6 +270,8 @@ def run_worker(workers: int, kill_at: int | None = None) -> None:
                 raise CommandError("The worker to kill finished before it could be killed.")
             time.sleep(0.2)
         time.sleep(KILL_DELAY)  # counters move at checkpoints: land mid-chunk, not just after one
+        if processes[0].poll() is not None:
+            raise CommandError("The worker to kill finished first: use a larger --n.")
         processes[0].kill()
         processes[0].wait()
         processes = processes[1:]
