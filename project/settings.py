@@ -313,6 +313,7 @@ SENDER = {
     "RETRY_BACKOFF_MAX": float(os.environ.get("SENDER_RETRY_BACKOFF_MAX", "900")),
     "LEASE_SECONDS": int(os.environ.get("SENDER_LEASE_SECONDS", "300")),
     "CHECKPOINT_ROWS": int(os.environ.get("SENDER_CHECKPOINT_ROWS", "5000")),
+    "JOURNAL_DIR": os.environ.get("SENDER_JOURNAL_DIR") or str(VAR_DIR / "journal"),
     "DEFAULT_REGION": os.environ.get("SENDER_DEFAULT_REGION", "IT"),
     "ATTACHMENT_MAX_BYTES": int(os.environ.get("SENDER_ATTACHMENT_MAX_BYTES", str(10 * 1024 * 1024))),
     # Behind a proxy: e.g. SENDER_LOGIN_CLIENT_IP_HEADER=HTTP_X_REAL_IP, or HTTP_X_FORWARDED_FOR with

@@ -16,6 +16,9 @@ DEFAULTS: dict[str, Any] = {
     # Outcomes are written every this many rows: after a crash at most this many may go out twice.
     # A method may set its own (SENDER["METHODS"][alias]["CHECKPOINT_ROWS"]).
     "CHECKPOINT_ROWS": 5000,
+    # Where each worker journals what the gateway took between checkpoints (sender/pipeline/journal.py);
+    # None: `journal/` in VAR_DIR. Workers that take over each other's rows must share it.
+    "JOURNAL_DIR": None,
     # A send whose selection counts more recipients than this writes its rows in a task, not in
     # the request that pressed Send (the broadcast shows "preparing" meanwhile). The API always does.
     "COMMIT_IN_TASK_ABOVE": 20000,

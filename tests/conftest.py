@@ -1,6 +1,7 @@
 """The shared fixture world: a sender with permission, a user without, an outsider;
 a real SMTP server on loopback; the real task worker."""
 
+import shutil
 from pathlib import Path
 
 import hypothesis
@@ -25,6 +26,10 @@ def pytest_sessionfinish(session, exitstatus):
     for suffix in ("-wal", "-shm"):
         if name:
             Path(name + suffix).unlink(missing_ok=True)
+    # The run's crash-journal folder (tests/settings.py); journals left by staged crashes with it.
+    journals = Path(settings.SENDER["JOURNAL_DIR"])
+    if journals.name.startswith("sender-test-journal-"):
+        shutil.rmtree(journals, ignore_errors=True)
 
 
 @pytest.fixture(autouse=True)

@@ -22,6 +22,10 @@ else:
     DATABASES["default"]["TEST"] = {"NAME": f"test_{DATABASES['default']['NAME'] or 'sender'}_{os.getpid()}"}
     DATABASES["default"]["CONN_MAX_AGE"] = 0  # worker subprocesses and tests drop databases
 
+# The crash journal: one folder per run, shared with the worker processes a test starts.
+os.environ.setdefault("SENDER_JOURNAL_DIR", os.path.join(tempfile.gettempdir(), f"sender-test-journal-{os.getpid()}"))
+SENDER["JOURNAL_DIR"] = os.environ["SENDER_JOURNAL_DIR"]
+
 # Redis (REDIS_URL): concurrent runs share the server, so each prefixes its own channel names.
 if CHANNEL_LAYERS["default"]["BACKEND"].startswith("channels_redis"):
     # Processes a test starts inherit the prefix through SENDER_REDIS_PREFIX.

@@ -1,6 +1,8 @@
 """The interface every send method implements, and the values that cross it."""
 
-from collections.abc import Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
 from typing import TYPE_CHECKING, Any, ClassVar
@@ -55,6 +57,29 @@ class Outcome:
             object.__setattr__(self, "charged", self.status in TAKEN)
 
 
+_listener: ContextVar[Callable[[Sequence[Outcome]], None] | None] = ContextVar("sender_outcome_listener",
+                                                                               default=None)
+
+
+def report(*outcomes: Outcome) -> None:
+    """Tell whoever runs the delivery that these rows' fate is known, the moment the gateway
+    answered: the pipeline journals them, so a worker killed before its next checkpoint is
+    not made to send them again. A method calls it after each gateway exchange."""
+    listener = _listener.get()
+    if listener is not None:
+        listener(outcomes)
+
+
+@contextmanager
+def reporting_to(listener: Callable[[Sequence[Outcome]], None]) -> Iterator[None]:
+    """Route `report()` calls made while delivering to `listener` (the pipeline's journal)."""
+    token = _listener.set(listener)
+    try:
+        yield
+    finally:
+        _listener.reset(token)
+
+
 class BaseMethod:
     """A way of reaching recipients. Subclasses set the class attributes and override hooks.
 
@@ -68,6 +93,10 @@ class BaseMethod:
     requires_subject: ClassVar[bool] = False
     supports_attachments: ClassVar[bool] = True
     max_length: ClassVar[int | None] = None
+    # Rows that can be on the wire at once, sent but not yet reported: after a crash only these
+    # may have gone out without the journal knowing (None: the whole chunk, for a method that
+    # does not report() as it goes).
+    in_flight: ClassVar[int | None] = None
 
     def __init__(self, alias: str, params: dict[str, Any]):
         self.alias = alias

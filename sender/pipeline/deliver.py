@@ -6,12 +6,15 @@ Crash safety rests on three facts:
 - A claim is a conditional UPDATE that stamps the rows with a token and a lease, so two
   workers never take the same row; rows whose lease expired (a crashed worker) can be
   claimed again, by any worker (`recover_expired` queues them).
-- Outcomes are written after every chunk of `checkpoint_rows` rows, in id order. So when
-  a worker dies, the rows it left claimed are, in id order, the chunk it was sending and
-  then rows it never touched. The next claimer marks the first `CHECKPOINT_ROWS` of them
-  as "may have been sent" (`sent_at` set on a pending row): they are sent again, and end
-  `unknown` ("may have arrived twice") rather than `sent`. Rows with a recorded
-  outcome are never sent again.
+- Outcomes are written after every chunk of `checkpoint_rows` rows, in id order, and in
+  between each one is appended to the claim's crash journal (sender.pipeline.journal) the
+  moment the gateway answered. When a worker dies, the next claimer reads its journal: the
+  rows it proves taken are recorded, not sent again; of the rest, only those that were on
+  the wire (email: the one message after the last journaled row) are marked "may have been
+  sent" (`sent_at` set on a pending row): they are sent again, and end `unknown` ("may have
+  arrived twice") rather than `sent`. Without a readable journal (a worker on another
+  machine) the first `CHECKPOINT_ROWS` of the rows left are marked instead. Rows with a
+  recorded outcome are never sent again.
 - Writes are guarded by the claim token: a worker that outlived its lease cannot
   overwrite the rows another worker took over, and counters move by what was written.
 
@@ -37,11 +40,11 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from sender.channels import Outcome, methods
-from sender.channels.base import RETRY
+from sender.channels.base import RETRY, reporting_to
 from sender.conf import sender_settings
 from sender.exceptions import DeliveryError, InvalidMethod
 from sender.models import MessageRecipient, MessageSent
-from sender.pipeline import progress
+from sender.pipeline import journal, progress
 from sender.signals import batch_delivered
 from sender.statuses import TAKEN, WENT_OUT, FailureCode
 
@@ -91,6 +94,25 @@ def deliver_batch(sent_id: int, batch: int) -> float | None:
     log = {"broadcast": sent.broadcast_id, "method": sent.method, "sent": sent.pk, "batch": batch}
     logger.info("batch claimed: %d rows (%d may have been sent before)", len(claim.rows), len(claim.suspect),
                 extra={**log, "rows": len(claim.rows), "suspect": len(claim.suspect)})
+    log_file = journal.Journal(sent.pk, batch, claim.token)
+    try:
+        with reporting_to(log_file):
+            delay, written = _deliver_claim(method, sent, claim, log_file, log)
+    except BaseException:
+        log_file.close(keep=True)  # rows may be left claimed: the next claimer reads what went out
+        raise
+    log_file.close()
+    sent.refresh_from_db(fields=REFRESH)
+    progress.publish(sent)
+    batch_delivered.send(sender=MessageSent, message_sent=sent)
+    logger.info("batch done: %d rows recorded", written, extra={**log, "recorded": written, "retry_in": delay})
+    return delay
+
+
+def _deliver_claim(method, sent: MessageSent, claim: Claim, log_file: journal.Journal, log: dict
+                   ) -> tuple[float | None, int]:
+    """Send the claim's rows a chunk at a time, journaling what went out and recording each
+    chunk; return (retry delay or None, rows written)."""
     size = checkpoint_rows(sent.method, sent)
     delay: float | None = None
     written = 0
@@ -111,6 +133,7 @@ def deliver_batch(sent_id: int, batch: int) -> float | None:
             release(claim, claim.rows[start:])
             pause(sent, exc.message)
             break
+        log_file.write(outcomes)  # what the method did not report as it went
         rest = claim.rows[start + size:] if stop else []
         if rest:  # the gateway is down or refused us: the rest of the batch shares the first chunk's fate
             last = outcomes[-1]
@@ -121,11 +144,7 @@ def deliver_batch(sent_id: int, batch: int) -> float | None:
             delay = chunk_delay if delay is None else max(delay, chunk_delay)
         if stop:
             break
-    sent.refresh_from_db(fields=REFRESH)
-    progress.publish(sent)
-    batch_delivered.send(sender=MessageSent, message_sent=sent)
-    logger.info("batch done: %d rows recorded", written, extra={**log, "recorded": written, "retry_in": delay})
-    return delay
+    return delay, written
 
 
 def _deliver_chunk(method, sent: MessageSent, chunk: list[MessageRecipient], log: dict
@@ -228,6 +247,9 @@ def take(sent: MessageSent, batch: int) -> Claim | None:
     token, now = uuid.uuid4(), timezone.now()
     free = MessageRecipient.objects.filter(
         Q(claim__isnull=True) | Q(lease_until__lt=now), message_sent_id=sent.pk, batch=batch, status=Status.PENDING)
+    # A journal left behind means a worker stopped mid-batch: note who held which row before taking them.
+    left = journal.left_for(sent.pk, batch)
+    holders = dict(free.filter(claim__isnull=False).values_list("id", "claim")) if left else {}
     claimed = free.filter(attempts__lt=sender_settings.MAX_ATTEMPTS).update(
         claim=token, lease_until=now + timedelta(seconds=sender_settings.LEASE_SECONDS),
         attempts=F("attempts") + 1,
@@ -247,9 +269,10 @@ def take(sent: MessageSent, batch: int) -> Claim | None:
                 .only("id", "address", "code", "attempts", "segments", "sent_at"))
     suspect = {row.id for row in rows if row.sent_at is not None and row.sent_at < now}
     abandoned = [row.id for row in rows if row.sent_at is not None and row.sent_at >= now]
+    claim = Claim(sent, batch, token, rows, suspect, time.monotonic())
     if abandoned:
-        suspect |= _sort_abandoned(sent, batch, abandoned)
-    return Claim(sent, batch, token, rows, suspect, time.monotonic())
+        _sort_abandoned(claim, abandoned, holders, left)
+    return claim
 
 
 def _give_up_exhausted(sent: MessageSent, rows, now: datetime) -> None:
@@ -270,17 +293,60 @@ def _give_up_exhausted(sent: MessageSent, rows, now: datetime) -> None:
                    extra={"broadcast": sent.broadcast_id, "method": sent.method, "sent": sent.pk})
 
 
-def _sort_abandoned(sent: MessageSent, batch: int, abandoned: list[int]) -> set[int]:
-    """The dead worker was sending the first chunk of what it left: those may have gone out.
-    The rest were never touched; their stamp is removed so they count as fresh."""
+def _sort_abandoned(claim: Claim, abandoned: list[int], holders: dict[int, uuid.UUID],
+                    left: list) -> None:
+    """Sort the rows a stopped worker left: those its journal proves sent are recorded now
+    (not sent again); those that were on the wire when it stopped may have gone out, so they
+    are sent again marked (`claim.suspect`); the rest were never touched and count as fresh.
+
+    Without a readable journal, the whole chunk it was sending (the first `checkpoint_rows`
+    of what it left) may have gone out."""
+    sent = claim.sent
     size = checkpoint_rows(sent.method, sent)
-    suspect, untouched = abandoned[:size], abandoned[size:]
+    method = methods[sent.method]
+    records = {r.token: r for r in map(journal.read, left) if r is not None}
+    by_holder: dict[uuid.UUID | None, list[int]] = defaultdict(list)
+    for row_id in abandoned:  # in id order
+        by_holder[holders.get(row_id)].append(row_id)
+    suspect: list[int] = []
+    untouched: list[int] = []
+    settled: dict[int, Outcome] = {}
+    for holder, ids in by_holder.items():
+        found = records.get(holder)
+        if found is None:
+            suspect += ids[:size]
+            untouched += ids[size:]
+            continue
+        # Every line written survives a killed process; after a reboot only the lines present are sure.
+        wire = (method.in_flight or size) if found.complete else size
+        last = found.last
+        unreported = []
+        for row_id in ids:
+            outcome = found.outcomes.get(row_id)
+            if outcome is None:
+                unreported.append(row_id)
+            elif outcome.status == RETRY:
+                untouched.append(row_id)  # the gateway said "later": it did not go out
+            else:
+                settled[row_id] = outcome
+        after = [i for i in unreported if last is None or i > last]
+        suspect += [i for i in unreported if last is not None and i < last] + after[:wire]
+        untouched += after[wire:]
     if untouched:
         MessageRecipient.objects.filter(pk__in=untouched).update(sent_at=None)
-    logger.warning("%d rows were abandoned by a stopped worker; %d may have been sent", len(abandoned),
-                   len(suspect), extra={"broadcast": sent.broadcast_id, "method": sent.method, "sent": sent.pk,
-                                        "batch": batch, "abandoned": len(abandoned), "suspect": len(suspect)})
-    return set(suspect)
+    claim.suspect |= set(suspect)
+    if settled:
+        done = [row for row in claim.rows if row.id in settled]
+        record(claim, done, [settled[row.id] for row in done], method.unit_price, publish=False)
+        claim.rows = [row for row in claim.rows if row.id not in settled]
+    for found in records.values():  # read and recorded: nobody needs it, unless its worker still holds rows
+        if not MessageRecipient.objects.filter(claim=found.token).exists():
+            found.path.unlink(missing_ok=True)
+    logger.warning("%d rows were abandoned by a stopped worker: %d recorded from its journal, %d may have been "
+                   "sent", len(abandoned), len(settled), len(suspect),
+                   extra={"broadcast": sent.broadcast_id, "method": sent.method, "sent": sent.pk,
+                          "batch": claim.batch, "abandoned": len(abandoned), "journaled": len(settled),
+                          "suspect": len(suspect)})
 
 
 def renew(claim: Claim) -> None:
@@ -408,6 +474,7 @@ def recover_expired() -> int:
 
     Run periodically (`manage.py sender_periodic`): django-tasks-db never re-runs a task
     whose worker died, so without this the rows would wait forever."""
+    journal.sweep()
     found = expired_batches()
     for sent_id, batch, broadcast_id in found:
         enqueue_batch(MessageSent.objects.values_list("method", flat=True).get(pk=sent_id), sent_id, batch)

@@ -20,7 +20,7 @@ from django.utils.translation import gettext_lazy
 
 from sender.audience.optout import unsubscribe_token
 from sender.audience.placeholders import recipients, render, uses_placeholders
-from sender.channels.base import RETRY, BaseMethod, Outcome
+from sender.channels.base import RETRY, BaseMethod, Outcome, report
 from sender.channels.email.gateway import ConnectionLost, SMTPGateway, dot_stuff
 from sender.exceptions import InvalidAddress
 from sender.models import Broadcast, MessageRecipient, MessageSent
@@ -62,6 +62,7 @@ class EmailMethod(BaseMethod):
     address_field = "email"
     requires_subject = True
     supports_placeholders = True
+    in_flight = 1  # one message at a time on the connection: its reply comes before the next goes
 
     def __init__(self, alias, params):
         super().__init__(alias, params)
@@ -200,6 +201,7 @@ class EmailMethod(BaseMethod):
                 # No gateway_ref: the Message-ID is rebuilt from the row's code, and one ref
                 # per row would turn the grouped UPDATE into a slow per-row bulk_update.
                 outcomes.append(Outcome(row.id, reply.status, "" if reply.ok else str(reply)))
+                report(outcomes[-1])  # journaled now: a crash from here on does not send it again
                 if reply.closing:
                     outcomes.extend(Outcome(r.id, RETRY, str(reply)) for r in rows[index + 1:])
                     return outcomes

@@ -25,7 +25,7 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy, ngettext
 from phonenumbers import PhoneNumberFormat, PhoneNumberType
 
-from sender.channels.base import RETRY, BaseMethod, Draft, Outcome
+from sender.channels.base import RETRY, BaseMethod, Draft, Outcome, report
 from sender.channels.sms import gateways
 from sender.channels.sms import text as sms_text
 from sender.channels.sms.backends import BaseSmsBackend, Sms, load_backend
@@ -201,6 +201,7 @@ class SmsMethod(BaseMethod):
                     break
                 reason = waiting % {"order": accepted.order_id} if tracking else ""
                 outcomes.extend(Outcome(r.id, Status.SENT, reason, accepted.order_id) for r in chunk)
+                report(*outcomes[-len(chunk):])  # the order is accepted: journaled before the next goes
                 orders.append((accepted.order_id, len(chunk)))
                 remaining = accepted.remaining if accepted.remaining is not None else remaining
             if orders and tracking:

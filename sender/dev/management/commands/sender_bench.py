@@ -8,6 +8,11 @@ migrates there, seeds N recipients (85% valid, 10% duplicate, 5% invalid), and t
 preview, commit and delivery through the real task worker. Email goes to a local SMTP
 sink: Postfix's `smtp-sink` when installed, otherwise an aiosmtpd process that counts.
 Any count that does not match what was seeded fails the run.
+
+`--kill` (email, two workers or more) SIGKILLs one worker mid-batch, lets the others finish,
+waits for its lease to run out, queues its rows again as `sender_periodic` does and delivers
+them; the counting sink then reports messages lost, sent twice, and rows marked "may have
+arrived twice".
 """
 
 import argparse
@@ -34,7 +39,7 @@ from django.core.files.base import ContentFile
 from django.core.management import call_command
 from django.core.management.base import BaseCommand, CommandError
 from django.db import connection
-from django.db.models import Count
+from django.db.models import Count, Sum
 from django.test import override_settings
 from django_tasks_db.management.commands.db_worker import Worker
 from django_tasks_db.models import DBTaskResult
@@ -48,6 +53,7 @@ from sender.dev.telegram_bench import bench_telegram
 from sender.models import MessageAttachment, MessageRecipient, MessageSent
 from sender.pipeline import progress
 from sender.pipeline.commit import commit
+from sender.pipeline.deliver import expired_batches, recover_expired
 from sender.pipeline.preview import preview
 
 BODY = (
@@ -58,12 +64,15 @@ BODY = (
 
 AIOSMTPD_SINK = """
 import sys
+from collections import Counter
 from aiosmtpd.controller import Controller
 
 class Sink:
     count = 0
+    seen = Counter()
     async def handle_DATA(self, server, session, envelope):
         Sink.count += 1
+        Sink.seen.update(envelope.rcpt_tos)
         return "250 OK"
 
 controller = Controller(Sink(), hostname="127.0.0.1", port=int(sys.argv[1]), data_size_limit=0)
@@ -71,7 +80,8 @@ controller.start()
 print("ready", flush=True)
 sys.stdin.read()  # the bench closes stdin to stop the sink
 controller.stop()
-print(f"mesg={Sink.count}", flush=True)
+twice = sum(n - 1 for n in Sink.seen.values())
+print(f"mesg={Sink.count} distinct={len(Sink.seen)} twice={twice}", flush=True)
 """
 
 
@@ -134,6 +144,11 @@ class SMTPSink:
                 self.process.wait()
         counts = re.findall(r"mesg=(\d+)", self.log.read_text(errors="replace"))
         return int(counts[-1]) if counts else 0
+
+    def distinct(self) -> dict[str, int] | None:
+        """After stop(), the aiosmtpd sink's count of distinct recipients and of extra copies."""
+        found = re.findall(r"distinct=(\d+) twice=(\d+)", self.log.read_text(errors="replace"))
+        return {"distinct": int(found[-1][0]), "twice": int(found[-1][1])} if found else None
 
     def sender_settings(self) -> dict:
         config = dict(settings.SENDER)
@@ -220,8 +235,17 @@ def make_attachment(user: User, kb: int) -> MessageAttachment:
     return attachment
 
 
-def run_worker(workers: int) -> None:
-    """Run the task queue dry: in this process (as tests/worker.py), or in W subprocesses."""
+KILL_LEASE_SECONDS = 10
+"""--kill: the lease of every worker, so the killed one's rows are free again soon (renewed every 5 s)."""
+KILL_DELAY = 1.0
+"""--kill: seconds between the threshold's checkpoint and the kill."""
+
+
+def run_worker(workers: int, kill_at: int | None = None) -> None:
+    """Run the task queue dry: in this process (as tests/worker.py), or in W subprocesses.
+
+    With `kill_at`, worker 0 is SIGKILLed once that many messages are recorded sent, the others
+    finish, and the rows it left are queued again (after its lease) and delivered here."""
     if workers <= 1:
 
         Worker(queue_names=["*"], interval=0, batch=True, backend_name="default", startup_delay=False,
@@ -237,13 +261,41 @@ def run_worker(workers: int) -> None:
                    SENDER_SKEBBY_PASSWORD=sms.get("password", ""), SENDER_SMS_POLL_INTERVAL="3600")
     manage = [sys.executable, str(settings.BASE_DIR / "manage.py"), "db_worker", "--skip-checks", "--batch", "--no-reload", "--queue-name", "*",
               "--no-startup-delay", "--interval", "0", "-v", "0"]
+    if kill_at is not None:
+        env["SENDER_LEASE_SECONDS"] = str(KILL_LEASE_SECONDS)
     processes = [subprocess.Popen([*manage, "--worker-id", f"bench-{i}"], env=env) for i in range(workers)]
+    if kill_at is not None:
+        while (MessageSent.objects.aggregate(n=Sum("sent_count"))["n"] or 0) < kill_at:
+            if processes[0].poll() is not None:
+                raise CommandError("The worker to kill finished before it could be killed.")
+            time.sleep(0.2)
+        time.sleep(KILL_DELAY)  # counters move at checkpoints: land mid-chunk, not just after one
+        if processes[0].poll() is not None:
+            raise CommandError("The worker to kill finished first: use a larger --n.")
+        processes[0].kill()
+        processes[0].wait()
+        processes = processes[1:]
     if any(p.wait() for p in processes):
         raise CommandError("A worker process failed.")
+    if kill_at is not None:
+        recover_killed()
+
+
+def recover_killed(timeout: float = KILL_LEASE_SECONDS + 60) -> None:
+    """What `sender_periodic` does after a crash: once the dead worker's lease runs out, queue
+    its batch again; then deliver it in this process."""
+    deadline = time.monotonic() + timeout
+    with override_settings(SENDER={**settings.SENDER, "LEASE_SECONDS": KILL_LEASE_SECONDS}):
+        while not expired_batches():
+            if time.monotonic() > deadline:
+                raise CommandError("The killed worker's rows were never freed.")
+            time.sleep(0.5)
+        recover_expired()
+        run_worker(1)
 
 
 def run_pipeline(selection: Selection, user: User, method: str, draft: Draft, workers: int = 1,
-                 profile: str | None = None) -> dict:
+                 profile: str | None = None, kill_at: int | None = None) -> dict:
     """Preview, commit and deliver one broadcast; time each step and count its SQL queries
     (the in-process worker included; subprocess workers are not counted)."""
     result: dict = {"sql_by_phase": {}, "rss_mb_after": {}}
@@ -259,7 +311,7 @@ def run_pipeline(selection: Selection, user: User, method: str, draft: Draft, wo
                     result["broadcast"] = commit(selection, user, [method], draft, uuid.uuid4().hex,
                                                  background=False)  # commit_s: every row written
                 else:
-                    run_worker(workers)
+                    run_worker(workers, kill_at)
             result[f"{phase}_s"] = round(time.perf_counter() - start, 3)
             result["sql_by_phase"][phase] = counter.count - before
             result["rss_mb_after"][phase] = peak_rss_mb()
@@ -267,8 +319,10 @@ def run_pipeline(selection: Selection, user: User, method: str, draft: Draft, wo
     return result
 
 
-def verify(result: dict, method: str, expected: dict, received: int | None) -> list[str]:
-    """Every way the run's counts differ from what was seeded, as sentences."""
+def verify(result: dict, method: str, expected: dict, received: int | None, killed: bool = False) -> list[str]:
+    """Every way the run's counts differ from what was seeded, as sentences. After a kill,
+    rows marked "may have arrived twice" (`unknown`) count as taken, and the sink may have
+    received more than one copy of them."""
     problems = []
     p = result["preview"].methods[0]
     for key, got in (("valid", p.valid), ("duplicate", p.duplicate), ("invalid", p.invalid)):
@@ -277,6 +331,9 @@ def verify(result: dict, method: str, expected: dict, received: int | None) -> l
     sent = MessageSent.objects.get(broadcast=result["broadcast"], method=method)
     rows = dict(MessageRecipient.objects.filter(message_sent=sent).values_list("status").annotate(n=Count("id")))
     rows["taken"] = rows.pop("sent", 0) + rows.pop("delivered", 0)  # sent (email, SMS) or delivered (storage)
+    if killed:
+        result["marked"] = rows.get("unknown", 0)
+        rows["taken"] += rows.pop("unknown", 0)
     wanted = {"taken": expected["valid"], "duplicate": expected["duplicate"], "invalid": expected["invalid"]}
     for status, n in wanted.items():
         if rows.get(status, 0) != n:
@@ -284,24 +341,32 @@ def verify(result: dict, method: str, expected: dict, received: int | None) -> l
     if {s for s, n in rows.items() if n} - {s for s, n in wanted.items() if n}:
         problems.append(f"unexpected recipient statuses: {rows}")
     counters = progress.counters(sent)
-    if (counters["sent"] + counters["delivered"], counters["duplicate"], counters["invalid"], counters["pending"]) != (
+    taken = counters["sent"] + counters["delivered"] + (counters["unknown"] if killed else 0)
+    if (taken, counters["duplicate"], counters["invalid"], counters["pending"]) != (
             expected["valid"], expected["duplicate"], expected["invalid"], 0) or sent.status != sent.Status.DONE:
         problems.append(f"message counters: {counters}")
-    if received is not None and received != expected["valid"]:
+    if received is not None and received != expected["valid"] and not killed:
         problems.append(f"the SMTP sink received {received} messages, expected {expected['valid']}")
 
-    failed = DBTaskResult.objects.exclude(status="SUCCESSFUL").exclude(task_path="sender.channels.sms.tracking.poll_sms").count()
+    failed = DBTaskResult.objects.exclude(status="SUCCESSFUL").exclude(task_path="sender.channels.sms.tracking.poll_sms")
+    if killed:
+        failed = failed.exclude(status="RUNNING")  # the killed worker's task: it never finishes
+    failed = failed.count()
     if failed:
         problems.append(f"{failed} delivery tasks did not succeed")
     return problems
 
 
 def bench(n: int, method: str, attachment_kb: int = 0, workers: int = 1, batch_size: int | None = None,
-          sink: str = "auto", workdir: Path | None = None, profile: str | None = None) -> dict:
+          sink: str = "auto", workdir: Path | None = None, profile: str | None = None, kill: bool = False) -> dict:
     """The whole benchmark in the current database (which must be a throwaway one)."""
     if workdir is None:
         with tempfile.TemporaryDirectory(prefix="sender-bench-") as tmp:
-            return bench(n, method, attachment_kb, workers, batch_size, sink, Path(tmp), profile)
+            return bench(n, method, attachment_kb, workers, batch_size, sink, Path(tmp), profile, kill)
+    if kill and (method != "email" or workers < 2):
+        raise CommandError("--kill needs --method email and --workers 2 or more.")
+    if kill:
+        sink = "aiosmtpd"  # the sink that tells copies apart
     if method == "telegram":  # against the Bot API sandbox at Telegram's limits (sender/telegram/bench.py)
 
         return bench_telegram(n, bench_user(), lambda: run_worker(workers), batch_size=batch_size)
@@ -322,9 +387,17 @@ def bench(n: int, method: str, attachment_kb: int = 0, workers: int = 1, batch_s
         if smtp is not None:
             config = {**smtp.sender_settings(), "BATCH_SIZE": config["BATCH_SIZE"]}
         with override_settings(SENDER=config, DEBUG=False):
-            result = run_pipeline(selection, user, method, draft, workers, profile)
+            result = run_pipeline(selection, user, method, draft, workers, profile,
+                                  kill_at=expected["valid"] // 3 if kill else None)
         received = smtp.stop() if smtp is not None else None
-    problems = verify(result, method, expected, received)
+    problems = verify(result, method, expected, received, killed=kill)
+    crash = {}
+    if kill:
+        copies = smtp.distinct()
+        crash = {"killed": 1, "lost": expected["valid"] - copies["distinct"], "sent_twice": copies["twice"],
+                 "marked": result["marked"]}
+        if crash["lost"]:
+            problems.append(f"{crash['lost']} messages were never received")
     if gateway is not None and gateway.summary()["twice"]:
         problems.append(f"the Skebby sandbox got {len(gateway.summary()['twice'])} numbers more than once")
     if problems:
@@ -341,6 +414,7 @@ def bench(n: int, method: str, attachment_kb: int = 0, workers: int = 1, batch_s
         "sql_queries": result["sql_queries"], "sql_by_phase": result["sql_by_phase"],
         "peak_rss_mb": peak_rss_mb(), "rss_mb_after": {"seed": seed_rss, **result["rss_mb_after"]},
         **({"gateway_calls": gateway.summary()["calls"]} if gateway is not None else {}),
+        **crash,
         "verified": True,
     }
 
@@ -365,6 +439,9 @@ class Command(BaseCommand):
         parser.add_argument("--api", action="store_true",
                             help="Send from code instead: send_mass_sms of --n numbers and send_text to one, "
                                  "into the Skebby sandbox.")
+        parser.add_argument("--kill", action="store_true",
+                            help="Email, 2+ workers: SIGKILL one worker mid-batch, recover its rows, and report "
+                                 "messages lost, sent twice and marked (counted by the aiosmtpd sink).")
         parser.add_argument("--workdir", help=argparse.SUPPRESS)
 
     def handle(self, *args, **options) -> None:
@@ -398,6 +475,8 @@ class Command(BaseCommand):
             argv.append("--json")
         if options["api"]:
             argv.append("--api")
+        if options["kill"]:
+            argv.append("--kill")
         try:
             child = subprocess.Popen(argv, env=env, stdout=subprocess.PIPE, text=True)
             for line in child.stdout:
@@ -426,7 +505,7 @@ class Command(BaseCommand):
             result = bench_api(options["n"])
         else:
             result = bench(options["n"], options["method"], options["attachment_kb"], options["workers"],
-                           options["batch_size"], options["sink"], workdir, options["profile"])
+                           options["batch_size"], options["sink"], workdir, options["profile"], options["kill"])
         if options["json"]:
             self.stdout.write(json.dumps(result))
             return
