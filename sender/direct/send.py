@@ -17,7 +17,7 @@ from django.contrib.auth import get_user_model
 from django.contrib.auth.models import AbstractBaseUser, Permission
 from django.contrib.contenttypes.models import ContentType
 from django.core.exceptions import PermissionDenied
-from django.db.models import Model
+from django.db.models import Exists, Model, OuterRef, Q
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -95,12 +95,12 @@ def _send(connection: Connection, draft: Draft, targets: list[Any], *, user: Abs
     try:
         recipients = [_resolved(target, method) for target in targets]
         broadcast = commit(NOBODY, user or system_user(), [method.alias], draft, key or uuid.uuid4().hex,
-                           recipients=recipients, queue=queue)
+                           recipients=recipients, queue=queue, new_key=key is None)
     except (SelectionError, InvalidMethod) as exc:
         return _refuse(BadMessage(str(exc)), fail_silently)
     except PermissionDenied as exc:
         return _refuse(SendError(str(exc)), fail_silently)
-    sent = broadcast.sents.get()
+    [sent] = broadcast.sents.all()  # held by commit: no query
     if not queue and sent.pending_count:
         with connection:
             deliver_now(sent)
@@ -128,9 +128,10 @@ def deliver_now(sent: MessageSent) -> None:
     again and ends them `unknown` (they may arrive twice). Nothing is queued yet, so the
     stored value is in place before any claim."""
     if sent.pending_count > checkpoint_rows(sent.method):
-        MessageSent.objects.filter(pk=sent.pk).update(extra={**sent.extra, "checkpoint_rows": sender_settings.BATCH_SIZE})
+        sent.extra = {**sent.extra, "checkpoint_rows": sender_settings.BATCH_SIZE}
+        MessageSent.objects.filter(pk=sent.pk).update(extra=sent.extra)
     for batch in range(math.ceil(sent.pending_count / sender_settings.BATCH_SIZE)):
-        delay = deliver_batch(sent.pk, batch)
+        delay = deliver_batch(sent.pk, batch, sent=sent)
         if delay is not None:
             deliver_task.using(run_after=timezone.now() + timedelta(seconds=delay)).enqueue(sent.pk, batch)
 
@@ -154,7 +155,17 @@ def system_user() -> AbstractBaseUser:
     use, staff with the send permission, without a password, so it can never log in."""
     User = get_user_model()
     username = sender_settings.SYSTEM_USER
-    user = User._default_manager.filter(**{User.USERNAME_FIELD: username}).first()
+    users = User._default_manager.filter(**{User.USERNAME_FIELD: username})
+    if hasattr(User, "user_permissions") and hasattr(User, "groups"):
+        # Whether it may send, read with the user in one query rather than two at the check.
+        may_send = Permission.objects.filter(Q(user=OuterRef("pk")) | Q(group__user=OuterRef("pk")),
+                                             codename="send_message", content_type__app_label="sender")
+        users = users.annotate(sender_may_send=Exists(may_send))
+    user = users.first()
+    if user is not None and getattr(user, "sender_may_send", False):
+        # What ModelBackend caches after its own read; this object answers only for sending
+        # (it is the system user, made with that one permission, and lives for one call).
+        user._perm_cache = {"sender.send_message"}
     if user is None:
         user = User(**{User.USERNAME_FIELD: username}, is_staff=True, is_active=True)
         user.set_unusable_password()

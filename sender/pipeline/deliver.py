@@ -42,6 +42,7 @@ from sender.conf import sender_settings
 from sender.exceptions import DeliveryError, InvalidMethod
 from sender.models import MessageRecipient, MessageSent
 from sender.pipeline import progress
+from sender.returning import update_returning
 from sender.signals import batch_delivered
 from sender.statuses import TAKEN, WENT_OUT, FailureCode
 
@@ -68,15 +69,20 @@ class Claim:
     rows: list[MessageRecipient]
     suspect: set[int]
     leased_at: float
+    fresh: bool = False
+    """The MessageSent in hand holds the counters as the last write left them."""
 
 
-def deliver_batch(sent_id: int, batch: int) -> float | None:
+def deliver_batch(sent_id: int, batch: int, sent: MessageSent | None = None) -> float | None:
     """Deliver batch `batch` of MessageSent `sent_id`.
 
     Returns None when the batch is finished, or the delay in seconds after which it
-    must run again (rows met a transient error, or were released on shutdown).
+    must run again (rows met a transient error, or were released on shutdown). A caller
+    that holds the MessageSent (and its broadcast) as just written may pass it as `sent`,
+    saving the read; it is kept up to date.
     """
-    sent = MessageSent.objects.select_related("broadcast").get(pk=sent_id)
+    if sent is None or sent.pk != sent_id:
+        sent = MessageSent.objects.select_related("broadcast").get(pk=sent_id)
     if sent.status in (MessageSent.Status.CANCELLED, MessageSent.Status.DONE, MessageSent.Status.FAILED,
                        MessageSent.Status.PAUSED):
         return None  # a paused method's batches are queued again when staff resume it
@@ -94,6 +100,7 @@ def deliver_batch(sent_id: int, batch: int) -> float | None:
     size = checkpoint_rows(sent.method, sent)
     delay: float | None = None
     written = 0
+    claim.fresh = False
     for start in range(0, len(claim.rows), size):
         if start and stop_requested():
             released = release(claim, claim.rows[start:])
@@ -121,7 +128,8 @@ def deliver_batch(sent_id: int, batch: int) -> float | None:
             delay = chunk_delay if delay is None else max(delay, chunk_delay)
         if stop:
             break
-    sent.refresh_from_db(fields=REFRESH)
+    if not claim.fresh:  # the last write returned the counters otherwise
+        sent.refresh_from_db(fields=REFRESH)
     progress.publish(sent)
     batch_delivered.send(sender=MessageSent, message_sent=sent)
     logger.info("batch done: %d rows recorded", written, extra={**log, "recorded": written, "retry_in": delay})
@@ -228,20 +236,22 @@ def take(sent: MessageSent, batch: int) -> Claim | None:
     token, now = uuid.uuid4(), timezone.now()
     free = MessageRecipient.objects.filter(
         Q(claim__isnull=True) | Q(lease_until__lt=now), message_sent_id=sent.pk, batch=batch, status=Status.PENDING)
-    claimed = free.filter(attempts__lt=sender_settings.MAX_ATTEMPTS).update(
+    # One statement claims the rows and reads them back (sender.returning).
+    rows = update_returning(
+        free.filter(attempts__lt=sender_settings.MAX_ATTEMPTS), ["address", "code", "attempts", "segments", "sent_at"],
         claim=token, lease_until=now + timedelta(seconds=sender_settings.LEASE_SECONDS),
         attempts=F("attempts") + 1,
         # A row still claimed by someone else was abandoned mid-batch: stamp it to sort out below.
         sent_at=Case(When(claim__isnull=False, sent_at__isnull=True, then=Value(now)), default=F("sent_at")),
     )
-    if not claimed:
+    if not rows:
         # Rows left only by workers that stopped MAX_ATTEMPTS times: end them, or they would wait forever.
         _give_up_exhausted(sent, free.filter(attempts__gte=sender_settings.MAX_ATTEMPTS), now)
         return None
+    rows.sort(key=lambda row: row.id)
     if sent.status == MessageSent.Status.QUEUED:
         MessageSent.objects.filter(pk=sent.pk, status=MessageSent.Status.QUEUED).update(status=MessageSent.Status.SENDING)
-    rows = list(MessageRecipient.objects.filter(claim=token).order_by("id")
-                .only("id", "address", "code", "attempts", "segments", "sent_at"))
+        sent.status = MessageSent.Status.SENDING
     suspect = {row.id for row in rows if row.sent_at is not None and row.sent_at < now}
     abandoned = [row.id for row in rows if row.sent_at is not None and row.sent_at >= now]
     if abandoned:
@@ -360,9 +370,10 @@ def record(claim: Claim, rows: Sequence[MessageRecipient], outcomes: Sequence[Ou
             written += n
             if status != Status.PENDING:
                 delta[status] += n
-        _move_counters(sent, delta, cost, now)
+        claim.fresh = _move_counters(sent, delta, cost, now)
     if publish:
-        sent.refresh_from_db(fields=REFRESH)
+        if not claim.fresh:
+            sent.refresh_from_db(fields=REFRESH)
         progress.publish(sent)
     if not retrying:
         return None, written
@@ -371,19 +382,25 @@ def record(claim: Claim, rows: Sequence[MessageRecipient], outcomes: Sequence[Ou
     return max(backoff, min(retry_after or 0, sender_settings.RETRY_BACKOFF_MAX)), written
 
 
-def _move_counters(sent: MessageSent, delta: dict[str, int], cost: Decimal, now: datetime) -> None:
+def _move_counters(sent: MessageSent, delta: dict[str, int], cost: Decimal, now: datetime) -> bool:
     """One UPDATE moves pending rows to their final counters and, when nothing is left
-    pending, finishes the method."""
+    pending, finishes the method; it returns the new counters into `sent` (True), so
+    progress is published without reading them again."""
     done = sum(delta.values())
     if not done:
-        return
+        return False
     finishing = Q(pending_count=done, status__in=[MessageSent.Status.QUEUED, MessageSent.Status.SENDING])
-    MessageSent.objects.filter(pk=sent.pk).update(
+    moved = update_returning(
+        MessageSent.objects.filter(pk=sent.pk), REFRESH,
         pending_count=F("pending_count") - done, cost=F("cost") + cost,
         status=Case(When(finishing, then=Value(MessageSent.Status.DONE)), default=F("status")),
         finished_at=Case(When(finishing, then=Value(now)), default=F("finished_at")),
         **{f"{status}_count": F(f"{status}_count") + n for status, n in delta.items()},
     )
+    for fresh in moved:
+        for name in REFRESH:
+            setattr(sent, name, getattr(fresh, name))
+    return bool(moved)
 
 
 def _store_refs(outcomes: Sequence[Outcome]) -> None:

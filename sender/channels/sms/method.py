@@ -31,7 +31,7 @@ from sender.channels.sms import text as sms_text
 from sender.channels.sms.backends import BaseSmsBackend, Sms, load_backend
 from sender.channels.sms.gateway import MESSAGE_TYPES, GatewayRefused, max_length
 from sender.channels.sms.models import GatewayOrder
-from sender.channels.sms.tracking import ensure_polling, record_credits
+from sender.channels.sms.tracking import after_send
 from sender.conf import sender_settings
 from sender.exceptions import DeliveryError, InvalidAddress, InvalidMethod
 from sender.models import MessageRecipient, MessageSent
@@ -205,8 +205,8 @@ class SmsMethod(BaseMethod):
                 remaining = accepted.remaining if accepted.remaining is not None else remaining
             if orders and tracking:
                 self._track(message, orders)
-        if remaining is not None:
-            record_credits(self.alias, {self.message_type: remaining})
+        after_send(self.alias, {self.message_type: remaining} if remaining is not None else None,
+                   track=bool(orders and tracking))
         return outcomes
 
     def _note_account_problem(self, message: MessageSent, exc: DeliveryError) -> None:
@@ -215,13 +215,12 @@ class SmsMethod(BaseMethod):
             MessageSent.objects.filter(pk=message.pk).update(error=exc.message)
 
     def _track(self, message: MessageSent, orders: list[tuple[str, int]]) -> None:
-        """Record the orders to poll, and make sure the polling task runs."""
+        """Record the orders to poll (after_send then makes sure the polling task runs)."""
         first = timezone.now() + timedelta(seconds=float(self.options["poll_interval"]))
         GatewayOrder.objects.bulk_create(
             [GatewayOrder(message_sent=message, order_id=oid, size=n, next_poll_at=first) for oid, n in orders],
             ignore_conflicts=True,  # an order found again after a lost answer is already tracked
         )
-        ensure_polling(self.alias)
 
     def check(self) -> list[checks.CheckMessage]:
         if self.options["backend"] == "gateways":
