@@ -14,10 +14,10 @@ from datetime import timedelta
 from typing import Any
 
 from django.contrib.auth import get_user_model
-from django.contrib.auth.models import AbstractBaseUser, Permission
+from django.contrib.auth.models import AbstractBaseUser, Group, Permission
 from django.contrib.contenttypes.models import ContentType
 from django.core.exceptions import PermissionDenied
-from django.db.models import Exists, Model, OuterRef, Q
+from django.db.models import Exists, Model, OuterRef
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -158,9 +158,10 @@ def system_user() -> AbstractBaseUser:
     users = User._default_manager.filter(**{User.USERNAME_FIELD: username})
     if hasattr(User, "user_permissions") and hasattr(User, "groups"):
         # Whether it may send, read with the user in one query rather than two at the check.
-        may_send = Permission.objects.filter(Q(user=OuterRef("pk")) | Q(group__user=OuterRef("pk")),
-                                             codename="send_message", content_type__app_label="sender")
-        users = users.annotate(sender_may_send=Exists(may_send))
+        perm = {"permission__codename": "send_message", "permission__content_type__app_label": "sender"}
+        own = User.user_permissions.through.objects.filter(**{User.user_permissions.field.m2m_field_name(): OuterRef("pk")}, **perm)
+        grouped = Group.permissions.through.objects.filter(group__user=OuterRef("pk"), **perm)
+        users = users.annotate(sender_may_send=Exists(own) | Exists(grouped))
     user = users.first()
     if user is not None and getattr(user, "sender_may_send", False):
         # What ModelBackend caches after its own read; this object answers only for sending

@@ -118,7 +118,8 @@ def commit(
         raise
     _hold_sents(broadcast, list(sents.values()))
     for sent in sents.values():
-        progress.publish(sent)
+        if queue or not sent.pending_count:  # otherwise the caller's delivery publishes, a moment later
+            progress.publish(sent)
     return broadcast
 
 

@@ -13,6 +13,7 @@ from django_tasks_db.models import DBTaskResult
 import sender
 from sender.audience.optout import opt_out
 from sender.channels.sms.backends import LocmemBackend
+from sender.channels.sms.models import GatewayOrder, GatewayState
 from sender.direct.send import system_user
 from sender.models import IncomingMessage, MessageRecipient, MessageSent
 from tests.factories import customers
@@ -193,3 +194,32 @@ def test_get_connection_finds_a_method_by_alias_kind_or_backend_path(sms_backend
         sender.get_connection("sender.channels.sms.method.SmsMethod", OPTIONS={"backend": "console"})
     with pytest.raises(sender.UnknownMethod):
         sender.receive("Hi", "a@example.com", method="email")
+
+
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.parametrize("sms_backend", ["console", "locmem"], indirect=True)
+def test_send_text_to_one_number_costs_at_most_15_statements(sms_backend):
+    sender.send_text("First", None, "+393471200009")  # the first send ever also starts the polling chain
+    with CaptureQueriesContext(connection) as queries:  # BEGIN and COMMIT count too
+        row = sender.send_text("Your code is 4711", None, "+393471200001")
+    assert row.status == Status.SENT and row.message_sent.status == MessageSent.Status.DONE
+    assert len(queries) <= 15, "\n".join(q["sql"][:120] for q in queries)
+
+
+def test_send_text_into_the_skebby_sandbox_costs_at_most_15_statements(skebby, transactional_db, settings):
+    settings.SENDER = {**settings.SENDER, "SYSTEM_USER": "robot"}
+    sender.send_text("First", None, "+393471200009")  # the first send ever also creates the gateway's state row
+    for connection_ in (None, sender.get_connection("sms")):
+        with CaptureQueriesContext(connection) as queries:
+            row = sender.send_text("Your code is 4711", None, "+393471200001", connection=connection_)
+        assert len(queries) <= 15, "\n".join(q["sql"][:120] for q in queries)
+        # the same ledger as before the statements were cut: row, counters, order to poll, credit, polling chain
+        row.refresh_from_db()
+        sent = row.message_sent
+        assert (row.status, row.attempts, row.cost, bool(row.gateway_ref)) == (Status.SENT, 1, sent.cost, True)
+        assert (sent.status, sent.sent_count, sent.pending_count, sent.total) == (MessageSent.Status.DONE, 1, 0, 1)
+        assert sent.broadcast.sender.username == "robot"
+        assert GatewayOrder.objects.filter(message_sent=sent, order_id=row.gateway_ref, open=True).exists()
+    state = GatewayState.objects.get(method="sms")
+    assert state.credits["GP"] == skebby.state.credits["GP"] and state.poll_token is not None
+    assert skebby.calls("POST sms") == 3
