@@ -61,10 +61,10 @@ def send_sms(body: str, from_phone: str | None, to: Iterable[str], flash: bool =
     """django-sendsms's `send_sms`: one text to a list of numbers; the rows, in `to`'s order."""
     connection = connection or get_connection(None, fail_silently)
     silent = fail_silently or connection.fail_silently
-    if flash:
-        return _refuse(BadMessage(_("Flash SMS are not supported by Sender's gateways.")), silent)
-    return _send(connection, Draft(body=body, sender=from_phone or ""), list(to), user=user, key=None, queue=queue,
-                 fail_silently=silent)
+    if flash and not connection.supports_flash:
+        return _refuse(BadMessage(_("This SMS gateway cannot send flash SMS: send an ordinary one.")), silent)
+    return _send(connection, Draft(body=body, sender=from_phone or "", flash=flash), list(to), user=user, key=None,
+                 queue=queue, fail_silently=silent)
 
 
 def send_mass_sms(datatuple: Iterable[tuple[str, str | None, Iterable[str]]], fail_silently: bool = False,
@@ -89,6 +89,9 @@ def send_mass_sms(datatuple: Iterable[tuple[str, str | None, Iterable[str]]], fa
 def _send(connection: Connection, draft: Draft, targets: list[Any], *, user: AbstractBaseUser | None,
           key: str | None, queue: bool, fail_silently: bool) -> list[MessageRecipient]:
     method = connection.method
+    if queue and connection.backend is not None:
+        return _refuse(BadMessage(_("A backend given by path sends in this process only: queue=True would "
+                                    "hand the rows to the configured gateway.")), fail_silently)
     if draft.sender and method.kind != "sms":
         return _refuse(BadMessage(_("%(method)s sends from its configured address: pass None as the sender.")
                                   % {"method": method.label}), fail_silently)
