@@ -26,6 +26,7 @@ class Connection:
         self.method = method
         self.fail_silently = fail_silently
         self.backend = backend  # an SMS backend given by path; None: the method's own
+        self.system_user: Any = None  # read once per connection, for the sends made through it
         self._held: Any = None
         self._depth = 0  # nested `with`: only the outermost opens and closes
 

@@ -97,7 +97,9 @@ def _send(connection: Connection, draft: Draft, targets: list[Any], *, user: Abs
                                   % {"method": method.label}), fail_silently)
     try:
         recipients = [_resolved(target, method) for target in targets]
-        broadcast = commit(NOBODY, user or system_user(), [method.alias], draft, key or uuid.uuid4().hex,
+        if user is None:
+            user = connection.system_user = connection.system_user or system_user()
+        broadcast = commit(NOBODY, user, [method.alias], draft, key or uuid.uuid4().hex,
                            recipients=recipients, queue=queue, new_key=key is None)
     except (SelectionError, InvalidMethod) as exc:
         return _refuse(BadMessage(str(exc)), fail_silently)

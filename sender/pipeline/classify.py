@@ -46,10 +46,13 @@ def classify(resolved: Iterable[Resolved], methods: Sequence[BaseMethod]) -> Ite
     resolved = iter(resolved)
     # Opt-outs: one query for the whole run, or one per chunk when there are very many; never per address.
     suppressions = Suppressions(alias for alias, addresses in seen.items() if addresses is not None)
+    first = True
     while chunk := list(islice(resolved, OPT_OUT_CHUNK)):
         rows = list(_normalize(chunk, methods, missing))
         refused = suppressions.refused({(c.method, c.address) for c in rows if c.status == Status.PENDING
-                                        and seen[c.method] is not None})
+                                        and seen[c.method] is not None},
+                                       only=first and len(chunk) < OPT_OUT_CHUNK)  # the whole run, and small
+        first = False
         for row in rows:
             if row.status == Status.PENDING and (row.method, row.address) in refused:
                 row.status, row.reason = Status.OPTED_OUT, opted[row.method]
