@@ -106,9 +106,11 @@ def deliver_batch(sent_id: int, batch: int, sent: MessageSent | None = None) -> 
             released = release(claim, claim.rows[start:])
             logger.warning("shutdown: released %d rows", released, extra={**log, "released": released})
             delay = CONTINUE_NOW
+            claim.fresh = False
             break
         if start and is_paused(sent):  # another worker met the method's failure
             release(claim, claim.rows[start:])
+            claim.fresh = False  # read the paused status back
             break
         renew(claim)
         chunk = claim.rows[start:start + size]
@@ -117,6 +119,7 @@ def deliver_batch(sent_id: int, batch: int, sent: MessageSent | None = None) -> 
         except DeliveryError as exc:  # the whole method failed: nothing of this chunk went out
             release(claim, claim.rows[start:])
             pause(sent, exc.message)
+            claim.fresh = False  # read the paused status back
             break
         rest = claim.rows[start + size:] if stop else []
         if rest:  # the gateway is down or refused us: the rest of the batch shares the first chunk's fate
