@@ -305,3 +305,17 @@ def test_skebby_has_no_flash_sms(skebby, transactional_db, settings):
         with pytest.raises(DeliveryError, match="flash"):
             backend.send(Sms("0" * 32, "Door code", "gsm", "GP", "", ["+393471200001"], flash=True))
     assert skebby.calls("POST sms") == 0
+
+
+def test_sender_bench_api_reports_the_figures_of_sending_from_code():
+    from io import StringIO
+
+    from django.core.management import call_command
+
+    out = StringIO()
+    call_command("sender_bench", "--api", "--n", "2000", "--json", stdout=out)
+    result = json.loads(out.getvalue().strip().splitlines()[-1])
+    assert (result["mass_sent"], result["mass_gateway_calls"]) == (2000, 2)
+    assert result["mass_sql"] <= result["mass_sql_target"] == 2000 // 500 + 50
+    assert result["send_text_sql"] <= 15
+    assert {"send_text_ms", "gateway_ms", "send_text_overhead_ms", "send_text_overhead_cpu_ms"} <= set(result)
