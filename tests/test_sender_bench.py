@@ -18,16 +18,16 @@ KEYS = {"n", "method", "valid", "duplicate", "invalid", "preview_s", "commit_s",
 
 # Exact SQL statements (transaction BEGINs included) per phase, as measured on SQLite:
 PREVIEW = 4           # permissions (user, groups), content type, one streamed SELECT of the recipients
-COMMIT_FIXED = 7      # idempotency check, BEGIN, broadcast, sent row, recipients SELECT, counters, publish
+COMMIT_FIXED = 6      # idempotency check, BEGIN, broadcast, sent row, recipients SELECT, counters (published as written)
 PER_INSERT = 1        # one INSERT per BATCH_SIZE recipient rows, whatever their status
 OPT_OUTS = {"storage": 0, "email": 1}  # preview and commit each load the opt-outs of methods with addresses
 JUDGE = {"storage": 0, "email": 1}  # commit: one UPDATE lets the database judge the duplicates (pipeline/dedupe.py)
 PER_ENQUEUE = 1       # one task row per batch of valid rows
 DELIVER_FIXED = {"storage": 3, "email": 4}  # first batch marks the sent row "sending"; the worker's last empty poll;
                                             # email reads the broadcast's attachments once
-# worker: BEGIN, SELECT task, claim task, result; deliver_batch: SELECT sent, claim rows,
-# SELECT rows, BEGIN, UPDATE rows, UPDATE counters and completion, refresh counters.
-PER_BATCH = {"storage": 11, "email": 11}
+# worker: BEGIN, SELECT task, claim task, result; deliver_batch: SELECT sent, claim rows (which
+# returns them), BEGIN, UPDATE rows, UPDATE counters and completion (which returns them).
+PER_BATCH = {"storage": 9, "email": 9}
 
 
 def run(*args: str) -> dict:

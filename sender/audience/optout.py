@@ -52,16 +52,28 @@ def opted_out(pairs: Iterable[tuple[str, str]]) -> set[tuple[str, str]]:
 class Suppressions:
     """The opt-outs of some methods, for one classify run: loaded with one query when they
     are at most PRELOAD_MAX (the usual case: a few per thousand recipients), otherwise looked
-    up once per chunk of recipients. Never once per address."""
+    up once per chunk of recipients. Never once per address. A run that is one small chunk
+    (a send from code to a few numbers) asks about its own addresses only: loading every
+    opt-out to check one number would cost more than the send."""
 
     def __init__(self, aliases: Iterable[str]):
-        aliases = list(aliases)
-        rows = list(OptOut.objects.filter(method__in=aliases).values_list("method", "address")[: PRELOAD_MAX + 1]
-                    ) if aliases else []
-        self.known: set[tuple[str, str]] | None = set(rows) if len(rows) <= PRELOAD_MAX else None
+        self.aliases = list(aliases)
+        self.known: set[tuple[str, str]] | None = None
+        self.loaded = False
 
-    def refused(self, pairs: set[tuple[str, str]]) -> set[tuple[str, str]]:
-        """Which of these (method, normalized address) pairs opted out."""
+    def load(self) -> None:
+        """Read every opt-out of these methods, if they are few enough to keep (`known`)."""
+        rows = list(OptOut.objects.filter(method__in=self.aliases).values_list("method", "address")
+                    [: PRELOAD_MAX + 1]) if self.aliases else []
+        self.known, self.loaded = (set(rows) if len(rows) <= PRELOAD_MAX else None), True
+
+    def refused(self, pairs: set[tuple[str, str]], only: bool = False) -> set[tuple[str, str]]:
+        """Which of these (method, normalized address) pairs opted out. `only`: these are all
+        the run will ask about."""
+        if not self.loaded and only:
+            return opted_out(pairs)
+        if not self.loaded:
+            self.load()
         return pairs & self.known if self.known is not None else opted_out(pairs)
 
 

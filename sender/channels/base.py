@@ -31,6 +31,7 @@ class Draft:
     transliterate: bool = False  # SMS: replace characters outside GSM-7 where a close one exists
     sender: str = ""  # SMS: this message's sender id instead of the method's (sender.direct's `frm`)
     status_report: bool = True  # SMS: False sends without asking for (or polling) delivery reports
+    flash: bool = False  # SMS: shown on the screen at once and not stored (class 0), where the gateway can
 
 
 @dataclass(frozen=True, slots=True)

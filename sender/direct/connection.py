@@ -1,4 +1,9 @@
-"""`get_connection`: which send method a call goes through, by alias, kind or backend path."""
+"""`get_connection`: which send method a call goes through, by alias, kind or backend path.
+
+As with `django.core.mail.get_connection`, a dotted path may name a backend class of your
+own: an SMS backend (a `BaseSmsBackend` subclass: `send(sms)` is all it must do) built with
+the keyword arguments, through which the configured SMS method delivers while the
+connection is used; the ledger rows stay those of that method."""
 
 from typing import Any
 
@@ -6,6 +11,7 @@ from django.utils.module_loading import import_string
 from django.utils.translation import gettext as _
 
 from sender.channels import BaseMethod, methods
+from sender.channels.sms.backends import BaseSmsBackend
 from sender.direct.errors import UnknownMethod
 
 
@@ -16,9 +22,11 @@ class Connection:
     made inside it (one login to Skebby, not one per call), as Django's mail connections do.
     """
 
-    def __init__(self, method: BaseMethod, fail_silently: bool = False):
+    def __init__(self, method: BaseMethod, fail_silently: bool = False, backend: BaseSmsBackend | None = None):
         self.method = method
         self.fail_silently = fail_silently
+        self.backend = backend  # an SMS backend given by path; None: the method's own
+        self.system_user: Any = None  # read once per connection, for the sends made through it
         self._held: Any = None
         self._depth = 0  # nested `with`: only the outermost opens and closes
 
@@ -26,10 +34,17 @@ class Connection:
     def alias(self) -> str:
         return self.method.alias
 
+    @property
+    def supports_flash(self) -> bool:
+        """Whether sends through this connection can be flash SMS."""
+        if self.backend is not None:
+            return bool(self.backend.supports_flash)
+        return bool(getattr(self.method, "supports_flash", lambda: False)())
+
     def open(self) -> None:
         hold = getattr(self.method, "hold", None)
         if hold is not None and self._held is None:
-            self._held = hold()
+            self._held = hold(self.backend) if self.backend is not None else hold()
             self._held.__enter__()
 
     def close(self) -> None:
@@ -63,14 +78,27 @@ def method_for(name: str) -> BaseMethod:
 
 
 def get_connection(path: str | None = None, fail_silently: bool = False, **kwargs: Any) -> Connection:
-    """The configured method by alias or kind (default: the first SMS method), or a method
-    backend by dotted path built with `kwargs` as its settings (OPTIONS, PRICE...)."""
+    """The configured method by alias or kind (default: the first SMS method); or, by dotted
+    path, an SMS backend class built with `kwargs` (the first SMS method then delivers
+    through it), or a configured method's BACKEND."""
     if path is None or "." not in path:
+        if kwargs:
+            raise UnknownMethod(_("Keyword arguments build a backend given by dotted path; “%(name)s” is "
+                                  "configured in SENDER['METHODS'].") % {"name": path or "sms"})
         return Connection(method_for(path or "sms"), fail_silently)
     try:
         cls = import_string(path)
     except ImportError as exc:
         raise UnknownMethod(_("Cannot import the send method “%(path)s”.") % {"path": path}) from exc
+    if isinstance(cls, type) and issubclass(cls, BaseSmsBackend):
+        method = method_for("sms")
+        if method.kind != "sms":
+            raise UnknownMethod(_("An SMS backend needs an SMS method in SENDER['METHODS'] to record its sends."))
+        try:
+            backend = cls(**kwargs)
+        except TypeError as exc:
+            raise UnknownMethod(_("Cannot build “%(path)s”: %(error)s") % {"path": path, "error": exc}) from exc
+        return Connection(method, fail_silently, backend)
     matches = [alias for alias in methods if methods.settings[alias].get("BACKEND") == path]
     if not matches or kwargs:
         raise UnknownMethod(_("“%(path)s” is not configured in SENDER['METHODS']: configure it there, "

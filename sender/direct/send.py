@@ -14,10 +14,10 @@ from datetime import timedelta
 from typing import Any
 
 from django.contrib.auth import get_user_model
-from django.contrib.auth.models import AbstractBaseUser, Permission
+from django.contrib.auth.models import AbstractBaseUser, Group, Permission
 from django.contrib.contenttypes.models import ContentType
 from django.core.exceptions import PermissionDenied
-from django.db.models import Model
+from django.db.models import Exists, Model, OuterRef
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -61,10 +61,10 @@ def send_sms(body: str, from_phone: str | None, to: Iterable[str], flash: bool =
     """django-sendsms's `send_sms`: one text to a list of numbers; the rows, in `to`'s order."""
     connection = connection or get_connection(None, fail_silently)
     silent = fail_silently or connection.fail_silently
-    if flash:
-        return _refuse(BadMessage(_("Flash SMS are not supported by Sender's gateways.")), silent)
-    return _send(connection, Draft(body=body, sender=from_phone or ""), list(to), user=user, key=None, queue=queue,
-                 fail_silently=silent)
+    if flash and not connection.supports_flash:
+        return _refuse(BadMessage(_("This SMS gateway cannot send flash SMS: send an ordinary one.")), silent)
+    return _send(connection, Draft(body=body, sender=from_phone or "", flash=flash), list(to), user=user, key=None,
+                 queue=queue, fail_silently=silent)
 
 
 def send_mass_sms(datatuple: Iterable[tuple[str, str | None, Iterable[str]]], fail_silently: bool = False,
@@ -89,18 +89,23 @@ def send_mass_sms(datatuple: Iterable[tuple[str, str | None, Iterable[str]]], fa
 def _send(connection: Connection, draft: Draft, targets: list[Any], *, user: AbstractBaseUser | None,
           key: str | None, queue: bool, fail_silently: bool) -> list[MessageRecipient]:
     method = connection.method
+    if queue and connection.backend is not None:
+        return _refuse(BadMessage(_("A backend given by path sends in this process only: queue=True would "
+                                    "hand the rows to the configured gateway.")), fail_silently)
     if draft.sender and method.kind != "sms":
         return _refuse(BadMessage(_("%(method)s sends from its configured address: pass None as the sender.")
                                   % {"method": method.label}), fail_silently)
     try:
         recipients = [_resolved(target, method) for target in targets]
-        broadcast = commit(NOBODY, user or system_user(), [method.alias], draft, key or uuid.uuid4().hex,
-                           recipients=recipients, queue=queue)
+        if user is None:
+            user = connection.system_user = connection.system_user or system_user()
+        broadcast = commit(NOBODY, user, [method.alias], draft, key or uuid.uuid4().hex,
+                           recipients=recipients, queue=queue, new_key=key is None)
     except (SelectionError, InvalidMethod) as exc:
         return _refuse(BadMessage(str(exc)), fail_silently)
     except PermissionDenied as exc:
         return _refuse(SendError(str(exc)), fail_silently)
-    sent = broadcast.sents.get()
+    [sent] = broadcast.sents.all()  # held by commit: no query
     if not queue and sent.pending_count:
         with connection:
             deliver_now(sent)
@@ -128,9 +133,10 @@ def deliver_now(sent: MessageSent) -> None:
     again and ends them `unknown` (they may arrive twice). Nothing is queued yet, so the
     stored value is in place before any claim."""
     if sent.pending_count > checkpoint_rows(sent.method):
-        MessageSent.objects.filter(pk=sent.pk).update(extra={**sent.extra, "checkpoint_rows": sender_settings.BATCH_SIZE})
+        sent.extra = {**sent.extra, "checkpoint_rows": sender_settings.BATCH_SIZE}
+        MessageSent.objects.filter(pk=sent.pk).update(extra=sent.extra)
     for batch in range(math.ceil(sent.pending_count / sender_settings.BATCH_SIZE)):
-        delay = deliver_batch(sent.pk, batch)
+        delay = deliver_batch(sent.pk, batch, sent=sent)
         if delay is not None:
             deliver_task.using(run_after=timezone.now() + timedelta(seconds=delay)).enqueue(sent.pk, batch)
 
@@ -154,7 +160,18 @@ def system_user() -> AbstractBaseUser:
     use, staff with the send permission, without a password, so it can never log in."""
     User = get_user_model()
     username = sender_settings.SYSTEM_USER
-    user = User._default_manager.filter(**{User.USERNAME_FIELD: username}).first()
+    users = User._default_manager.filter(**{User.USERNAME_FIELD: username})
+    if hasattr(User, "user_permissions") and hasattr(User, "groups"):
+        # Whether it may send, read with the user in one query rather than two at the check.
+        perm = {"permission__codename": "send_message", "permission__content_type__app_label": "sender"}
+        own = User.user_permissions.through.objects.filter(**{User.user_permissions.field.m2m_field_name(): OuterRef("pk")}, **perm)
+        grouped = Group.permissions.through.objects.filter(group__user=OuterRef("pk"), **perm)
+        users = users.annotate(sender_may_send=Exists(own) | Exists(grouped))
+    user = users.first()
+    if user is not None and getattr(user, "sender_may_send", False):
+        # What ModelBackend caches after its own read; this object answers only for sending
+        # (it is the system user, made with that one permission, and lives for one call).
+        user._perm_cache = {"sender.send_message"}
     if user is None:
         user = User(**{User.USERNAME_FIELD: username}, is_staff=True, is_active=True)
         user.set_unusable_password()

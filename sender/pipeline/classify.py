@@ -41,7 +41,9 @@ class Classified:
 def suppressions_for(methods: Sequence[BaseMethod]) -> Suppressions:
     """The opt-outs classify checks (one query); `known` is set when they were all loaded, so
     classifying then asks the database nothing more."""
-    return Suppressions(m.alias for m in methods if m.address_field)
+    suppressions = Suppressions(m.alias for m in methods if m.address_field)
+    suppressions.load()
+    return suppressions
 
 
 def classify(resolved: Iterable[Resolved], methods: Sequence[BaseMethod],
@@ -53,11 +55,14 @@ def classify(resolved: Iterable[Resolved], methods: Sequence[BaseMethod],
     resolved = iter(resolved)
     # Opt-outs: one query for the whole run, or one per chunk when there are very many; never per address.
     if suppressions is None:
-        suppressions = suppressions_for(methods)
+        suppressions = Suppressions(alias for alias, addresses in seen.items() if addresses is not None)
+    first = True
     while chunk := list(islice(resolved, OPT_OUT_CHUNK)):
         rows = list(_normalize(chunk, methods, missing))
         refused = suppressions.refused({(c.method, c.address) for c in rows if c.status == Status.PENDING
-                                        and seen[c.method] is not None})
+                                        and seen[c.method] is not None},
+                                       only=first and len(chunk) < OPT_OUT_CHUNK)  # the whole run, and small
+        first = False
         for row in rows:
             if row.status == Status.PENDING and (row.method, row.address) in refused:
                 row.status, row.reason = Status.OPTED_OUT, opted[row.method]

@@ -57,6 +57,7 @@ def commit(
     recipients: Iterable[Resolved] | None = None,
     queue: bool = True,
     origin: str = Broadcast.Origin.BROADCAST,
+    new_key: bool = False,
 ) -> Broadcast:
     """Create the broadcast, or return the one this key already created for this user from
     the same request (IdempotencyConflict if the request differs).
@@ -69,7 +70,13 @@ def commit(
     `recipients` replaces resolving the selection (sender.direct passes bare addresses and
     records it was handed, already resolved; the selection is then empty). `queue=False`
     queues no delivery: the caller delivers the batches itself. `origin` tells a chat reply
-    from a broadcast."""
+    from a broadcast. `new_key` says the caller made the key up for this call (no earlier
+    broadcast can hold it: the lookup is skipped).
+
+    Given `recipients`, they are classified before the transaction, so each MessageSent is
+    written with its counters (and, with `queue=False`, already `sending`: the caller
+    delivers at once), and the broadcast comes back holding its sents with their counters:
+    sending one SMS from code costs a few statements, not two dozen."""
     require_sender(user)
     if not idempotency_key or len(idempotency_key) > 64:
         raise SelectionError(_("A send needs an idempotency key of at most 64 characters."))
@@ -77,35 +84,54 @@ def commit(
         recipients = list(recipients)
     extra = {"recipients": [r[:3] for r in recipients]} if recipients is not None else {}
     fingerprint = request_hash(selection, method_aliases, draft, typology, **extra)
-    existing = _existing(idempotency_key, user, fingerprint)
+    existing = None if new_key else _existing(idempotency_key, user, fingerprint)
     if existing:
         return existing
     loaded = load_methods(method_aliases)
     presend(loaded, draft)
+    classified: list[Classified] | None = None
+    counts: dict[str, Counter] | None = None
     if recipients is not None:
         background = False  # addresses handed over by code: written where the caller waits
+        classified = list(classify(recipients, loaded))
+        if not classified:
+            raise SelectionError(empty_selection())
+        counts = {m.alias: Counter() for m in loaded}
+        for c in classified:
+            counts[c.method][c.status] += 1
     elif background is None:
         background = estimate(selection, user) > sender_settings.COMMIT_IN_TASK_ABOVE
     try:
         with transaction.atomic():
             broadcast, sents = _create(selection, user, loaded, draft, idempotency_key, typology, fingerprint,
-                                       preparing=background, origin=origin)
+                                       preparing=background, origin=origin, counts=counts, sending=not queue)
             if background:
                 commit_task.enqueue(broadcast.pk)  # visible with the broadcast, or not at all
             else:
-                counts = _fill(sents, loaded, selection, user, recipients)
+                counts = _fill(sents, loaded, selection, user, classified)
                 if not any(c.total() for c in counts.values()):
                     raise SelectionError(empty_selection())
-                _finish(sents, counts, queue=queue)
+                _finish(sents, counts, queue=queue, written=classified is not None)
     except IntegrityError:
         # A concurrent request with the same key won the race; answer with its broadcast.
         existing = _existing(idempotency_key, user, fingerprint)
         if existing:
             return existing
         raise
-    for sent in broadcast.sents.all():
-        progress.publish(sent)
+    _hold_sents(broadcast, list(sents.values()))
+    for sent in sents.values():
+        if queue or not sent.pending_count:  # otherwise the caller's delivery publishes, a moment later
+            progress.publish(sent)
     return broadcast
+
+
+def _hold_sents(broadcast: Broadcast, sents: list[MessageSent]) -> None:
+    """Let `broadcast.sents.all()` answer from the rows just written, as a prefetch would."""
+    queryset = broadcast.sents.get_queryset()
+    queryset._result_cache, queryset._prefetch_done = sents, True
+    cache = getattr(broadcast, "_prefetched_objects_cache", {})
+    cache[MessageSent._meta.get_field("broadcast").remote_field.cache_name] = queryset
+    broadcast._prefetched_objects_cache = cache
 
 
 def estimate(selection: Selection, user: AbstractBaseUser) -> int:
@@ -180,6 +206,7 @@ def request_hash(selection: Selection, method_aliases: Sequence[str], draft: Dra
         "attachments": sorted(getattr(a, "pk", a) for a in draft.attachments),
         "transliterate": bool(draft.transliterate),
         **({"sender": draft.sender} if draft.sender else {}),
+        **({"flash": True} if draft.flash else {}),
         **({} if draft.status_report else {"status_report": False}), **extra,
     }
     return hashlib.sha256(json.dumps(canonical, sort_keys=True, default=str).encode()).hexdigest()
@@ -202,7 +229,8 @@ def _existing(key: str, user: AbstractBaseUser, fingerprint: str) -> Broadcast |
 
 
 def _create(selection, user, loaded: list[BaseMethod], draft: Draft, key: str, typology, fingerprint: str,
-            preparing: bool, origin: str = Broadcast.Origin.BROADCAST) -> tuple[Broadcast, dict[str, MessageSent]]:
+            preparing: bool, origin: str = Broadcast.Origin.BROADCAST, counts: dict[str, Counter] | None = None,
+            sending: bool = False) -> tuple[Broadcast, dict[str, MessageSent]]:
     broadcast = Broadcast.objects.create(
         idempotency_key=key, request_hash=fingerprint, typology=typology, subject=draft.subject, body=draft.body,
         sender=user, selection=selection.to_json(), origin=origin,
@@ -210,17 +238,23 @@ def _create(selection, user, loaded: list[BaseMethod], draft: Draft, key: str, t
     if draft.attachments:
         broadcast.attachments.set(draft.attachments)
     status = MessageSent.Status.PREPARING if preparing else MessageSent.Status.QUEUED
-    sents = {
-        m.alias: MessageSent.objects.create(broadcast=broadcast, method=m.alias, extra=m.sent_extra(draft),
-                                            status=status)
-        for m in loaded
-    }
+    sents = {}
+    for m in loaded:
+        fields: dict[str, Any] = {"status": status}
+        if counts is not None:  # known before writing: no UPDATE of the counters afterwards
+            c = counts[m.alias]
+            fields = {counter(s): n for s, n in c.items()}
+            fields["status"] = ((MessageSent.Status.SENDING if sending else MessageSent.Status.QUEUED)
+                                if c[Status.PENDING] else MessageSent.Status.DONE)
+        sents[m.alias] = MessageSent.objects.create(broadcast=broadcast, method=m.alias, extra=m.sent_extra(draft),
+                                                    **fields)
     return broadcast, sents
 
 
 def _fill(sents: dict[str, MessageSent], loaded: list[BaseMethod], selection: Selection,
-          user: AbstractBaseUser, recipients: list[Resolved] | None = None) -> dict[str, Counter]:
-    """Stream resolve → classify → insert, a chunk at a time; the counts per method and status.
+          user: AbstractBaseUser, classified: list[Classified] | None = None) -> dict[str, Counter]:
+    """Stream resolve → classify → insert, a chunk at a time (or insert what was classified
+    already); the counts per method and status.
 
     While one chunk is written (COPY on PostgreSQL: the server fills the table and its
     indexes) the next one is classified, which is pure Python once the recipients it needs
@@ -230,7 +264,6 @@ def _fill(sents: dict[str, MessageSent], loaded: list[BaseMethod], selection: Se
     batch_size = sender_settings.BATCH_SIZE
     segments = {alias: int(sent.extra.get("segments", 1)) for alias, sent in sents.items()}
     writer = RowWriter()
-    suppressions = suppressions_for(loaded)
 
     def rows(classified: Iterable[Classified]) -> Iterator[tuple]:
         for c in classified:
@@ -240,10 +273,15 @@ def _fill(sents: dict[str, MessageSent], loaded: list[BaseMethod], selection: Se
             yield writer.row(sents[c.method].pk, c.content_type_id, c.object_id, c.address, c.status, c.reason,
                              segments[c.method] if valid else 0, n // batch_size if valid else 0)
 
+    if classified is not None:
+        stream = rows(classified)
+        while chunk := list(islice(stream, batch_size)):
+            writer.insert(chunk)
+        return counts
+    suppressions = suppressions_for(loaded)
     # A chunk of rows needs at most batch_size recipients (each gives at least one row), and
     # classify reads them OPT_OUT_CHUNK at a time.
-    ahead = ReadAhead(resolve(selection, user, kinds) if recipients is None else recipients,
-                      batch_size + OPT_OUT_CHUNK)
+    ahead = ReadAhead(resolve(selection, user, kinds), batch_size + OPT_OUT_CHUNK)
     stream = rows(classify(ahead, loaded, suppressions))
     offline = suppressions.known is not None  # classifying asks the database nothing
 
@@ -306,22 +344,33 @@ class ReadAhead:
 
 
 def _finish(sents: dict[str, MessageSent], counts: dict[str, Counter], preparing: bool = False,
-            queue: bool = True) -> None:
-    """Set each method's counters and queue its batches. A method cancelled while it was
-    preparing is not queued: its rows end failed with the cancel's reason."""
+            queue: bool = True, written: bool = False) -> None:
+    """Set each method's counters (unless `written` with the MessageSent, and no duplicate
+    was revived) and queue its batches. A method cancelled while it was preparing is not
+    queued: its rows end failed with the cancel's reason."""
     batch_size = sender_settings.BATCH_SIZE
     for alias, sent in sents.items():
         c = counts[alias]
+        revived = 0
         if c[Status.DUPLICATE]:  # the database judges the duplicates classify's hashes found
             revived = judge(sent.pk, c[Status.PENDING] // batch_size)
             c[Status.PENDING] += revived
             c[Status.DUPLICATE] -= revived
         fields = {counter(status): n for status, n in c.items()}
         status = MessageSent.Status.QUEUED if c[Status.PENDING] else MessageSent.Status.DONE
-        expected = MessageSent.Status.PREPARING if preparing else MessageSent.Status.QUEUED
-        if not MessageSent.objects.filter(pk=sent.pk, status=expected).update(status=status, **fields):
+        if written and c[Status.PENDING] and sent.status == MessageSent.Status.SENDING:
+            status = MessageSent.Status.SENDING
+        expected = (MessageSent.Status.PREPARING if preparing
+                    else sent.status if written else MessageSent.Status.QUEUED)
+        if written and not revived:
+            pass  # the counters went in with the row
+        elif not MessageSent.objects.filter(pk=sent.pk, status=expected).update(status=status, **fields):
             _cancelled_while_preparing(sent, c)
             continue
+        else:
+            sent.status = status
+            for name, n in fields.items():
+                setattr(sent, name, n)
         for batch in range((c[Status.PENDING] + batch_size - 1) // batch_size if queue else 0):
             enqueue_batch(alias, sent.pk, batch)
 

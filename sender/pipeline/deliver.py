@@ -45,6 +45,7 @@ from sender.conf import sender_settings
 from sender.exceptions import DeliveryError, InvalidMethod
 from sender.models import MessageRecipient, MessageSent
 from sender.pipeline import journal, progress
+from sender.returning import update_returning
 from sender.signals import batch_delivered
 from sender.statuses import TAKEN, WENT_OUT, FailureCode
 
@@ -71,15 +72,20 @@ class Claim:
     rows: list[MessageRecipient]
     suspect: set[int]
     leased_at: float
+    fresh: bool = False
+    """The MessageSent in hand holds the counters as the last write left them."""
 
 
-def deliver_batch(sent_id: int, batch: int) -> float | None:
+def deliver_batch(sent_id: int, batch: int, sent: MessageSent | None = None) -> float | None:
     """Deliver batch `batch` of MessageSent `sent_id`.
 
     Returns None when the batch is finished, or the delay in seconds after which it
-    must run again (rows met a transient error, or were released on shutdown).
+    must run again (rows met a transient error, or were released on shutdown). A caller
+    that holds the MessageSent (and its broadcast) as just written may pass it as `sent`,
+    saving the read; it is kept up to date.
     """
-    sent = MessageSent.objects.select_related("broadcast").get(pk=sent_id)
+    if sent is None or sent.pk != sent_id:
+        sent = MessageSent.objects.select_related("broadcast").get(pk=sent_id)
     if sent.status in (MessageSent.Status.CANCELLED, MessageSent.Status.DONE, MessageSent.Status.FAILED,
                        MessageSent.Status.PAUSED):
         return None  # a paused method's batches are queued again when staff resume it
@@ -102,7 +108,8 @@ def deliver_batch(sent_id: int, batch: int) -> float | None:
         log_file.close(keep=True)  # rows may be left claimed: the next claimer reads what went out
         raise
     log_file.close()
-    sent.refresh_from_db(fields=REFRESH)
+    if not claim.fresh:  # the last write returned the counters otherwise
+        sent.refresh_from_db(fields=REFRESH)
     progress.publish(sent)
     batch_delivered.send(sender=MessageSent, message_sent=sent)
     logger.info("batch done: %d rows recorded", written, extra={**log, "recorded": written, "retry_in": delay})
@@ -116,14 +123,17 @@ def _deliver_claim(method, sent: MessageSent, claim: Claim, log_file: journal.Jo
     size = checkpoint_rows(sent.method, sent)
     delay: float | None = None
     written = 0
+    claim.fresh = False
     for start in range(0, len(claim.rows), size):
         if start and stop_requested():
             released = release(claim, claim.rows[start:])
             logger.warning("shutdown: released %d rows", released, extra={**log, "released": released})
             delay = CONTINUE_NOW
+            claim.fresh = False
             break
         if start and is_paused(sent):  # another worker met the method's failure
             release(claim, claim.rows[start:])
+            claim.fresh = False  # read the paused status back
             break
         renew(claim)
         chunk = claim.rows[start:start + size]
@@ -132,6 +142,7 @@ def _deliver_claim(method, sent: MessageSent, claim: Claim, log_file: journal.Jo
         except DeliveryError as exc:  # the whole method failed: nothing of this chunk went out
             release(claim, claim.rows[start:])
             pause(sent, exc.message)
+            claim.fresh = False  # read the paused status back
             break
         log_file.write(outcomes)  # what the method did not report as it went
         rest = claim.rows[start + size:] if stop else []
@@ -250,23 +261,23 @@ def take(sent: MessageSent, batch: int) -> Claim | None:
     # A journal left behind means a worker stopped mid-batch: note who held which row before taking them.
     left = journal.left_for(sent.pk, batch)
     holders = dict(free.filter(claim__isnull=False).values_list("id", "claim")) if left else {}
-    claimed = free.filter(attempts__lt=sender_settings.MAX_ATTEMPTS).update(
+    # One statement claims the rows and reads them back (sender.returning), through the
+    # batch's index: the claim token has none.
+    rows = update_returning(
+        free.filter(attempts__lt=sender_settings.MAX_ATTEMPTS), ["address", "code", "attempts", "segments", "sent_at"],
         claim=token, lease_until=now + timedelta(seconds=sender_settings.LEASE_SECONDS),
         attempts=F("attempts") + 1,
         # A row still claimed by someone else was abandoned mid-batch: stamp it to sort out below.
         sent_at=Case(When(claim__isnull=False, sent_at__isnull=True, then=Value(now)), default=F("sent_at")),
     )
-    if not claimed:
+    if not rows:
         # Rows left only by workers that stopped MAX_ATTEMPTS times: end them, or they would wait forever.
         _give_up_exhausted(sent, free.filter(attempts__gte=sender_settings.MAX_ATTEMPTS), now)
         return None
+    rows.sort(key=lambda row: row.id)
     if sent.status == MessageSent.Status.QUEUED:
         MessageSent.objects.filter(pk=sent.pk, status=MessageSent.Status.QUEUED).update(status=MessageSent.Status.SENDING)
-    # Found through the batch's index: the claim token alone has none, and a scan of the
-    # table per batch made delivery slow down as the table grew (1M rows: 100 full scans).
-    rows = list(MessageRecipient.objects.filter(message_sent_id=sent.pk, batch=batch, status=Status.PENDING,
-                                                claim=token).order_by("id")
-                .only("id", "address", "code", "attempts", "segments", "sent_at"))
+        sent.status = MessageSent.Status.SENDING
     suspect = {row.id for row in rows if row.sent_at is not None and row.sent_at < now}
     abandoned = [row.id for row in rows if row.sent_at is not None and row.sent_at >= now]
     claim = Claim(sent, batch, token, rows, suspect, time.monotonic())
@@ -430,9 +441,10 @@ def record(claim: Claim, rows: Sequence[MessageRecipient], outcomes: Sequence[Ou
             written += n
             if status != Status.PENDING:
                 delta[status] += n
-        _move_counters(sent, delta, cost, now)
+        claim.fresh = _move_counters(sent, delta, cost, now)
     if publish:
-        sent.refresh_from_db(fields=REFRESH)
+        if not claim.fresh:
+            sent.refresh_from_db(fields=REFRESH)
         progress.publish(sent)
     if not retrying:
         return None, written
@@ -441,19 +453,25 @@ def record(claim: Claim, rows: Sequence[MessageRecipient], outcomes: Sequence[Ou
     return max(backoff, min(retry_after or 0, sender_settings.RETRY_BACKOFF_MAX)), written
 
 
-def _move_counters(sent: MessageSent, delta: dict[str, int], cost: Decimal, now: datetime) -> None:
+def _move_counters(sent: MessageSent, delta: dict[str, int], cost: Decimal, now: datetime) -> bool:
     """One UPDATE moves pending rows to their final counters and, when nothing is left
-    pending, finishes the method."""
+    pending, finishes the method; it returns the new counters into `sent` (True), so
+    progress is published without reading them again."""
     done = sum(delta.values())
     if not done:
-        return
+        return False
     finishing = Q(pending_count=done, status__in=[MessageSent.Status.QUEUED, MessageSent.Status.SENDING])
-    MessageSent.objects.filter(pk=sent.pk).update(
+    moved = update_returning(
+        MessageSent.objects.filter(pk=sent.pk), REFRESH,
         pending_count=F("pending_count") - done, cost=F("cost") + cost,
         status=Case(When(finishing, then=Value(MessageSent.Status.DONE)), default=F("status")),
         finished_at=Case(When(finishing, then=Value(now)), default=F("finished_at")),
         **{f"{status}_count": F(f"{status}_count") + n for status, n in delta.items()},
     )
+    for fresh in moved:
+        for name in REFRESH:
+            setattr(sent, name, getattr(fresh, name))
+    return bool(moved)
 
 
 def _store_refs(outcomes: Sequence[Outcome]) -> None:

@@ -8,7 +8,7 @@ counters from the database when it connects.
 import logging
 
 from asgiref.sync import async_to_sync
-from channels.layers import get_channel_layer
+from channels.layers import InMemoryChannelLayer, get_channel_layer
 from django.dispatch import receiver
 
 from sender.formats import money
@@ -38,6 +38,8 @@ def publish(sent: MessageSent) -> None:
     layer = get_channel_layer()
     if layer is None:
         return
+    if isinstance(layer, InMemoryChannelLayer) and group_name(sent.broadcast_id) not in layer.groups:
+        return  # nobody watches in this process: skip the hop through async_to_sync (a thread per call)
     event = {"type": "broadcast.progress", "sent_id": sent.pk, "method": sent.method, **counters(sent)}
     try:
         async_to_sync(layer.group_send)(group_name(sent.broadcast_id), event)

@@ -2,7 +2,9 @@
 `send_sms(body, from_phone, [to])`, `send_mass_sms(datatuple)`, `receive(text, frm)`; every
 call leaves the same ledger rows as a dashboard broadcast."""
 
+import io
 import json
+from typing import ClassVar
 
 import pytest
 from django.contrib.auth import get_user_model
@@ -12,8 +14,11 @@ from django_tasks_db.models import DBTaskResult
 
 import sender
 from sender.audience.optout import opt_out
-from sender.channels.sms.backends import LocmemBackend
+from sender.channels.sms.backends import BaseSmsBackend, LocmemBackend, Sms
+from sender.channels.sms.gateway import Accepted
+from sender.channels.sms.models import GatewayOrder, GatewayState
 from sender.direct.send import system_user
+from sender.exceptions import DeliveryError
 from sender.models import IncomingMessage, MessageRecipient, MessageSent
 from tests.factories import customers
 from tests.sms.conftest import skebby, sms_settings  # noqa: F401 (skebby: the sandbox fixture)
@@ -193,3 +198,124 @@ def test_get_connection_finds_a_method_by_alias_kind_or_backend_path(sms_backend
         sender.get_connection("sender.channels.sms.method.SmsMethod", OPTIONS={"backend": "console"})
     with pytest.raises(sender.UnknownMethod):
         sender.receive("Hi", "a@example.com", method="email")
+
+
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.parametrize("sms_backend", ["console", "locmem"], indirect=True)
+def test_send_text_to_one_number_costs_at_most_15_statements(sms_backend):
+    sender.send_text("First", None, "+393471200009")  # the first send ever also starts the polling chain
+    with CaptureQueriesContext(connection) as queries:  # BEGIN and COMMIT count too
+        row = sender.send_text("Your code is 4711", None, "+393471200001")
+    assert row.status == Status.SENT and row.message_sent.status == MessageSent.Status.DONE
+    assert len(queries) <= 15, "\n".join(q["sql"][:120] for q in queries)
+
+
+def test_send_text_into_the_skebby_sandbox_costs_at_most_15_statements(skebby, transactional_db, settings):
+    settings.SENDER = {**settings.SENDER, "SYSTEM_USER": "robot"}
+    sender.send_text("First", None, "+393471200009")  # the first send ever also creates the gateway's state row
+    for connection_ in (None, sender.get_connection("sms")):
+        with CaptureQueriesContext(connection) as queries:
+            row = sender.send_text("Your code is 4711", None, "+393471200001", connection=connection_)
+        assert len(queries) <= 15, "\n".join(q["sql"][:120] for q in queries)
+        # the same ledger as before the statements were cut: row, counters, order to poll, credit, polling chain
+        row.refresh_from_db()
+        sent = row.message_sent
+        assert (row.status, row.attempts, row.cost, bool(row.gateway_ref)) == (Status.SENT, 1, sent.cost, True)
+        assert (sent.status, sent.sent_count, sent.pending_count, sent.total) == (MessageSent.Status.DONE, 1, 0, 1)
+        assert sent.broadcast.sender.username == "robot"
+        assert GatewayOrder.objects.filter(message_sent=sent, order_id=row.gateway_ref, open=True).exists()
+    state = GatewayState.objects.get(method="sms")
+    assert state.credits["GP"] == skebby.state.credits["GP"] and state.poll_token is not None
+    assert skebby.calls("POST sms") == 3
+
+
+class RecordingBackend(BaseSmsBackend):
+    """A project's own SMS backend, as get_connection builds it from a dotted path."""
+
+    supports_flash = True
+    sent: ClassVar[list] = []
+
+    def __init__(self, account: str = "", **options):
+        super().__init__(**options)
+        self.account = account
+
+    def send(self, sms: Sms, retried: bool = False) -> Accepted:
+        self.refuse_flash(sms)
+        self.sent.append((self.account, sms))
+        return Accepted(f"mine-{len(self.sent)}", len(sms.recipients))
+
+
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.parametrize("sms_backend", ["locmem"], indirect=True)
+def test_get_connection_by_dotted_path_builds_the_backend_with_the_keyword_arguments(sms_backend):
+    RecordingBackend.sent = []
+    path = f"{__name__}.RecordingBackend"
+    with sender.get_connection(path, account="acme-2") as connection_:
+        rows = sender.send_sms("Via my backend", "Acme", ["+393471200001", "+393471200002"], connection=connection_)
+        row = sender.send_text("Again", None, "+393471200003", connection=connection_)
+    [(account, order), (_account, _order)] = RecordingBackend.sent
+    assert (account, order.text, sorted(order.recipients), order.sender) == (
+        "acme-2", "Via my backend", ["+393471200001", "+393471200002"], "Acme")
+    assert not LocmemBackend.outbox  # the configured gateway got nothing
+    # the ledger is the configured SMS method's, with the gateway reference the backend gave
+    assert [(r.status, r.gateway_ref, r.message_sent.method) for r in rows] == [(Status.SENT, "mine-1", "sms")] * 2
+    assert (row.status, row.gateway_ref) == (Status.SENT, "mine-2")
+    assert not GatewayOrder.objects.exists()  # the poller knows only the configured gateway: nothing to poll
+
+    stream = io.StringIO()
+    connection_ = sender.get_connection("sender.channels.sms.backends.ConsoleBackend", stream=stream)
+    sender.send_text("To the console", None, "+393471200004", connection=connection_)
+    assert "To the console" in stream.getvalue() and not LocmemBackend.outbox
+
+    with pytest.raises(sender.BadMessage):  # the worker would send through the configured gateway instead
+        sender.send_text("Later", None, "+393471200005", queue=True, connection=sender.get_connection(path))
+    with pytest.raises(sender.UnknownMethod):
+        sender.get_connection("sms", account="x")  # keyword arguments are for a backend given by path
+
+
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.parametrize("sms_backend", ["locmem"], indirect=True)
+def test_flash_sms_go_out_as_flash_where_the_gateway_can(sms_backend):
+    rows = sender.send_sms("Door code 4711", None, ["+393471200001"], flash=True)
+    [order] = LocmemBackend.outbox
+    assert (order.flash, rows[0].status, rows[0].message_sent.extra["flash"]) == (True, Status.SENT, True)
+    [plain] = sender.send_sms("Not flash", None, ["+393471200001"])
+    assert LocmemBackend.outbox[1].flash is False and "flash" not in plain.message_sent.extra
+
+
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.parametrize("sms_backend", ["locmem"], indirect=True)
+def test_flash_sms_are_refused_where_the_gateway_cannot_and_nothing_is_written(sms_backend, settings):
+    sms = settings.SENDER["METHODS"]["sms"]
+    settings.SENDER = {**settings.SENDER, "METHODS": {
+        **settings.SENDER["METHODS"], "sms": {**sms, "OPTIONS": {**sms["OPTIONS"], "flash": False}}}}
+    with pytest.raises(sender.BadMessage, match="flash"):
+        sender.send_sms("Door code 4711", None, ["+393471200001"], flash=True)
+    assert sender.send_sms("Door code 4711", None, ["+393471200001"], flash=True, fail_silently=True) == []
+    assert not MessageRecipient.objects.exists() and not LocmemBackend.outbox
+
+
+def test_skebby_has_no_flash_sms(skebby, transactional_db, settings):
+    settings.SENDER = {**settings.SENDER, "SYSTEM_USER": "robot"}
+    with pytest.raises(sender.BadMessage, match="flash"):
+        sender.send_sms("Door code 4711", None, ["+393471200001"], flash=True)
+    assert not MessageRecipient.objects.exists()
+    # and the backend itself never sends a flash order as an ordinary SMS
+    with sender.get_connection("sms") as connection_, connection_.method.hold() as backend:
+        with pytest.raises(DeliveryError, match="flash"):
+            backend.send(Sms("0" * 32, "Door code", "gsm", "GP", "", ["+393471200001"], flash=True))
+    assert skebby.calls("POST sms") == 0
+
+
+def test_sender_bench_api_reports_the_figures_of_sending_from_code():
+    from io import StringIO
+
+    from django.core.management import call_command
+
+    out = StringIO()
+    call_command("sender_bench", "--api", "--n", "2000", "--json", stdout=out)
+    result = json.loads(out.getvalue().strip().splitlines()[-1])
+    assert (result["mass_sent"], result["mass_gateway_calls"]) == (2000, 2)
+    assert result["mass_sql"] <= result["mass_sql_target"] == 2000 // 500 + 50
+    assert result["send_text_sql"] <= 15
+    assert {"send_text_ms", "gateway_ms", "send_text_overhead_ms", "send_text_overhead_cpu_ms"} <= set(result)

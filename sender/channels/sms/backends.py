@@ -18,9 +18,10 @@ from typing import Any, ClassVar
 
 from django.conf import settings
 from django.utils.module_loading import import_string
+from django.utils.translation import gettext as _
 
 from sender.channels.sms.gateway import Accepted, Received, SkebbyClient
-from sender.exceptions import InvalidMethod
+from sender.exceptions import DeliveryError, InvalidMethod
 from sender.ratelimit import per_second, wait_turn
 
 BACKENDS = {
@@ -42,6 +43,7 @@ class Sms:
     sender: str
     recipients: list[str]
     max_fragments: int = 7
+    flash: bool = False  # class 0: shown at once, not stored; only to a backend that supports_flash
 
 
 class BaseSmsBackend:
@@ -51,10 +53,16 @@ class BaseSmsBackend:
     max_recipients: ClassVar[int] = 1000
     supports_tracking: ClassVar[bool] = False  # True: order states can be polled later
     supports_incoming: bool = False  # True: received SMS can be fetched
+    supports_flash: bool = False  # True: the gateway can send flash (class 0) SMS
 
     def __init__(self, **options: Any):
         self.options = options
         self.max_recipients = int(options.get("batch_size", self.max_recipients))
+
+    def refuse_flash(self, sms: Sms) -> None:
+        """A flash order to a gateway that has no flash: refused, never sent as an ordinary SMS."""
+        if sms.flash and not self.supports_flash:
+            raise DeliveryError(_("This SMS gateway cannot send flash SMS."), permanent=True)
 
     def __enter__(self) -> "BaseSmsBackend":
         return self
@@ -127,6 +135,7 @@ class SkebbyBackend(BaseSmsBackend):
             self._client = None
 
     def send(self, sms: Sms, retried: bool = False) -> Accepted:
+        self.refuse_flash(sms)  # Skebby's API has no flash (class 0) field
         return self.client.send_sms(sms.order_id, sms.text, sms.recipients, sms.message_type, sms.encoding,
                                     sms.sender, sms.max_fragments, check_first=retried)
 
@@ -161,7 +170,12 @@ class LocmemBackend(BaseSmsBackend):
     supports_tracking = True
     supports_incoming = True
 
+    def __init__(self, **options: Any):
+        super().__init__(**options)
+        self.supports_flash = bool(options.get("flash", True))  # False: stand for a gateway without flash
+
     def send(self, sms: Sms, retried: bool = False) -> Accepted:
+        self.refuse_flash(sms)
         if retried and any(o.order_id == sms.order_id for o in self.outbox):
             return Accepted(sms.order_id, existing=True)
         self.outbox.append(sms)
@@ -190,9 +204,14 @@ class ConsoleBackend(BaseSmsBackend):
 
     name = "console"
 
+    def __init__(self, **options: Any):
+        super().__init__(**options)
+        self.supports_flash = bool(options.get("flash", True))
+
     def send(self, sms: Sms, retried: bool = False) -> Accepted:
+        self.refuse_flash(sms)
         stream = self.options.get("stream") or sys.stdout
-        stream.write(f"SMS order {sms.order_id} ({sms.message_type}, {sms.encoding}) to {len(sms.recipients)} "
+        stream.write(f"{'Flash ' if sms.flash else ''}SMS order {sms.order_id} ({sms.message_type}, {sms.encoding}) to {len(sms.recipients)} "
                      f"numbers: {', '.join(sms.recipients[:5])}{' ...' if len(sms.recipients) > 5 else ''}\n"
                      f"{sms.text}\n{'-' * 60}\n")
         stream.flush()
@@ -204,6 +223,10 @@ class FileBackend(BaseSmsBackend):
 
     name = "file"
 
+    def __init__(self, **options: Any):
+        super().__init__(**options)
+        self.supports_flash = bool(options.get("flash", True))
+
     def folder(self) -> Path:
         default = Path(getattr(settings, "VAR_DIR", ".")) / "sms"
         folder = Path(self.options.get("file_path") or default)
@@ -211,6 +234,7 @@ class FileBackend(BaseSmsBackend):
         return folder
 
     def send(self, sms: Sms, retried: bool = False) -> Accepted:
+        self.refuse_flash(sms)
         path = self.folder() / "sms.jsonl"
         if retried and path.exists() and f'"order_id": "{sms.order_id}"' in path.read_text():
             return Accepted(sms.order_id, existing=True)

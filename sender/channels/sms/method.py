@@ -31,7 +31,7 @@ from sender.channels.sms import text as sms_text
 from sender.channels.sms.backends import BaseSmsBackend, Sms, load_backend
 from sender.channels.sms.gateway import MESSAGE_TYPES, GatewayRefused, max_length
 from sender.channels.sms.models import GatewayOrder
-from sender.channels.sms.tracking import ensure_polling, record_credits
+from sender.channels.sms.tracking import after_send
 from sender.conf import sender_settings
 from sender.exceptions import DeliveryError, InvalidAddress, InvalidMethod
 from sender.models import MessageRecipient, MessageSent
@@ -140,6 +140,7 @@ class SmsMethod(BaseMethod):
         return {**super().sent_extra(draft), "transliterate": self.transliterates(draft), "encoding": info.encoding,
                 "message_type": self.message_type, "price_per_segment": str(self.unit_price),
                 **({"sender": draft.sender} if draft.sender else {}),
+                **({"flash": True} if draft.flash else {}),
                 **({} if draft.status_report else {"status_report": False})}
 
     # -- delivery ----------------------------------------------------------------------------
@@ -147,15 +148,24 @@ class SmsMethod(BaseMethod):
     def backend(self) -> BaseSmsBackend:
         return load_backend(self.options, self.alias)
 
+    def supports_flash(self) -> bool:
+        """Whether the configured gateway can send flash SMS (gateways kept as data cannot yet)."""
+        return self.options["backend"] != "gateways" and self.backend().supports_flash
+
     @contextmanager
-    def hold(self) -> Iterator[BaseSmsBackend]:
+    def hold(self, backend: BaseSmsBackend | None = None) -> Iterator[BaseSmsBackend]:
         """Keep one backend (one gateway session) open for every delivery in this block, in this
-        thread or task: sending from code in a loop logs in once (sender.direct.get_connection)."""
+        thread or task: sending from code in a loop logs in once (sender.direct.get_connection).
+        `backend`: deliver through this one instead of the configured one (a connection
+        asked for by dotted path); its orders are not polled, the poller knows only the
+        configured gateway."""
         held = _held.get()
-        if self.alias in held:
+        if self.alias in held and backend is None:
             yield held[self.alias]
             return
-        with self.backend() as backend:
+        if backend is not None:
+            backend.sender_given = True
+        with backend if backend is not None else self.backend() as backend:
             token = _held.set({**held, self.alias: backend})
             try:
                 yield backend
@@ -174,6 +184,8 @@ class SmsMethod(BaseMethod):
         info = self.text(message.broadcast.body, bool(message.extra.get("transliterate")))
         encoding = "ucs2" if info.encoding == "UCS-2" else "gsm"
         if self.options["backend"] == "gateways":
+            if message.extra.get("flash"):  # their request templates have no flash field yet
+                raise DeliveryError(_("This SMS gateway cannot send flash SMS."), permanent=True)
             return gateways.deliver(self.alias, rows, info.text, order_id, self.message_type, encoding,
                                     int(self.options["max_segments"]), message.extra.get("gateway", ""))
         # One reason per order: record() then writes each order's rows (and their gateway_ref) in one UPDATE.
@@ -183,12 +195,14 @@ class SmsMethod(BaseMethod):
         remaining = None
         sender = message.extra.get("sender") or self.options["sender"]
         with self._open() as backend:
-            tracking = backend.supports_tracking and message.extra.get("status_report", True)
+            tracking = (backend.supports_tracking and message.extra.get("status_report", True)
+                        and not getattr(backend, "sender_given", False))  # a backend given by path is not polled
             size = backend.max_recipients
             for start in range(0, len(rows), size):
                 chunk = rows[start:start + size]
                 sms = Sms(order_id(chunk), info.text, encoding, self.message_type, sender,
-                          [r.address for r in chunk], int(self.options["max_segments"]))
+                          [r.address for r in chunk], int(self.options["max_segments"]),
+                          flash=bool(message.extra.get("flash")))
                 try:
                     accepted = backend.send(sms, retried=any(r.attempts > 1 for r in chunk))
                 except DeliveryError as exc:
@@ -206,8 +220,8 @@ class SmsMethod(BaseMethod):
                 remaining = accepted.remaining if accepted.remaining is not None else remaining
             if orders and tracking:
                 self._track(message, orders)
-        if remaining is not None:
-            record_credits(self.alias, {self.message_type: remaining})
+        after_send(self.alias, {self.message_type: remaining} if remaining is not None else None,
+                   track=bool(orders and tracking))
         return outcomes
 
     def _note_account_problem(self, message: MessageSent, exc: DeliveryError) -> None:
@@ -216,13 +230,12 @@ class SmsMethod(BaseMethod):
             MessageSent.objects.filter(pk=message.pk).update(error=exc.message)
 
     def _track(self, message: MessageSent, orders: list[tuple[str, int]]) -> None:
-        """Record the orders to poll, and make sure the polling task runs."""
+        """Record the orders to poll (after_send then makes sure the polling task runs)."""
         first = timezone.now() + timedelta(seconds=float(self.options["poll_interval"]))
         GatewayOrder.objects.bulk_create(
             [GatewayOrder(message_sent=message, order_id=oid, size=n, next_poll_at=first) for oid, n in orders],
             ignore_conflicts=True,  # an order found again after a lost answer is already tracked
         )
-        ensure_polling(self.alias)
 
     def check(self) -> list[checks.CheckMessage]:
         if self.options["backend"] == "gateways":

@@ -11,11 +11,14 @@ about the same order at once. Row changes go through receipts.apply_receipts (on
 """
 
 import logging
+import re
 import uuid
 from datetime import timedelta
 from decimal import Decimal
 
-from django.db import transaction
+from django.db import NotSupportedError, connection, transaction
+from django.db.models import F, JSONField
+from django.db.models.expressions import Expression
 from django.tasks import task
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -28,6 +31,7 @@ from sender.channels.sms.models import GatewayOrder, GatewayState
 from sender.exceptions import DeliveryError
 from sender.models import MessageRecipient
 from sender.receipts import apply_receipts
+from sender.returning import update_returning
 
 logger = logging.getLogger(__name__)
 Status = MessageRecipient.Status
@@ -35,6 +39,8 @@ MIN_DELAY = timedelta(seconds=1)
 STALE_AFTER = timedelta(minutes=10)
 """A chain whose next run is this much overdue (plus a few intervals) is taken for dead."""
 ORDERS_PER_ROUND = 500
+KEY = re.compile(r"[A-Za-z0-9_]+")
+"""Message types whose credit can be set in place (a key safe in a JSON path)."""
 
 
 def sms_aliases() -> list[str]:
@@ -49,16 +55,76 @@ def interval(alias: str) -> timedelta:
 # -- the polling chain ----------------------------------------------------------------------
 
 
-def ensure_polling(alias: str) -> bool:
-    """Start the polling task for `alias` unless a live one holds the token. True if started."""
+def ensure_polling(alias: str, known: tuple | None = None) -> bool:
+    """Start the polling task for `alias` unless a live one holds the token. True if started.
+
+    A plain read first (or `known`: the (poll_token, poll_due_at) a caller just read back):
+    after every send the chain is almost always alive, and that needs no lock; the lock is
+    taken, and the state read again under it, only to start a chain."""
     now = timezone.now()
+    if known is None:
+        known = GatewayState.objects.filter(method=alias).values_list("poll_token", "poll_due_at").first()
+    if known is not None and _alive(alias, *known, now=now):
+        return False
     with transaction.atomic():
         state, _created = GatewayState.objects.select_for_update().get_or_create(method=alias)
-        alive = state.poll_token and state.poll_due_at and state.poll_due_at > now - STALE_AFTER - 4 * interval(alias)
-        if alive:
+        if _alive(alias, state.poll_token, state.poll_due_at, now=now):
             return False
         _queue(state, now)
     return True
+
+
+def _alive(alias: str, token, due_at, now) -> bool:
+    return bool(token and due_at and due_at > now - STALE_AFTER - 4 * interval(alias))
+
+
+def after_send(alias: str, credits: dict[str, int] | None, track: bool) -> None:
+    """What a send leaves behind: the credit the gateway reported, and a live polling chain
+    when orders wait for delivery reports. Usually one statement: the credit is set inside
+    the database (no read, no lock) and the same UPDATE returns the polling token."""
+    known = None
+    if credits:
+        known = _set_credits(alias, credits)
+        if known is None:
+            record_credits(alias, credits)
+    if track:
+        ensure_polling(alias, known)
+
+
+class _SetKeys(Expression):
+    """A JSON object column with some keys set to integers, computed by the database."""
+
+    def __init__(self, column: str, values: dict[str, int]):
+        super().__init__(output_field=JSONField())
+        self.column, self.values, self.source = column, values, None
+
+    def resolve_expression(self, query=None, allow_joins=True, reuse=None, summarize=False, for_save=False):
+        resolved = self.copy()
+        resolved.source = F(self.column).resolve_expression(query, allow_joins, reuse, summarize, for_save)
+        return resolved
+
+    def as_sql(self, compiler, connection):
+        sql, params = compiler.compile(self.source)
+        params = list(params)
+        for key, value in self.values.items():
+            if connection.vendor == "sqlite":
+                sql, params = f"json_set({sql}, %s, %s)", [*params, f'$."{key}"', int(value)]
+            elif connection.vendor == "postgresql":
+                sql, params = f"jsonb_set({sql}, ARRAY[%s]::text[], to_jsonb(%s::integer))", [*params, key, int(value)]
+            else:
+                raise NotSupportedError("setting JSON keys in place")
+        return sql, params
+
+
+def _set_credits(alias: str, credits: dict[str, int]) -> tuple | None:
+    """Set the reported credit in place; (poll_token, poll_due_at) of the row, or None when
+    there is no row yet or the database cannot do it (record_credits then takes the lock)."""
+    if connection.vendor not in ("sqlite", "postgresql") or not all(KEY.fullmatch(str(k)) for k in credits):
+        return None
+    rows = update_returning(GatewayState.objects.filter(method=alias), ["poll_token", "poll_due_at"],
+                            credits=_SetKeys("credits", {str(k): int(v) for k, v in credits.items()}),
+                            credits_at=timezone.now())
+    return (rows[0].poll_token, rows[0].poll_due_at) if rows else None
 
 
 def _queue(state: GatewayState, when) -> None:

@@ -502,7 +502,7 @@ class Command(BaseCommand):
         if options["api"]:
             from sender.dev.api_bench import bench_api  # only this run needs the sandbox and sender.direct
 
-            result = bench_api(options["n"])
+            result = bench_api(options["n"], options["profile"], profiling)
         else:
             result = bench(options["n"], options["method"], options["attachment_kb"], options["workers"],
                            options["batch_size"], options["sink"], workdir, options["profile"], options["kill"])
