@@ -7,9 +7,15 @@ is checked token by token: only those variables, a few harmless filters and the 
 `firstof` / `comment` tags pass. Anything else — `{{ recipient.user.password }}`,
 `{% debug %}`, `{% include %}`, `{% load %}`, a filter that could build a huge string — is
 refused with a sentence, at preview and commit time, so nothing unsafe reaches a worker.
+
+Every channel fills them (email, SMS, Telegram, storage). A literal `{{`, `{%` or `{#` is
+written with a backslash before it (`\\{{ code }}` reads "{{ code }}"); a longer passage can
+sit between `{% verbatim %}` and `{% endverbatim %}`.
 """
 
-from collections.abc import Iterable
+import re
+
+from collections.abc import Iterable, Sequence
 from functools import lru_cache
 from typing import Any
 
@@ -19,14 +25,23 @@ from django.template.base import Lexer, Parser, TokenType, Variable
 from django.utils.translation import gettext as _
 
 from sender.audience.people import records
+from sender.models import MessageRecipient
 
 PLACEHOLDERS = ("name", "first_name", "last_name")
-TAGS = frozenset({"if", "elif", "else", "endif", "firstof", "comment", "endcomment"})
+TAGS = frozenset({"if", "elif", "else", "endif", "firstof", "comment", "endcomment", "verbatim", "endverbatim",
+                  "templatetag"})
 FILTERS = frozenset({"upper", "lower", "title", "capfirst", "default", "default_if_none", "truncatechars",
                      "truncatewords"})
 OPERATORS = frozenset({"and", "or", "not", "==", "!="})
 
 ENGINE = Engine(loaders=[], libraries={}, autoescape=False, string_if_invalid="")
+ESCAPED = re.compile(r"\\(\{[{%#])")
+OPENERS = {"{{": "openvariable", "{%": "openblock", "{#": "opencomment"}
+
+
+def _unescaped(text: str) -> str:
+    """The template Django reads: each backslash-escaped `{{`, `{%`, `{#` made a literal."""
+    return ESCAPED.sub(lambda m: "{%% templatetag %s %%}" % OPENERS[m.group(1)], text)
 
 
 def uses_placeholders(text: str) -> bool:
@@ -40,6 +55,7 @@ def problems(text: str) -> list[str]:
         return []
     found: list[str] = []
     parser = Parser([], builtins=ENGINE.template_builtins, libraries={})
+    text = _unescaped(text)
     for token in Lexer(text).tokenize():
         if token.token_type == TokenType.VAR:
             found.extend(_expression(parser, token.contents, "{{ %s }}" % token.contents))
@@ -90,7 +106,25 @@ def check_template(*texts: str) -> None:
 def _compiled(text: str) -> Template:
     if problems(text):
         raise ValueError("Refusing to render a message whose placeholders were not checked.")
-    return Template(text, engine=ENGINE)
+    return Template(_unescaped(text), engine=ENGINE)
+
+
+@lru_cache(maxsize=32)
+def used(text: str) -> frozenset[str]:
+    """The placeholders `text` reads: only their values can make two recipients' texts differ.
+    Empty for text without any (even with escaped braces: it renders alike for everyone)."""
+    if not uses_placeholders(text):
+        return frozenset()
+    found: set[str] = set()
+    for token in Lexer(_unescaped(text)).tokenize():
+        if token.token_type in (TokenType.VAR, TokenType.BLOCK):
+            found.update(name for name in PLACEHOLDERS if re.search(r"\b%s\b" % name, token.contents))
+    return frozenset(found)
+
+
+def personal(text: str) -> bool:
+    """True when recipients may read different texts (the text reads a placeholder)."""
+    return bool(used(text))
 
 
 def render(text: str, values: dict[str, str]) -> str:
@@ -119,3 +153,27 @@ def values_for(obj: Any) -> dict[str, str]:
 def recipients(keys: Iterable[tuple[int, str]]) -> dict[tuple[int, str], dict[str, str]]:
     """Placeholder values for (content type id, object id) pairs: one query per model."""
     return {key: values_for(record) for key, record in records(keys).items()}
+
+
+def row_texts(text: str, rows: Sequence[Any]) -> dict[int, str]:
+    """Each recipient row's text (row id → rendered `text`), for a channel's batch.
+
+    Text that reads no placeholder is rendered once; otherwise the rows' records are fetched
+    with one query for the keys and one per model, and each distinct set of values is
+    rendered once. A bare address (sent from code, no record) reads the placeholders empty."""
+    if not personal(text):
+        once = render(text, {})
+        return {row.id: once for row in rows}
+    keys = {i: (c, o) for i, c, o in MessageRecipient.objects.filter(pk__in=[r.id for r in rows])
+            .values_list("id", "content_type_id", "object_id") if c is not None}
+    found = recipients(keys.values())
+    names = sorted(used(text))
+    rendered: dict[tuple[str, ...], str] = {}
+    result = {}
+    for row in rows:
+        values = found.get(keys.get(row.id), {})
+        key = tuple(values.get(name, "") for name in names)
+        if key not in rendered:
+            rendered[key] = render(text, values)
+        result[row.id] = rendered[key]
+    return result

@@ -61,7 +61,6 @@ class EmailMethod(BaseMethod):
     label = gettext_lazy("Email")
     address_field = "email"
     requires_subject = True
-    supports_placeholders = True
 
     def __init__(self, alias, params):
         super().__init__(alias, params)
