@@ -15,11 +15,13 @@ sit between `{% verbatim %}` and `{% endverbatim %}`.
 
 import re
 
+from collections import Counter, defaultdict
 from collections.abc import Iterable, Sequence
 from functools import lru_cache
 from typing import Any
 
-from django.core.exceptions import ValidationError
+from django.contrib.contenttypes.models import ContentType
+from django.core.exceptions import FieldDoesNotExist, ValidationError
 from django.template import Context, Engine, Template, TemplateSyntaxError
 from django.template.base import Lexer, Parser, TokenType, Variable
 from django.utils.translation import gettext as _
@@ -33,6 +35,7 @@ TAGS = frozenset({"if", "elif", "else", "endif", "firstof", "comment", "endcomme
 FILTERS = frozenset({"upper", "lower", "title", "capfirst", "default", "default_if_none", "truncatechars",
                      "truncatewords"})
 OPERATORS = frozenset({"and", "or", "not", "==", "!="})
+CHUNK = 2000  # ids per query when reading many recipients' values
 
 ENGINE = Engine(loaders=[], libraries={}, autoescape=False, string_if_invalid="")
 ESCAPED = re.compile(r"\\(\{[{%#])")
@@ -177,3 +180,63 @@ def row_texts(text: str, rows: Sequence[Any]) -> dict[int, str]:
             rendered[key] = render(text, values)
         result[row.id] = rendered[key]
     return result
+
+
+def text_counts(text: str, keys: Iterable[tuple[int, str]]) -> Counter[str]:
+    """How many of these recipients read each distinct rendering of `text` (a recipient listed
+    twice counts twice), for pricing texts whose length differs per recipient.
+
+    Only the placeholders `text` reads are fetched, and each distinct set of their values is
+    rendered once: a message reading `{{ first_name }}` costs one query per model and a render per
+    distinct first name, however many recipients share them. Name fields are read as columns
+    when the model has them; `{{ name }}` needs each record (its representation is Python)."""
+    keys = list(keys)
+    if not personal(text):
+        return Counter({render(text, {}): len(keys)}) if keys else Counter()
+    names = sorted(used(text))
+    values = _values(keys, names)
+    empty = ("",) * len(names)
+    tuples = Counter(values.get((c, str(o)), empty) for c, o in keys)
+    result: Counter[str] = Counter()
+    for key, n in tuples.items():
+        result[render(text, dict(zip(names, key, strict=True)))] += n
+    return result
+
+
+def _values(keys: list[tuple[int, str]], names: list[str]) -> dict[tuple[int, str], tuple[str, ...]]:
+    """(content type id, object id) → the values of `names`, in chunks, one query per model and chunk."""
+    wanted: dict[int, set[str]] = defaultdict(set)
+    for content_type_id, object_id in keys:
+        if content_type_id is not None:
+            wanted[content_type_id].add(str(object_id))
+    found: dict[tuple[int, str], tuple[str, ...]] = {}
+    for content_type_id, ids in wanted.items():
+        model = ContentType.objects.get_for_id(content_type_id).model_class()
+        if model is None:
+            continue
+        columns = _columns(model, names)
+        ordered = sorted(ids)
+        for start in range(0, len(ordered), CHUNK):
+            chunk = ordered[start:start + CHUNK]
+            if columns is not None:
+                for pk, *row in model._default_manager.filter(pk__in=chunk).values_list("pk", *columns):
+                    found[(content_type_id, str(pk))] = tuple(v if isinstance(v, str) else "" for v in row)
+            else:
+                for pk, record in model._default_manager.in_bulk(chunk).items():
+                    record_values = values_for(record)
+                    found[(content_type_id, str(pk))] = tuple(record_values.get(n, "") for n in names)
+    return found
+
+
+def _columns(model: type, names: list[str]) -> list[str] | None:
+    """The columns holding `names` when each is a plain field of `model`, else None (read records)."""
+    columns = []
+    for name in names:
+        try:
+            field = model._meta.get_field(name)
+        except FieldDoesNotExist:
+            return None
+        if name == "name" or not getattr(field, "concrete", False) or field.is_relation:
+            return None
+        columns.append(field.attname)
+    return columns
