@@ -163,21 +163,22 @@ def row_texts(text: str, rows: Sequence[Any]) -> dict[int, str]:
 
     Text that reads no placeholder is rendered once; otherwise the rows' records are fetched
     with one query for the keys and one per model, and each distinct set of values is
-    rendered once. A bare address (sent from code, no record) reads the placeholders empty."""
+    rendered once (name fields read as columns, as `text_counts` does). A bare address (sent
+    from code, no record) reads the placeholders empty."""
     if not personal(text):
         once = render(text, {})
         return {row.id: once for row in rows}
     keys = {i: (c, o) for i, c, o in MessageRecipient.objects.filter(pk__in=[r.id for r in rows])
             .values_list("id", "content_type_id", "object_id") if c is not None}
-    found = recipients(keys.values())
     names = sorted(used(text))
+    found = _values(list(keys.values()), names)
+    empty = ("",) * len(names)
     rendered: dict[tuple[str, ...], str] = {}
     result = {}
     for row in rows:
-        values = found.get(keys.get(row.id), {})
-        key = tuple(values.get(name, "") for name in names)
+        key = found.get(keys.get(row.id), empty)
         if key not in rendered:
-            rendered[key] = render(text, values)
+            rendered[key] = render(text, dict(zip(names, key, strict=True)))
         result[row.id] = rendered[key]
     return result
 

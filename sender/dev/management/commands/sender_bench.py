@@ -297,11 +297,12 @@ def verify(result: dict, method: str, expected: dict, received: int | None) -> l
 
 
 def bench(n: int, method: str, attachment_kb: int = 0, workers: int = 1, batch_size: int | None = None,
-          sink: str = "auto", workdir: Path | None = None, profile: str | None = None) -> dict:
-    """The whole benchmark in the current database (which must be a throwaway one)."""
+          sink: str = "auto", workdir: Path | None = None, profile: str | None = None, body: str = "") -> dict:
+    """The whole benchmark in the current database (which must be a throwaway one); `body`
+    replaces the plain benchmark text (e.g. one with placeholders)."""
     if workdir is None:
         with tempfile.TemporaryDirectory(prefix="sender-bench-") as tmp:
-            return bench(n, method, attachment_kb, workers, batch_size, sink, Path(tmp), profile)
+            return bench(n, method, attachment_kb, workers, batch_size, sink, Path(tmp), profile, body)
     if method == "telegram":  # against the Bot API sandbox at Telegram's limits (sender/telegram/bench.py)
 
         return bench_telegram(n, bench_user(), lambda: run_worker(workers), batch_size=batch_size)
@@ -312,7 +313,7 @@ def bench(n: int, method: str, attachment_kb: int = 0, workers: int = 1, batch_s
     expected = counts if method in ("email", "sms") else {"total": n, "valid": n, "duplicate": 0, "invalid": 0}
     user = bench_user()
     attachments = (make_attachment(user, attachment_kb),) if attachment_kb else ()
-    draft = Draft(body=BODY, subject="Benchmark", attachments=attachments)
+    draft = Draft(body=body or BODY, subject="Benchmark", attachments=attachments)
     selection = Selection.parse({"recipients.customer": {"filter": ""}})
     config = dict(settings.SENDER)
     if batch_size:
@@ -365,6 +366,8 @@ class Command(BaseCommand):
         parser.add_argument("--api", action="store_true",
                             help="Send from code instead: send_mass_sms of --n numbers and send_text to one, "
                                  "into the Skebby sandbox.")
+        parser.add_argument("--body", default="", help="The message text (default: a plain notice); "
+                                                        "e.g. one with {{ first_name }} placeholders.")
         parser.add_argument("--workdir", help=argparse.SUPPRESS)
 
     def handle(self, *args, **options) -> None:
@@ -398,6 +401,8 @@ class Command(BaseCommand):
             argv.append("--json")
         if options["api"]:
             argv.append("--api")
+        if options["body"]:
+            argv += ["--body", options["body"]]
         try:
             child = subprocess.Popen(argv, env=env, stdout=subprocess.PIPE, text=True)
             for line in child.stdout:
@@ -426,7 +431,7 @@ class Command(BaseCommand):
             result = bench_api(options["n"])
         else:
             result = bench(options["n"], options["method"], options["attachment_kb"], options["workers"],
-                           options["batch_size"], options["sink"], workdir, options["profile"])
+                           options["batch_size"], options["sink"], workdir, options["profile"], options["body"])
         if options["json"]:
             self.stdout.write(json.dumps(result))
             return
