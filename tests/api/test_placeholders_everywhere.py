@@ -61,3 +61,10 @@ def test_the_sms_preview_prices_the_rendered_texts_with_total_and_range(sender_u
         "selection": json.dumps({"recipients.customer": {"filter": ""}}), "methods": ["sms"], "body": "Hi {{ first_name }}",
         "subject": "", "idempotency_key": "x"}).text
     assert "1–2" in page and "cost-range" in page
+
+
+def test_the_preview_warns_when_a_rendered_sms_grows_past_the_limit(sender_user):
+    Customer.objects.create(first_name="Al", phone="+393471200001")
+    Customer.objects.create(first_name="D" * 1200, phone="+393471200002")
+    result = preview(EVERYONE, sender_user, ["sms"], Draft(body="Hi {{ first_name }}"))
+    assert any("some recipients' text is too long" in w for w in result.warnings)

@@ -69,3 +69,17 @@ def test_the_locmem_backend_keeps_each_numbers_text_in_one_order(sender_user, ru
     [order] = LocmemBackend.outbox
     assert dict(zip(order.recipients, order.texts, strict=True)) == {
         c.phone: f"Ciao {c.first_name.upper()}" for c in people}
+
+
+def test_a_recipient_whose_text_grows_too_long_fails_alone(sender_user, skebby, run_worker, settings):
+    settings.SENDER = {**sms_settings(settings, skebby.url, max_segments=1),
+                       **{k: v for k, v in settings.SENDER.items() if k != "METHODS"}}
+    Customer.objects.create(first_name="Al", phone="+393471200001")
+    Customer.objects.create(first_name="B" * 200, phone="+393471200002")
+    sent = sms_to_everyone(sender_user, "Hi {{ first_name }}")
+    settle(run_worker)
+    rows = {r.address: r for r in MessageRecipient.objects.filter(message_sent=sent)}
+    assert rows["+393471200001"].status == MessageRecipient.Status.SENT
+    assert rows["+393471200002"].status == MessageRecipient.Status.FAILED
+    assert "too long" in rows["+393471200002"].reason
+    assert skebby.state.summary()["messages"] == 1

@@ -206,6 +206,25 @@ class SmsMethod(BaseMethod):
         (Skebby's `paramsms`); only a batch mixing GSM-7 and UCS-2 texts goes as two orders,
         one per encoding. Gateways kept as data get one request per distinct text."""
         texts = self.row_texts(message, rows)
+        too_long = [Outcome(r.id, Status.FAILED, reason) for r in rows if (reason := self._too_long(texts[r.id]))]
+        if too_long:  # a recipient whose text grew past the limit fails alone, not with the whole order
+            failed = {o.row_id for o in too_long}
+            rows = [r for r in rows if r.id not in failed]
+            if not rows:
+                return too_long
+            return too_long + self.deliver_rows(message, rows, texts)
+        return self.deliver_rows(message, rows, texts)
+
+    def _too_long(self, info: sms_text.SmsText) -> str:
+        """Why this recipient's text (placeholders filled in) cannot go out, or ""."""
+        if info.units > max_length(self.message_type, info.encoding) or info.segments > int(self.options["max_segments"]):
+            return _("With the placeholders filled in, this recipient's SMS is too long (%(n)d characters, "
+                     "%(segments)d segments).") % {"n": info.units, "segments": info.segments}
+        return ""
+
+    def deliver_rows(self, message: MessageSent, rows: Sequence[MessageRecipient],
+                     texts: dict[int, sms_text.SmsText]) -> list[Outcome]:
+        """Send rows whose texts are known to fit."""
         if self.options["backend"] == "gateways":
             return self._through_gateways(message, rows, texts)
         # One reason per order: record() then writes each order's rows (and their gateway_ref) in one UPDATE.
