@@ -13,6 +13,7 @@ from sender.pipeline.commit import commit
 from tests.factories import customers
 from tests.sms.conftest import sms_settings
 from tests.sms.test_delivery import settle
+from tests.sms.test_gateways import twilio_gateway
 
 EVERYONE = Selection.parse({"recipients.customer": {"filter": ""}})
 
@@ -83,3 +84,12 @@ def test_a_recipient_whose_text_grows_too_long_fails_alone(sender_user, skebby, 
     assert rows["+393471200002"].status == MessageRecipient.Status.FAILED
     assert "too long" in rows["+393471200002"].reason
     assert skebby.state.summary()["messages"] == 1
+
+
+def test_a_gateway_kept_as_data_gets_each_number_its_rendered_text(sender_user, twilio, gateways_method, run_worker):
+    twilio_gateway(twilio.url)
+    people = customers(3)
+    sms_to_everyone(sender_user, "Ciao {{ first_name }}")
+    settle(run_worker)
+    assert twilio.received == {c.phone: 1 for c in people}
+    assert sorted(twilio.texts) == sorted(f"Ciao {c.first_name}" for c in people)
