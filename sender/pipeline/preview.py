@@ -35,6 +35,8 @@ class MethodPreview:
     segments_min: int = 1
     """With placeholders texts differ in length: the fewest units any recipient costs (else `segments`)."""
     unit_cost_min: Decimal = Decimal(0)
+    units: int | None = None
+    """Units the whole send needs when texts differ (else valid × segments): what credit must cover."""
     rejected: list[Classified] = field(default_factory=list)
     """The first SAMPLE_SIZE duplicate or invalid rows, with their reasons."""
     example: Classified | None = None
@@ -43,6 +45,10 @@ class MethodPreview:
     @property
     def total(self) -> int:
         return self.valid + self.duplicate + self.invalid
+
+    @property
+    def units_needed(self) -> int:
+        return self.units if self.units is not None else self.valid * self.segments
 
     @property
     def varies(self) -> bool:
@@ -122,7 +128,8 @@ def _price_rendered(m: MethodPreview, method: BaseMethod, draft: Draft, texts: C
     m.segments, m.segments_min = max(units.values()), min(units.values())
     m.unit_cost = method.unit_price * m.segments
     m.unit_cost_min = method.unit_price * m.segments_min
-    m.cost = sum((method.unit_price * units[text] * n for text, n in texts.items()), Decimal(0))
+    m.units = sum(units[text] * n for text, n in texts.items())
+    m.cost = method.unit_price * m.units
     longest = max(texts, key=lambda text: (units[text], len(text)))
     return [_("With the placeholders filled in, some recipients' text is too long: %(problem)s")
             % {"problem": problem} for problem in method.presend(replace(draft, body=longest))

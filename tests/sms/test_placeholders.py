@@ -38,8 +38,8 @@ def test_sms_reaches_skebby_as_one_parametric_call_per_batch_with_each_numbers_t
 
 def test_sms_rows_are_charged_the_segments_of_their_own_text(sender_user, skebby, run_worker):
     Customer.objects.create(first_name="Al", phone="+393471200001")
-    Customer.objects.create(first_name="B" * 200, phone="+393471200002")
-    sent = sms_to_everyone(sender_user, "Hi {{ first_name }}")
+    Customer.objects.create(first_name="B" * 100, last_name="B" * 100, phone="+393471200002")
+    sent = sms_to_everyone(sender_user, "Hi {{ first_name }}{{ last_name }}")
     settle(run_worker)
     rows = dict(MessageRecipient.objects.filter(message_sent=sent).values_list("address", "segments"))
     assert rows == {"+393471200001": 1, "+393471200002": 2}
@@ -76,8 +76,8 @@ def test_a_recipient_whose_text_grows_too_long_fails_alone(sender_user, skebby, 
     settings.SENDER = {**sms_settings(settings, skebby.url, max_segments=1),
                        **{k: v for k, v in settings.SENDER.items() if k != "METHODS"}}
     Customer.objects.create(first_name="Al", phone="+393471200001")
-    Customer.objects.create(first_name="B" * 200, phone="+393471200002")
-    sent = sms_to_everyone(sender_user, "Hi {{ first_name }}")
+    Customer.objects.create(first_name="B" * 100, last_name="B" * 100, phone="+393471200002")
+    sent = sms_to_everyone(sender_user, "Hi {{ first_name }}{{ last_name }}")
     settle(run_worker)
     rows = {r.address: r for r in MessageRecipient.objects.filter(message_sent=sent)}
     assert rows["+393471200001"].status == MessageRecipient.Status.SENT
