@@ -68,6 +68,9 @@ class BaseMethod:
     requires_subject: ClassVar[bool] = False
     supports_attachments: ClassVar[bool] = True
     max_length: ClassVar[int | None] = None
+    priced_by_text: ClassVar[bool] = False
+    """True when the price depends on the text (SMS segments): the preview then prices each
+    recipient's rendering of a message with placeholders."""
 
     def __init__(self, alias: str, params: dict[str, Any]):
         self.alias = alias

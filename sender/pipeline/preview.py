@@ -91,13 +91,14 @@ def preview(selection: Selection, user: AbstractBaseUser, method_aliases: list[s
     counts: dict[str, Counter] = {m.alias: Counter() for m in loaded}
     rejected: dict[str, list[Classified]] = {m.alias: [] for m in loaded}
     examples: dict[str, Classified] = {}
-    personal = placeholders.personal(draft.body)
-    reached: dict[str, list[tuple[int, str]]] = {m.alias: [] for m in loaded}  # who, when texts differ
+    # Who reads which text matters only to a method priced by text, and only when texts differ.
+    priced = {m.alias for m in loaded if m.priced_by_text} if placeholders.personal(draft.body) else set()
+    reached: dict[str, list[tuple[int, str]]] = {alias: [] for alias in priced}
     for row in classify(resolve(selection, user, kinds), loaded):
         counts[row.method][row.status] += 1
         if row.status == Status.PENDING:
             examples.setdefault(row.method, row)
-            if personal:
+            if row.method in priced:
                 reached[row.method].append((row.content_type_id, row.object_id))
         elif len(rejected[row.method]) < SAMPLE_SIZE:
             rejected[row.method].append(row)
@@ -111,7 +112,7 @@ def preview(selection: Selection, user: AbstractBaseUser, method_aliases: list[s
             cost=unit * c[Status.PENDING], rejected=rejected[method.alias], example=examples.get(method.alias),
         )
         m.segments_min, m.unit_cost_min = m.segments, m.unit_cost
-        if personal and reached[method.alias]:
+        if reached.get(method.alias):
             warnings.extend(_price_rendered(m, method, draft, placeholders.text_counts(draft.body, reached[method.alias])))
         result.append(m)
         warnings.extend(method.warnings(draft))

@@ -56,6 +56,7 @@ class SmsMethod(BaseMethod):
     label = gettext_lazy("SMS")
     address_field = "sms"
     supports_attachments = True  # not sent; presend warns instead of refusing the whole broadcast
+    priced_by_text = True
 
     def __init__(self, alias: str, params: dict[str, Any]):
         super().__init__(alias, params)
