@@ -158,6 +158,8 @@ RESPONSE_SCHEMAS: dict[str, Any] = {
                 "required": ["method", "valid", "duplicate", "invalid", "cost"],
                 "properties": {"method": STRING, "label": STRING, "valid": INTEGER, "duplicate": INTEGER,
                                "invalid": INTEGER, "segments": INTEGER, "unit_cost": STRING, "cost": STRING,
+                               "segments_min": INTEGER, "segments_max": INTEGER, "unit_cost_min": STRING,
+                               "unit_cost_max": STRING,
                                "rejected": {"type": "array", "items": ref("Rejected")}},
             }},
             "total_cost": STRING,

@@ -98,6 +98,9 @@ class BaseMethod:
     # may have gone out without the journal knowing (None: the whole chunk, for a method that
     # does not report() as it goes).
     in_flight: ClassVar[int | None] = None
+    priced_by_text: ClassVar[bool] = False
+    """True when the price depends on the text (SMS segments): the preview then prices each
+    recipient's rendering of a message with placeholders."""
 
     def __init__(self, alias: str, params: dict[str, Any]):
         self.alias = alias

@@ -7,7 +7,7 @@ fixed number of queries, whatever the number of messages.
 """
 
 from django.contrib.auth.models import AbstractBaseUser
-from django.db.models import Count, Exists, OuterRef, QuerySet
+from django.db.models import Count, Exists, OuterRef, QuerySet, Subquery
 
 from sender.channels.registry import aliases_of
 from sender.inbox.people import Records, addressed_to
@@ -73,11 +73,17 @@ def unread_count(records: Records, user: AbstractBaseUser) -> int:
 
 
 def find_message(records: Records, sent_id: int) -> MessageSent | None:
-    """The stored message `sent_id` if it reached one of `records`; None for anyone else's."""
+    """The stored message `sent_id` if it reached one of `records`; None for anyone else's.
+
+    The message carries `reader_text`: what this reader's row says they read (placeholders
+    filled in for them), or the broadcast's body when the row keeps no text of its own."""
     if not records or not received(records).filter(message_sent_id=sent_id).exists():
         return None
-    return (MessageSent.objects.select_related("broadcast__typology", "broadcast__sender")
-            .prefetch_related("broadcast__attachments").get(pk=sent_id))
+    own = received(records).filter(message_sent=OuterRef("pk")).exclude(text="").order_by("pk").values("text")[:1]
+    message = (MessageSent.objects.select_related("broadcast__typology", "broadcast__sender")
+               .prefetch_related("broadcast__attachments").annotate(own_text=Subquery(own)).get(pk=sent_id))
+    message.reader_text = message.own_text or message.broadcast.body
+    return message
 
 
 def mark_read(message: MessageSent, user: AbstractBaseUser) -> bool:

@@ -39,12 +39,10 @@ def presend(loaded: Sequence[BaseMethod], draft: Draft) -> None:
 
 
 def placeholder_problems(loaded: Sequence[BaseMethod], draft: Draft) -> list[str]:
-    """Placeholders ({{ name }}) only in the body, only the allowed ones, only for methods that fill them in."""
+    """Placeholders ({{ name }}) only in the body and only the allowed ones; every method fills them in."""
     if not uses_placeholders(draft.body) and not uses_placeholders(draft.subject):
         return []
     found = template_problems(draft.body)
     if uses_placeholders(draft.subject):
         found.append(_("Placeholders work in the message body only, not in the subject."))
-    found += [_("%(method)s cannot fill in placeholders such as {{ name }}.") % {"method": method.label}
-              for method in loaded if not getattr(method, "supports_placeholders", False)]
     return found

@@ -105,11 +105,10 @@ def test_preview_counts_and_prices_without_writing_and_renders_an_example_per_me
     assert not Broadcast.objects.exists() and not MessageRecipient.objects.exists()
 
 
-def test_preview_refuses_placeholders_a_method_cannot_fill_and_unknown_ones(api):
+def test_preview_takes_placeholders_on_every_method_and_refuses_unknown_ones(api):
     customers(1)
     response = api.post("/api/v1/preview", {**MESSAGE, "body": "Hi {{ name }}"})
-    assert response.status_code == 422
-    assert any("Storage (read online) cannot fill in placeholders" in e for e in response.json()["errors"])
+    assert response.status_code == 200
     response = api.post("/api/v1/preview", {**MESSAGE, "methods": ["email"], "body": "{{ user.password }}"})
     assert response.status_code == 422 and "is not a placeholder you can use" in response.json()["errors"][0]
 

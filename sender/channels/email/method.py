@@ -61,7 +61,6 @@ class EmailMethod(BaseMethod):
     label = gettext_lazy("Email")
     address_field = "email"
     requires_subject = True
-    supports_placeholders = True
     in_flight = 1  # one message at a time on the connection: its reply comes before the next goes
 
     def __init__(self, alias, params):

@@ -7,9 +7,10 @@ method maps them with `gateways.skebby.STATES`), returns received SMS and credit
 """
 
 import json
+import os
 import sys
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass
 from datetime import datetime
 from functools import partial
@@ -34,7 +35,7 @@ BACKENDS = {
 
 @dataclass(frozen=True)
 class Sms:
-    """One order: one text to many numbers."""
+    """One order: one text to many numbers, or (`texts`) each number its own text."""
 
     order_id: str
     text: str
@@ -44,6 +45,21 @@ class Sms:
     recipients: list[str]
     max_fragments: int = 7
     flash: bool = False  # class 0: shown at once, not stored; only to a backend that supports_flash
+    texts: list[str] | None = None  # per number, in the order of `recipients` (placeholders filled in)
+
+    def text_for(self, index: int) -> str:
+        return self.texts[index] if self.texts is not None else self.text
+
+
+def parametric(texts: Sequence[str], name: str = "Text") -> tuple[str, list[str]]:
+    """Texts that differ as one parametric message: what they share at the start and end kept
+    in the message around one `${Text}`, each number's differing middle as its value. No `$`
+    is left in the shared parts, so nothing in them reads as another placeholder."""
+    prefix = os.path.commonprefix(list(texts)).split("$", 1)[0]
+    rests = [t[len(prefix):] for t in texts]
+    suffix = os.path.commonprefix([r[::-1] for r in rests])[::-1].rsplit("$", 1)[-1]
+    values = [r[:len(r) - len(suffix)] for r in rests]
+    return prefix + "${%s}" % name + suffix, values
 
 
 class BaseSmsBackend:
@@ -135,7 +151,13 @@ class SkebbyBackend(BaseSmsBackend):
             self._client = None
 
     def send(self, sms: Sms, retried: bool = False) -> Accepted:
+        """One call per order: `POST sms`, or `POST paramsms` when each number has its own text."""
         self.refuse_flash(sms)  # Skebby's API has no flash (class 0) field
+        if sms.texts is not None:
+            message, values = parametric(sms.texts)
+            return self.client.send_parametric(
+                sms.order_id, message, [{"recipient": n, "Text": v} for n, v in zip(sms.recipients, values, strict=True)],
+                sms.message_type, sms.encoding, sms.sender, check_first=retried)
         return self.client.send_sms(sms.order_id, sms.text, sms.recipients, sms.message_type, sms.encoding,
                                     sms.sender, sms.max_fragments, check_first=retried)
 
@@ -211,7 +233,15 @@ class ConsoleBackend(BaseSmsBackend):
     def send(self, sms: Sms, retried: bool = False) -> Accepted:
         self.refuse_flash(sms)
         stream = self.options.get("stream") or sys.stdout
-        stream.write(f"{'Flash ' if sms.flash else ''}SMS order {sms.order_id} ({sms.message_type}, {sms.encoding}) to {len(sms.recipients)} "
+        flash = "Flash " if sms.flash else ""
+        if sms.texts is not None:  # each number its own text
+            stream.write(f"{flash}SMS order {sms.order_id} ({sms.message_type}, {sms.encoding}) to {len(sms.recipients)} "
+                         f"numbers, each its own text:\n"
+                         + "".join(f"{n}: {t}\n" for n, t in zip(sms.recipients, sms.texts, strict=True))
+                         + f"{'-' * 60}\n")
+            stream.flush()
+            return Accepted(sms.order_id, len(sms.recipients))
+        stream.write(f"{flash}SMS order {sms.order_id} ({sms.message_type}, {sms.encoding}) to {len(sms.recipients)} "
                      f"numbers: {', '.join(sms.recipients[:5])}{' ...' if len(sms.recipients) > 5 else ''}\n"
                      f"{sms.text}\n{'-' * 60}\n")
         stream.flush()

@@ -11,6 +11,7 @@ with the carrier's words, or leaves it `sent` with "no delivery report" after `t
 """
 
 import uuid
+from collections import defaultdict
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager, nullcontext
 from contextvars import ContextVar
@@ -25,6 +26,8 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy, ngettext
 from phonenumbers import PhoneNumberFormat, PhoneNumberType
 
+from sender.audience import placeholders
+from sender.audience.placeholders import uses_placeholders
 from sender.channels.base import RETRY, BaseMethod, Draft, Outcome, report
 from sender.channels.sms import gateways
 from sender.channels.sms import text as sms_text
@@ -53,6 +56,7 @@ class SmsMethod(BaseMethod):
     label = gettext_lazy("SMS")
     address_field = "sms"
     supports_attachments = True  # not sent; presend warns instead of refusing the whole broadcast
+    priced_by_text = True
 
     def __init__(self, alias: str, params: dict[str, Any]):
         super().__init__(alias, params)
@@ -177,17 +181,65 @@ class SmsMethod(BaseMethod):
         held = _held.get().get(self.alias)
         return nullcontext(held) if held is not None else self.backend()
 
+    def row_texts(self, message: MessageSent, rows: Sequence[MessageRecipient]) -> dict[int, sms_text.SmsText]:
+        """Each row's SMS as it goes out (placeholders filled in, then lookalikes replaced and
+        transliterated as the message asked). A text with placeholders may cost each row a
+        different number of segments: the rows' `segments` are set to theirs (one UPDATE per
+        distinct count), so the ledger charges what the gateway bills."""
+        body = message.broadcast.body
+        transliterate = bool(message.extra.get("transliterate"))
+        if not uses_placeholders(body):
+            info = self.text(body, transliterate)
+            return {row.id: info for row in rows}
+        analysed: dict[str, sms_text.SmsText] = {}
+        result = {}
+        for row_id, text in placeholders.row_texts(body, rows).items():
+            if text not in analysed:
+                analysed[text] = self.text(text, transliterate)
+            result[row_id] = analysed[text]
+        changed: dict[int, list[MessageRecipient]] = defaultdict(list)
+        for row in rows:
+            segments = max(result[row.id].segments, 1)
+            if row.segments != segments:
+                changed[segments].append(row)
+        for segments, group in changed.items():
+            MessageRecipient.objects.filter(pk__in=[r.id for r in group]).update(segments=segments)
+            for row in group:
+                row.segments = segments
+        return result
+
     def deliver(self, message: MessageSent, rows: Sequence[MessageRecipient]) -> list[Outcome]:
         """Send the rows in orders of `batch_size`. An order the gateway refuses for good fails
         its rows and the rest; a transient error leaves them pending. If nothing went out,
-        the error is raised so the batch waits as long as the gateway asked."""
-        info = self.text(message.broadcast.body, bool(message.extra.get("transliterate")))
-        encoding = "ucs2" if info.encoding == "UCS-2" else "gsm"
+        the error is raised so the batch waits as long as the gateway asked.
+
+        Placeholders keep one order per batch: each number gets its own text in the same call
+        (Skebby's `paramsms`); only a batch mixing GSM-7 and UCS-2 texts goes as two orders,
+        one per encoding. Gateways kept as data get one request per distinct text."""
+        texts = self.row_texts(message, rows)
+        too_long = [Outcome(r.id, Status.FAILED, reason) for r in rows if (reason := self._too_long(texts[r.id]))]
+        if too_long:  # a recipient whose text grew past the limit fails alone, not with the whole order
+            failed = {o.row_id for o in too_long}
+            rows = [r for r in rows if r.id not in failed]
+            if not rows:
+                return too_long
+            return too_long + self.deliver_rows(message, rows, texts)
+        return self.deliver_rows(message, rows, texts)
+
+    def _too_long(self, info: sms_text.SmsText) -> str:
+        """Why this recipient's text (placeholders filled in) cannot go out, or ""."""
+        if info.units > max_length(self.message_type, info.encoding) or info.segments > int(self.options["max_segments"]):
+            return _("With the placeholders filled in, this recipient's SMS is too long (%(n)d characters, "
+                     "%(segments)d segments).") % {"n": info.units, "segments": info.segments}
+        return ""
+
+    def deliver_rows(self, message: MessageSent, rows: Sequence[MessageRecipient],
+                     texts: dict[int, sms_text.SmsText]) -> list[Outcome]:
+        """Send rows whose texts are known to fit."""
         if self.options["backend"] == "gateways":
             if message.extra.get("flash"):  # their request templates have no flash field yet
                 raise DeliveryError(_("This SMS gateway cannot send flash SMS."), permanent=True)
-            return gateways.deliver(self.alias, rows, info.text, order_id, self.message_type, encoding,
-                                    int(self.options["max_segments"]), message.extra.get("gateway", ""))
+            return self._through_gateways(message, rows, texts)
         # One reason per order: record() then writes each order's rows (and their gateway_ref) in one UPDATE.
         waiting = _("Accepted by the gateway (order %(order)s); waiting for the delivery report.")
         outcomes: list[Outcome] = []
@@ -198,11 +250,16 @@ class SmsMethod(BaseMethod):
             tracking = (backend.supports_tracking and message.extra.get("status_report", True)
                         and not getattr(backend, "sender_given", False))  # a backend given by path is not polled
             size = backend.max_recipients
+            calls = []
             for start in range(0, len(rows), size):
-                chunk = rows[start:start + size]
-                sms = Sms(order_id(chunk), info.text, encoding, self.message_type, sender,
-                          [r.address for r in chunk], int(self.options["max_segments"]),
-                          flash=bool(message.extra.get("flash")))
+                for group in _by_encoding(rows[start:start + size], texts):
+                    infos = [texts[r.id] for r in group]
+                    same = all(info.text == infos[0].text for info in infos)
+                    calls.append((group, Sms(order_id(group), infos[0].text, _encoding(infos[0]), self.message_type,
+                                             sender, [r.address for r in group], int(self.options["max_segments"]),
+                                             flash=bool(message.extra.get("flash")),
+                                             texts=None if same else [info.text for info in infos])))
+            for index, (chunk, sms) in enumerate(calls):
                 try:
                     accepted = backend.send(sms, retried=any(r.attempts > 1 for r in chunk))
                 except DeliveryError as exc:
@@ -211,7 +268,7 @@ class SmsMethod(BaseMethod):
                         raise
                     # Keys refused mid-broadcast: the rest wait for the pause, they did not fail.
                     status = Status.FAILED if exc.permanent and exc.scope != exc.METHOD else RETRY
-                    outcomes.extend(Outcome(r.id, status, exc.message) for r in rows[start:])
+                    outcomes.extend(Outcome(r.id, status, exc.message) for group, _sms in calls[index:] for r in group)
                     break
                 reason = waiting % {"order": accepted.order_id} if tracking else ""
                 outcomes.extend(Outcome(r.id, Status.SENT, reason, accepted.order_id) for r in chunk)
@@ -222,6 +279,29 @@ class SmsMethod(BaseMethod):
                 self._track(message, orders)
         after_send(self.alias, {self.message_type: remaining} if remaining is not None else None,
                    track=bool(orders and tracking))
+        return outcomes
+
+    def _through_gateways(self, message: MessageSent, rows: Sequence[MessageRecipient],
+                          texts: dict[int, sms_text.SmsText]) -> list[Outcome]:
+        """The gateways kept as data, one text at a time (rows grouped by their rendered text).
+        Raises only when nothing of the batch went out."""
+        groups: dict[str, list[MessageRecipient]] = defaultdict(list)
+        for row in rows:
+            groups[texts[row.id].text].append(row)
+        outcomes: list[Outcome] = []
+        failed: list[tuple[list[MessageRecipient], DeliveryError]] = []
+        for group in groups.values():
+            info = texts[group[0].id]
+            try:
+                outcomes += gateways.deliver(self.alias, group, info.text, order_id, self.message_type,
+                                             _encoding(info), int(self.options["max_segments"]),
+                                             message.extra.get("gateway", ""))
+            except DeliveryError as exc:
+                failed.append((group, exc))
+        if failed and not outcomes:
+            raise failed[0][1]
+        for group, exc in failed:
+            outcomes += [Outcome(r.id, Status.FAILED if exc.permanent else RETRY, exc.message) for r in group]
         return outcomes
 
     def _note_account_problem(self, message: MessageSent, exc: DeliveryError) -> None:
@@ -261,6 +341,18 @@ class SmsMethod(BaseMethod):
             errors.append(checks.Error(f"Send method '{self.alias}': a sender alias needs message_type GP.",
                                        hint="Clear SENDER_SMS_SENDER or set SENDER_SMS_QUALITY=GP.", id="sender.E025"))
         return errors
+
+
+def _encoding(info: sms_text.SmsText) -> str:
+    return "ucs2" if info.encoding == "UCS-2" else "gsm"
+
+
+def _by_encoding(rows: Sequence[MessageRecipient], texts: dict[int, sms_text.SmsText]) -> list[list[MessageRecipient]]:
+    """The rows of one order split by encoding (an order has one), GSM-7 first; usually one group."""
+    groups: dict[str, list[MessageRecipient]] = {}
+    for row in rows:
+        groups.setdefault(texts[row.id].encoding, []).append(row)
+    return [groups[e] for e in sorted(groups, key=lambda e: e != "GSM-7")]
 
 
 def order_id(rows: Sequence[MessageRecipient]) -> str:

@@ -4,6 +4,7 @@ from collections.abc import Sequence
 
 from django.utils.translation import gettext_lazy as _
 
+from sender.audience.placeholders import row_texts, uses_placeholders
 from sender.channels.base import BaseMethod, Outcome
 from sender.models import MessageRecipient, MessageSent
 
@@ -14,4 +15,11 @@ class StorageMethod(BaseMethod):
     address_field = None  # the recipient itself is the address
 
     def deliver(self, message: MessageSent, rows: Sequence[MessageRecipient]) -> list[Outcome]:
+        """Each row keeps its reader's text when placeholders (or escaped braces) make it differ
+        from the body; the inbox shows that text. One UPDATE per batch."""
+        body = message.broadcast.body
+        if uses_placeholders(body):
+            texts = row_texts(body, rows)
+            MessageRecipient.objects.bulk_update(
+                [MessageRecipient(id=row.id, text=texts[row.id]) for row in rows], ["text"], batch_size=1000)
         return [Outcome(row.id, MessageRecipient.Status.DELIVERED) for row in rows]

@@ -23,6 +23,7 @@ from django.utils.translation import gettext_lazy, ngettext
 from PIL import Image, UnidentifiedImageError
 from telegram.error import BadRequest, ChatMigrated, Forbidden, NetworkError, RetryAfter, TimedOut
 
+from sender.audience.placeholders import row_texts, uses_placeholders
 from sender.channels.base import RETRY, BaseMethod, Draft, Outcome
 from sender.channels.telegram import gateway, links
 from sender.channels.telegram.gateway import LOOP, Gateway
@@ -158,14 +159,22 @@ class TelegramMethod(BaseMethod):
 
     def deliver(self, message: MessageSent, rows: Sequence[MessageRecipient]) -> list[Outcome]:
         broadcast = message.broadcast
-        items = self.items(broadcast.body, list(broadcast.attachments.order_by("pk")))
+        attachments = list(broadcast.attachments.order_by("pk"))
+        items = self.items(broadcast.body, attachments)
+        per_row: dict[int, list[Item]] = {}
+        if uses_placeholders(broadcast.body):  # each chat reads its own text; equal texts share their items
+            by_text: dict[str, list[Item]] = {}
+            for row_id, text in row_texts(broadcast.body, rows).items():
+                if text not in by_text:
+                    by_text[text] = self.items(text, attachments)
+                per_row[row_id] = by_text[text]
         bot_id = self.bot_id
         shas = [i.attachment.sha256 for i in items if i.attachment]
         known = {(kind, sha): file_id for kind, sha, file_id in TelegramFile.objects.filter(
             bot_id=bot_id, sha256__in=shas).values_list("kind", "sha256", "file_id")} if shas else {}
         ids = [row.id for row in rows]
         progress = {p.row_id: p for p in TelegramProgress.objects.filter(row_id__in=ids)}
-        run = Delivery(self, items, known, progress)
+        run = Delivery(self, items, known, progress, per_row)
         outcomes = LOOP.run(run.all(rows))
         if run.uploaded:
             TelegramFile.objects.bulk_create(
@@ -208,9 +217,10 @@ class Delivery:
     unreachable or moved."""
 
     def __init__(self, method: TelegramMethod, items: list[Item], file_ids: dict[tuple[str, str], str],
-                 progress: dict[int, TelegramProgress]):
+                 progress: dict[int, TelegramProgress], per_row: dict[int, list[Item]] | None = None):
         self.method = method
         self.items = items
+        self.per_row = per_row or {}  # row id -> its own items, when placeholders make texts differ
         self.file_ids = dict(file_ids)  # (kind, sha256) -> file_id
         self.uploaded: dict[tuple[str, str], str] = {}
         self.unreachable: dict[str, str] = {}  # chat id -> Telegram's words
@@ -246,9 +256,10 @@ class Delivery:
         chat_id = earlier.chat_id if earlier else row.address
         sent, ref = (earlier.delivered, earlier.last_ref) if earlier else (0, "")
         moved = chat_id != row.address
+        items = self.per_row.get(row.id, self.items)
         while True:
             try:
-                for item in self.items[sent:]:
+                for item in items[sent:]:
                     message = await self.send(chats, chat_id, item)
                     sent, ref = sent + 1, f"{message.chat.id}:{message.message_id}"
                 return Outcome(row.id, Status.DELIVERED, "", ref)
@@ -276,7 +287,7 @@ class Delivery:
             except NetworkError as exc:
                 if sent:
                     return Outcome(row.id, Status.UNKNOWN, _("Only %(n)d of %(total)d parts arrived: %(error)s")
-                                   % {"n": sent, "total": len(self.items), "error": exc.message})
+                                   % {"n": sent, "total": len(items), "error": exc.message})
                 return Outcome(row.id, RETRY, exc.message)
 
     async def send(self, chats: Gateway, chat_id: str, item: Item):

@@ -16,7 +16,7 @@ REPLIES_SHOWN = 50
 @register.simple_tag
 def sms_credits(preview=None) -> list[dict]:
     """Per SMS method in the preview (every SMS method without one): the credit the gateway
-    last reported for its quality, and how much this send needs (valid numbers × segments)."""
+    last reported for its quality, and how much this send needs (each number's segments, summed)."""
     wanted = {m.alias: m for m in preview.methods} if preview is not None else None
     aliases = [a for a in sms_aliases() if wanted is None or a in wanted]
     states = {s.method: s for s in GatewayState.objects.filter(method__in=aliases)}
@@ -24,7 +24,7 @@ def sms_credits(preview=None) -> list[dict]:
     for alias in aliases:
         method, state = methods[alias], states.get(alias)
         left = state.credits.get(method.message_type) if state else None
-        needed = wanted[alias].valid * wanted[alias].segments if wanted else None
+        needed = wanted[alias].units_needed if wanted else None
         result.append({"label": method.label, "message_type": method.message_type, "left": left,
                        "money": state.money if state else None, "checked_at": state.credits_at if state else None,
                        "needed": needed, "short": left is not None and needed is not None and needed > left,

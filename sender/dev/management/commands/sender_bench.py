@@ -358,11 +358,13 @@ def verify(result: dict, method: str, expected: dict, received: int | None, kill
 
 
 def bench(n: int, method: str, attachment_kb: int = 0, workers: int = 1, batch_size: int | None = None,
-          sink: str = "auto", workdir: Path | None = None, profile: str | None = None, kill: bool = False) -> dict:
-    """The whole benchmark in the current database (which must be a throwaway one)."""
+          sink: str = "auto", workdir: Path | None = None, profile: str | None = None, kill: bool = False,
+          body: str = "") -> dict:
+    """The whole benchmark in the current database (which must be a throwaway one); `body`
+    replaces the plain benchmark text (e.g. one with placeholders)."""
     if workdir is None:
         with tempfile.TemporaryDirectory(prefix="sender-bench-") as tmp:
-            return bench(n, method, attachment_kb, workers, batch_size, sink, Path(tmp), profile, kill)
+            return bench(n, method, attachment_kb, workers, batch_size, sink, Path(tmp), profile, kill, body)
     if kill and (method != "email" or workers < 2):
         raise CommandError("--kill needs --method email and --workers 2 or more.")
     if kill:
@@ -377,7 +379,7 @@ def bench(n: int, method: str, attachment_kb: int = 0, workers: int = 1, batch_s
     expected = counts if method in ("email", "sms") else {"total": n, "valid": n, "duplicate": 0, "invalid": 0}
     user = bench_user()
     attachments = (make_attachment(user, attachment_kb),) if attachment_kb else ()
-    draft = Draft(body=BODY, subject="Benchmark", attachments=attachments)
+    draft = Draft(body=body or BODY, subject="Benchmark", attachments=attachments)
     selection = Selection.parse({"recipients.customer": {"filter": ""}})
     config = dict(settings.SENDER)
     if batch_size:
@@ -442,6 +444,8 @@ class Command(BaseCommand):
         parser.add_argument("--kill", action="store_true",
                             help="Email, 2+ workers: SIGKILL one worker mid-batch, recover its rows, and report "
                                  "messages lost, sent twice and marked (counted by the aiosmtpd sink).")
+        parser.add_argument("--body", default="", help="The message text (default: a plain notice); "
+                                                        "e.g. one with {{ first_name }} placeholders.")
         parser.add_argument("--workdir", help=argparse.SUPPRESS)
 
     def handle(self, *args, **options) -> None:
@@ -477,6 +481,8 @@ class Command(BaseCommand):
             argv.append("--api")
         if options["kill"]:
             argv.append("--kill")
+        if options["body"]:
+            argv += ["--body", options["body"]]
         try:
             child = subprocess.Popen(argv, env=env, stdout=subprocess.PIPE, text=True)
             for line in child.stdout:
@@ -505,7 +511,8 @@ class Command(BaseCommand):
             result = bench_api(options["n"], options["profile"], profiling)
         else:
             result = bench(options["n"], options["method"], options["attachment_kb"], options["workers"],
-                           options["batch_size"], options["sink"], workdir, options["profile"], options["kill"])
+                           options["batch_size"], options["sink"], workdir, options["profile"], options["kill"],
+                           options["body"])
         if options["json"]:
             self.stdout.write(json.dumps(result))
             return
