@@ -18,8 +18,10 @@ from itertools import islice
 from typing import Any
 
 from django.contrib.auth.models import AbstractBaseUser
+from django.contrib.contenttypes.models import ContentType
 from django.core.exceptions import PermissionDenied
 from django.db import IntegrityError, transaction
+from django.db.models import Model
 from django.tasks import task
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -55,6 +57,7 @@ def commit(
     recipients: Iterable[Resolved] | None = None,
     queue: bool = True,
     origin: str = Broadcast.Origin.BROADCAST,
+    billee: Model | None = None,
 ) -> Broadcast:
     """Create the broadcast, or return the one this key already created for this user from
     the same request (IdempotencyConflict if the request differs).
@@ -67,13 +70,15 @@ def commit(
     `recipients` replaces resolving the selection (sender.direct passes bare addresses and
     records it was handed, already resolved; the selection is then empty). `queue=False`
     queues no delivery: the caller delivers the batches itself. `origin` tells a chat reply
-    from a broadcast."""
+    from a broadcast. `billee` (any saved object) is who the cost report bills it to."""
     require_sender(user)
     if not idempotency_key or len(idempotency_key) > 64:
         raise SelectionError(_("A send needs an idempotency key of at most 64 characters."))
     if recipients is not None:
         recipients = list(recipients)
     extra = {"recipients": [r[:3] for r in recipients]} if recipients is not None else {}
+    if billee is not None:
+        extra["billee"] = billee_key(billee)
     fingerprint = request_hash(selection, method_aliases, draft, typology, **extra)
     existing = _existing(idempotency_key, user, fingerprint)
     if existing:
@@ -87,7 +92,7 @@ def commit(
     try:
         with transaction.atomic():
             broadcast, sents = _create(selection, user, loaded, draft, idempotency_key, typology, fingerprint,
-                                       preparing=background, origin=origin)
+                                       preparing=background, origin=origin, billee=billee)
             if background:
                 commit_task.enqueue(broadcast.pk)  # visible with the broadcast, or not at all
             else:
@@ -199,11 +204,20 @@ def _existing(key: str, user: AbstractBaseUser, fingerprint: str) -> Broadcast |
     return broadcast
 
 
+def billee_key(billee: Model) -> list:
+    """[content type id, object id as text]: how a broadcast stores who it is billed to."""
+    if billee.pk is None:
+        raise SelectionError(_("The billee must be saved before it can be billed."))
+    return [ContentType.objects.get_for_model(billee).pk, str(billee.pk)]
+
+
 def _create(selection, user, loaded: list[BaseMethod], draft: Draft, key: str, typology, fingerprint: str,
-            preparing: bool, origin: str = Broadcast.Origin.BROADCAST) -> tuple[Broadcast, dict[str, MessageSent]]:
+            preparing: bool, origin: str = Broadcast.Origin.BROADCAST,
+            billee: Model | None = None) -> tuple[Broadcast, dict[str, MessageSent]]:
+    billee_type_id, billee_id = billee_key(billee) if billee is not None else (None, "")
     broadcast = Broadcast.objects.create(
         idempotency_key=key, request_hash=fingerprint, typology=typology, subject=draft.subject, body=draft.body,
-        sender=user, selection=selection.to_json(), origin=origin,
+        sender=user, selection=selection.to_json(), origin=origin, billee_type_id=billee_type_id, billee_id=billee_id,
     )
     if draft.attachments:
         broadcast.attachments.set(draft.attachments)

@@ -21,7 +21,7 @@ from django.views.decorators.http import require_POST
 from sender.access import staff_required, visible_broadcasts
 from sender.models import MessageSent
 from sender.web.charts import chart
-from sender.web.filters import CostFilterSet
+from sender.web.filters import CostFilterSet, billee_value
 from sender.web.reports import (
     GROUP_CHOICES,
     PERIOD_CHOICES,
@@ -39,7 +39,7 @@ from sender.web.reports import (
 
 UNDO_KEY = "sender_last_invoice"
 """The session keeps the stamp of the user's last invoicing, so the report can offer its undo."""
-FILTER_PARAMS = ("created_after", "created_before", "method", "sender", "typology", "invoiced")
+FILTER_PARAMS = ("created_after", "created_before", "method", "sender", "typology", "billee", "invoiced")
 
 
 class ReportOptions(forms.Form):
@@ -68,13 +68,15 @@ def visible_sents(user: AbstractBaseUser) -> QuerySet[MessageSent]:
     return MessageSent.objects.filter(broadcast__in=visible_broadcasts(user))
 
 
-def invoice_fields(row: ReportRow, filters: QueryDict) -> list[tuple[str, str]]:
+def invoice_fields(row: ReportRow, filters: QueryDict, groups: tuple[str, ...] = ()) -> list[tuple[str, str]]:
     """Hidden inputs for one row's invoice button: its period and group, within the report's filters."""
     fields = {key: filters[key] for key in FILTER_PARAMS if filters.get(key)}
     if row.method:
         fields["method"] = row.method
     if row.sender_id:
         fields["sender"] = str(row.sender_id)
+    if "billee" in groups:  # billed to nobody is a group too: invoicing it leaves the billees' rows alone
+        fields["billee"] = billee_value(row.billee_type_id, row.billee_id)
     fields.update(kind=row.period.kind, year=str(row.period.year), part=str(row.period.part))
     return list(fields.items())
 
@@ -92,7 +94,7 @@ def report(request: HttpRequest) -> HttpResponse:
     may_invoice = request.user.has_perm("sender.mark_invoiced")
     if may_invoice:
         for row in rows:
-            row.invoice_fields = invoice_fields(row, request.GET)
+            row.invoice_fields = invoice_fields(row, request.GET, groups)
     overall = rows if not groups else cost_report(queryset, kind)
     return render(request, "sender/report.html", {
         "filterset": filterset, "options_list": [options], "rows": rows, "groups": groups, "totals": totals(queryset),
