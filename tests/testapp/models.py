@@ -14,6 +14,9 @@ class School(models.Model):
     # auth_user exists, which PostgreSQL (unlike SQLite) checks at once.
     staff = models.ManyToManyField(settings.AUTH_USER_MODEL, blank=True, db_constraint=False)
 
+    def __str__(self) -> str:
+        return self.name
+
 
 class Parent(RecipientMixin):
     name = models.CharField(max_length=100)

@@ -101,7 +101,8 @@ def recipient_rows(request: HttpRequest, broadcast: Broadcast) -> dict:
     known = set(recipient_models())
     for row in page.object_list:
         row.sent = sents[row.message_sent_id]
-        label = f"{row.content_type.app_label}.{row.content_type.model}"
+        # A bare address sent from code (sender.direct) has no recipient record, hence no history page.
+        label = f"{row.content_type.app_label}.{row.content_type.model}" if row.content_type else None
         row.history_label = label if label in known else None
     may_retry = may_manage(request.user, broadcast)
     for sent in sents.values():  # the page's retry buttons: what failed for a transient reason, and for good
