@@ -52,3 +52,31 @@ class Student(RecipientMixin):
 
     def __str__(self) -> str:
         return self.name
+
+
+class Contact(RecipientMixin):
+    """One person reached at several numbers and addresses (RapidSMS's Connection): each
+    PhoneNumber and EmailAddress row is an address of its own."""
+
+    name = models.CharField(max_length=100)
+    telegram_chat_id = models.CharField(max_length=32, blank=True)
+
+    email_fieldpath = "emails__address"
+    sms_fieldpath = "phones__number"
+    telegram_fieldpath = "telegram_chat_id"
+    sender_list_display = ["name"]
+    sender_search_fields = ["name"]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class PhoneNumber(models.Model):
+    contact = models.ForeignKey(Contact, on_delete=models.CASCADE, related_name="phones")
+    number = models.CharField(max_length=32)
+    label = models.CharField(max_length=20, blank=True)  # "mobile", "work"...
+
+
+class EmailAddress(models.Model):
+    contact = models.ForeignKey(Contact, on_delete=models.CASCADE, related_name="emails")
+    address = models.CharField(max_length=254)

@@ -28,7 +28,7 @@ from django.views.decorators.http import require_POST
 from sender.access import staff_required, visible_broadcasts
 from sender.audience.people import people
 from sender.audience.registry import recipient_models
-from sender.audience.resolve import find_visible
+from sender.audience.resolve import ADDRESS_KINDS, addresses_of, find_visible
 from sender.inbox.messages import storage_aliases
 from sender.inbox.people import user_field
 from sender.models import Broadcast, MessageRecipient, MessageSent, MessageUserRead
@@ -225,7 +225,10 @@ def recipient_history(request: HttpRequest, label: str, pk: str) -> HttpResponse
     )
     page = Paginator(rows, PAGE_SIZE).get_page(request.GET.get("page"))
     stored = set(storage_aliases())
+    kinds = [kind for kind in ADDRESS_KINDS if model.get_fieldpath(kind)]
+    found = addresses_of(model, [obj.pk], kinds)[str(obj.pk)]  # every number and address, one query per kind
     return render(request, "sender/recipient_history.html", {
         "recipient": obj, "representation": obj.get_representation(), "model_name": model._meta.verbose_name,
+        "addresses": [(ADDRESS_KINDS[kind], found.get(kind, [])) for kind in kinds],
         "page": page, "stored": stored, "reads_tracked": bool(readers), "can_send": can_send(request.user),
     })
