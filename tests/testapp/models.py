@@ -67,6 +67,9 @@ class Contact(RecipientMixin):
     sender_list_display = ["name"]
     sender_search_fields = ["name"]
 
+    class Meta:
+        ordering = ["name"]
+
     def __str__(self) -> str:
         return self.name
 
