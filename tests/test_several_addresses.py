@@ -9,13 +9,15 @@ import uuid
 import pytest
 from django.urls import reverse
 
+import sender
 from sender.audience.selection import Selection
 from sender.channels import Draft
+from sender.channels.sms.backends import LocmemBackend
 from sender.channels.telegram.models import TelegramLink
 from sender.models import MessageRecipient
 from sender.pipeline.commit import commit
 from sender.pipeline.preview import preview
-from tests.sms.conftest import skebby  # noqa: F401 (the Skebby sandbox fixture)
+from tests.sms.conftest import skebby, sms_settings  # noqa: F401 (skebby: the Skebby sandbox fixture)
 from tests.telegram.conftest import sandbox  # noqa: F401 (the Telegram sandbox fixture)
 from tests.telegram.test_bot import USER, deliver, replies
 from tests.testapp.models import Contact, EmailAddress, PhoneNumber
@@ -107,3 +109,13 @@ def test_the_bot_links_a_person_by_any_of_their_numbers(sandbox, people):
     assert anna.telegram_chat_id == str(USER)
     assert {link.recipient.name for link in TelegramLink.objects.all()} == {"Anna", "Bruno"}
     assert "Anna" in replies(sandbox)[-1] and "Bruno" in replies(sandbox)[-1]
+
+
+@pytest.mark.django_db
+def test_one_address_asked_of_such_a_record_is_its_first(people, settings):
+    anna, _bruno, carla = people
+    assert (anna.get_sms, anna.get_email, carla.get_sms) == ("+39 347 120 0001", "anna@home.example", None)
+    LocmemBackend.reset()
+    settings.SENDER = sms_settings(settings, "", backend="locmem")
+    row = sender.send_text("Hi", None, anna)
+    assert (row.recipient, row.address, row.status) == (anna, "+393471200001", Status.SENT)
