@@ -170,3 +170,16 @@ def test_the_broadcast_command_takes_a_billee(sender_user, billees):
             call_command("broadcast", "--user", "sally", "--method", "storage", "--model", "recipients.customer",
                          "--filter", "", "--body", "Hi", "--billee", bad)
     assert Broadcast.objects.count() == 1
+
+
+def test_the_report_csv_names_the_billees(client, texts):
+    client.force_login(texts)
+    response = client.get(REPORT, {"period": "yearly", "group": "billee", "format": "csv"})
+    assert response["Content-Type"].startswith("text/csv")
+    lines = response.content.decode().splitlines()
+    year = lines[1].split(",")[0]
+    assert lines[0].startswith("period,billed to,broadcasts,messages")
+    one, two = f"{GP:.4f}", f"{2 * GP:.4f}"
+    assert lines[1:] == [f"{year},,1,1,1,0,0,{one},{one}", f"{year},Acme School,2,2,2,0,0,{two},{two}",
+                         f"{year},Brill Academy,1,1,1,0,0,{one},{one}"]
+    assert "format=csv" in client.get(REPORT, {"group": "billee"}).text

@@ -110,7 +110,7 @@ def recipient_rows(request: HttpRequest, broadcast: Broadcast) -> dict:
     return {"row_filter": filterset, "row_page": page, "may_retry": may_retry}
 
 
-def _csv_cell(value: object) -> object:
+def csv_cell(value: object) -> object:
     """Keep spreadsheets from running a cell as a formula (phone numbers stay as they are)."""
     risky = isinstance(value, str) and value[:1] in ("=", "@", "\t", "\r", "+", "-")
     if risky and not (value[:1] in "+-" and value[1:].replace(" ", "").isdigit()):
@@ -138,8 +138,8 @@ def csv_lines(rows: Iterable[tuple], sents: dict[int, MessageSent], header: list
                 content_type = ct_id and ContentType.objects.get_for_id(ct_id)  # cached: one query per type at most
                 labels[ct_id] = f"{content_type.app_label}.{content_type.model}" if content_type else ""
             person = found.get((ct_id, object_id))
-            writer.writerow([sents[sent_id].method, labels[ct_id], object_id, _csv_cell(person.name if person else ""),
-                             _csv_cell(address), status, code, _csv_cell(reason), _csv_cell(ref), segments, cost,
+            writer.writerow([sents[sent_id].method, labels[ct_id], object_id, csv_cell(person.name if person else ""),
+                             csv_cell(address), status, code, csv_cell(reason), csv_cell(ref), segments, cost,
                              attempts, timezone.localtime(sent_at).isoformat() if sent_at else ""])
         yield buffer.getvalue()
         buffer.seek(0)

@@ -4,6 +4,8 @@ The sums come from `sender.web.reports`; this module parses the query, checks pe
 and renders. Users see the costs of the broadcasts they may see.
 """
 
+import csv
+import io
 from datetime import datetime
 
 from django import forms
@@ -22,6 +24,7 @@ from sender.access import staff_required, visible_broadcasts
 from sender.models import MessageSent
 from sender.web.charts import chart
 from sender.web.filters import CostFilterSet, billee_value
+from sender.web.views.history import csv_cell
 from sender.web.reports import (
     GROUP_CHOICES,
     PERIOD_CHOICES,
@@ -91,6 +94,8 @@ def report(request: HttpRequest) -> HttpResponse:
     kind = (options.cleaned_data.get("period") if valid else "") or "monthly"
     groups = parse_groups(options.cleaned_data.get("group", "") if valid else "")
     rows = cost_report(queryset, kind, groups)
+    if request.GET.get("format") == "csv":
+        return report_csv(rows, groups)
     may_invoice = request.user.has_perm("sender.mark_invoiced")
     if may_invoice:
         for row in rows:
@@ -101,6 +106,24 @@ def report(request: HttpRequest) -> HttpResponse:
         "chart": chart(fill_gaps(overall)), "may_invoice": may_invoice, "kind": kind,
         "query": request.GET.urlencode(), "may_undo": may_invoice and UNDO_KEY in request.session,
     })
+
+
+def report_csv(rows: list[ReportRow], groups: tuple[str, ...]) -> HttpResponse:
+    """The report's rows as CSV (what the page shows, for invoicing elsewhere): the groups'
+    names, not their ids, so a billee reads as it does on the page."""
+    buffer = io.StringIO()
+    writer = csv.writer(buffer)
+    named = [("method", _("method")), ("sender", _("sent by")), ("billee", _("billed to"))]
+    writer.writerow([_("period"), *[title for group, title in named if group in groups], _("broadcasts"),
+                     _("messages"), _("sent"), _("delivered"), _("failed"), _("cost"), _("not yet invoiced")])
+    for row in rows:
+        values = {"method": row.method_label, "sender": row.sender or "", "billee": row.billee or ""}
+        writer.writerow([row.period.label, *[csv_cell(values[group]) for group, _title in named if group in groups],
+                         row.broadcasts, row.messages, row.sent, row.delivered, row.failed, f"{row.cost:.4f}",
+                         f"{row.uninvoiced:.4f}"])
+    response = HttpResponse(buffer.getvalue(), content_type="text/csv; charset=utf-8")
+    response["Content-Disposition"] = 'attachment; filename="costs.csv"'
+    return response
 
 
 @staff_required
