@@ -119,3 +119,15 @@ def test_one_address_asked_of_such_a_record_is_its_first(people, settings):
     settings.SENDER = sms_settings(settings, "", backend="locmem")
     row = sender.send_text("Hi", None, anna)
     assert (row.recipient, row.address, row.status) == (anna, "+393471200001", Status.SENT)
+
+
+def test_searching_by_one_number_finds_the_person_once_and_sends_to_all_their_numbers(client, people, sender_user):
+    client.force_login(sender_user)
+    response = client.get(reverse("sender:picker", args=["testapp.contact"]), {"q": "1200002"})
+    assert [values[0] for _pk, values, _addresses in response.context["rows"]] == ["Anna", "Bruno"]
+    assert response.context["page"].paginator.count == 2
+    anna, bruno = (str(p.pk) for p in people[:2])
+    matching = Selection.parse({"testapp.contact": {"filter": "q=1200002"}})
+    commit(matching, sender_user, ["sms"], Draft(body="Hi"), uuid.uuid4().hex)
+    assert rows("sms") == [(anna, "+393471200001", Status.PENDING), (anna, "+393471200002", Status.PENDING),
+                           (anna, "+393471200001", Status.DUPLICATE), (bruno, "+393471200002", Status.DUPLICATE)]

@@ -31,6 +31,18 @@ def _follow(obj: Any, path: str) -> Any:
     return obj
 
 
+def to_many(model: type[models.Model], path: str) -> bool:
+    """Whether the ORM path crosses a to-many relation, so one record may have several values."""
+    for part in path.split("__"):
+        field = model._meta.get_field(part)
+        if field.many_to_many or field.one_to_many:
+            return True
+        if not field.is_relation:
+            return False
+        model = field.related_model
+    return False
+
+
 class RecipientMixin(models.Model):
     """Use on any model, list the model in `SENDER["RECIPIENT_MODELS"]`, and it can be sent to.
 

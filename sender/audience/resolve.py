@@ -21,6 +21,7 @@ from django.utils.translation import gettext_lazy
 from django.utils.translation import ngettext
 
 from sender.audience.filters import filterset_for
+from sender.audience.mixin import to_many
 from sender.audience.registry import get_recipient_model
 from sender.audience.selection import ModelSelection, Selection
 from sender.exceptions import InvalidFilter, SelectionError
@@ -39,18 +40,6 @@ this tuple (a to-many path: its addresses come in tuples of their own)."""
 ADDRESS_KINDS = {"email": gettext_lazy("email addresses"), "sms": gettext_lazy("phone numbers"),
                  "telegram": gettext_lazy("Telegram chats")}
 """Every address kind a recipient model may declare, with the title lists of them show."""
-
-
-def to_many(model: type[Model], path: str) -> bool:
-    """Whether the ORM path crosses a to-many relation, so one record may have several values."""
-    for part in path.split("__"):
-        field = model._meta.get_field(part)
-        if field.many_to_many or field.one_to_many:
-            return True
-        if not field.is_relation:
-            return False
-        model = field.related_model
-    return False
 
 
 def addresses_of(model: type[Model], pks: Iterable, kinds: Iterable[str]) -> dict[str, dict[str, list[str]]]:
@@ -152,6 +141,8 @@ def _stream(model: type[Model], queryset: QuerySet, kinds: list[str], only: str 
         yield ct_id, str(row[0]), addresses, only
     for kind, path in many:
         # One row per address (a LEFT JOIN: a person with none yields one empty value, "no address").
-        values = queryset.order_by("pk", *_tie(model, path)).values_list("pk", path)
+        # Through a subquery: a filter on the same relation must not narrow the addresses sent to.
+        every = model._default_manager.filter(pk__in=queryset.values("pk"))
+        values = every.order_by("pk", *_tie(model, path)).values_list("pk", path)
         for pk, value in values.iterator(chunk_size=CHUNK):
             yield ct_id, str(pk), {kind: value}, kind

@@ -65,7 +65,7 @@ class Contact(RecipientMixin):
     sms_fieldpath = "phones__number"
     telegram_fieldpath = "telegram_chat_id"
     sender_list_display = ["name"]
-    sender_search_fields = ["name"]
+    sender_search_fields = ["name", "phones__number"]
 
     class Meta:
         ordering = ["name"]

@@ -13,7 +13,8 @@ from django.urls import reverse
 from sender.access import staff_required
 from sender.audience.filters import filterset_for
 from sender.audience.registry import get_recipient_model
-from sender.audience.resolve import ADDRESS_KINDS, addresses_of, to_many, visible
+from sender.audience.mixin import to_many
+from sender.audience.resolve import ADDRESS_KINDS, addresses_of, visible
 from sender.exceptions import SelectionError
 
 PAGE_SIZE = 25
