@@ -47,6 +47,9 @@ DEFAULTS: dict[str, Any] = {
     # Where rate limits shared by every worker live (sender/ratelimit.py): the database by
     # default, Redis when configured ({"BACKEND": "sender.ratelimit.RedisLimiter", "OPTIONS": {"url": ...}}).
     "RATE_LIMITER": {"BACKEND": "sender.ratewindow.DatabaseLimiter"},
+    # Models a broadcast may be billed to besides the recipient models ("app_label.Model"), as
+    # the API and the `broadcast` command name them; code may bill any saved object.
+    "BILLEE_MODELS": [],
     # The account sends from code (sender.send_text...) are recorded under when no user is given.
     "SYSTEM_USER": "sender-system",
     # Incoming SMS handlers, first match wins (sender/pipeline/answers.py): {"pattern": regex |

@@ -112,11 +112,21 @@ class Broadcast(models.Model):
                               help_text=_("A one-to-one chat reply goes through the pipeline too, but is no "
                                           "broadcast: History lists broadcasts only."))
 
+    # Who pays for it (django-sms-gateway's billee): any object, or nobody. The cost report
+    # groups and invoices by it as it does by sender.
+    billee_type = models.ForeignKey(ContentType, on_delete=models.PROTECT, null=True, blank=True, related_name="+",
+                                    verbose_name=_("billee type"))
+    billee_id = models.CharField(_("billee id"), max_length=64, blank=True)
+    billee = GenericForeignKey("billee_type", "billee_id")
+
     class Meta:
         ordering = ["-created_at"]
         verbose_name = _("broadcast")
         verbose_name_plural = _("broadcasts")
-        indexes = [models.Index(fields=["sender", "-created_at"], name="broadcast_sender_created")]
+        indexes = [
+            models.Index(fields=["sender", "-created_at"], name="broadcast_sender_created"),
+            models.Index(fields=["billee_type", "billee_id"], name="broadcast_billee"),
+        ]
 
     def __str__(self) -> str:
         return self.subject or self.body[:60]

@@ -7,7 +7,7 @@ from project.settings import *  # noqa: F403
 from project.settings import CACHES, CHANNEL_LAYERS, DATABASES, INSTALLED_APPS, SENDER
 
 INSTALLED_APPS = [*INSTALLED_APPS, "tests.testapp"]
-SENDER = {**SENDER, "RECIPIENT_MODELS": [*SENDER["RECIPIENT_MODELS"], "testapp.Student", "testapp.Parent"]}
+SENDER = {**SENDER, "RECIPIENT_MODELS": [*SENDER["RECIPIENT_MODELS"], "testapp.Student", "testapp.Parent", "testapp.Contact"]}
 
 # Fast password hashing: tests create many users; strength is not what they test.
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]

@@ -11,6 +11,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from sender.api.http import ApiError
+from sender.audience.people import name_of
 from sender.channels import Draft
 from sender.models import Broadcast, MessageAttachment, MessageRecipient, MessageSent
 from sender.pipeline.forms import ComposeForm
@@ -98,9 +99,19 @@ def broadcast_json(broadcast: Broadcast, request) -> dict[str, Any]:
         "typology": broadcast.typology_id, "sender": broadcast.sender.get_username(),
         "created_at": when(broadcast.created_at), "selection": broadcast.selection,
         "attachments": [a.pk for a in broadcast.attachments.all()],
+        "billee": billee_json(broadcast),
         "methods": methods, "totals": {**totals, "cost": str(sum((s.cost for s in sents), 0))},
         "url": request.build_absolute_uri(broadcast.get_absolute_url()),
     }
+
+
+def billee_json(broadcast: Broadcast) -> dict[str, str] | None:
+    if not broadcast.billee_type_id:
+        return None
+    content_type = ContentType.objects.get_for_id(broadcast.billee_type_id)  # cached per type
+    record = broadcast.billee
+    return {"model": f"{content_type.app_label}.{content_type.model}", "id": broadcast.billee_id,
+            "name": name_of(record) if record is not None else ""}
 
 
 def row_json(row: MessageRecipient, methods: dict[int, str]) -> dict[str, Any]:

@@ -12,6 +12,7 @@ from typing import Any
 
 from django.db import connection, models
 
+from sender.audience.billees import billee_models
 from sender.audience.registry import recipient_models
 from sender.audience.selection import MAX_EXPLICIT_IDS
 from sender.channels import methods
@@ -119,12 +120,24 @@ def message_properties() -> dict[str, Any]:
     }
 
 
+def billee() -> dict[str, Any]:
+    """Who a broadcast is billed to: a recipient model's row the user may see, or a row of a
+    model in SENDER["BILLEE_MODELS"]."""
+    return {
+        "type": ["object", "null"], "required": ["model", "id"], "additionalProperties": False,
+        "properties": {"model": {"enum": sorted(billee_models())},
+                       "id": {"type": ["integer", "string"], "pattern": NO_NUL, "minLength": 1, "maxLength": 64}},
+        "description": "Who the cost is billed to; the cost report groups and invoices by it.",
+        "example": {"model": "recipients.customer", "id": 42},
+    }
+
+
 def request_schemas() -> dict[str, Any]:
     properties = message_properties()
     return {
         "Selection": selection(),
         "Message": {"type": "object", "required": ["selection", "methods"], "additionalProperties": False,
-                    "properties": properties},
+                    "properties": {**properties, "billee": billee()}},
         "ScheduledMessage": {"type": "object", "required": ["selection", "methods", "send_at"],
                              "additionalProperties": False, "properties": {**properties, "send_at": SEND_AT}},
         "ScheduleChange": {"type": "object", "additionalProperties": False,
@@ -182,6 +195,7 @@ RESPONSE_SCHEMAS: dict[str, Any] = {
             "id": INTEGER, "status": {"enum": list(MessageSent.Status.values)},
             "subject": STRING, "body": STRING, "typology": {"type": ["integer", "null"]}, "sender": STRING,
             "created_at": DATETIME, "selection": STORED_SELECTION, "attachments": {"type": "array", "items": INTEGER},
+            "billee": {"type": ["object", "null"], "properties": {"model": STRING, "id": STRING, "name": STRING}},
             "methods": {"type": "array", "items": ref("MethodStatus")},
             "totals": {"type": "object", "properties": {
                 **{k: INTEGER for k in (*RecipientStatus.values, "total")},

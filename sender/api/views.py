@@ -21,6 +21,7 @@ from sender.api.payloads import (
 )
 from sender.api.schema import openapi
 from sender.attachments import store_attachment
+from sender.audience.billees import find_billee
 from sender.conf import sender_settings
 from sender.models import Broadcast, MessageRecipient
 from sender.permissions import can_send
@@ -67,9 +68,11 @@ def broadcasts(request: HttpRequest) -> JsonResponse:
     existed = Broadcast.objects.filter(idempotency_key=key).exists()
     form = compose_form(payload, request.user, key)
     data = form.cleaned_data
+    named = payload.get("billee")
+    billee = find_billee(named["model"], named["id"], request.user) if named else None
     # Always off the request: the answer is the broadcast "preparing"; GET it to follow it.
     broadcast = commit(data["selection"], request.user, data["methods"], form.draft(), key, typology=data["typology"],
-                       background=True)
+                       background=True, billee=billee)
     response = JsonResponse(broadcast_json(_broadcast(request, broadcast.pk), request), status=200 if existed else 201)
     response["Location"] = reverse("sender_api:broadcast", args=[broadcast.pk])
     return response

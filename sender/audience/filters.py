@@ -11,6 +11,7 @@ import django_filters
 from django.db.models import Model, Q, QuerySet
 from django.utils.translation import gettext_lazy as _
 
+from sender.audience.mixin import to_many
 from sender.search import SearchFilter, terms
 
 
@@ -18,9 +19,17 @@ class RecipientFilterSet(django_filters.FilterSet):
     q = SearchFilter(label=_("Search"), method="search")
 
     def search(self, queryset: QuerySet, name: str, value: str) -> QuerySet:
-        fields = getattr(self._meta.model, "sender_search_fields", [])
+        model = self._meta.model
+        fields = getattr(model, "sender_search_fields", [])
+        # A field across a to-many relation (a contact's numbers) would list a person once per
+        # match: such a search goes through a subquery of ids.
+        many = any(to_many(model, f) for f in fields)
         for term in terms(value):
-            queryset = queryset.filter(reduce(or_, (Q(**{f"{f}__icontains": term}) for f in fields), Q()))
+            condition = reduce(or_, (Q(**{f"{f}__icontains": term}) for f in fields), Q())
+            if many:
+                queryset = queryset.filter(pk__in=model._default_manager.filter(condition).values("pk"))
+            else:
+                queryset = queryset.filter(condition)
         return queryset
 
 

@@ -19,11 +19,28 @@ NOBODY = Q(pk__in=[])
 
 
 def _follow(obj: Any, path: str) -> Any:
-    for part in path.split("__"):
+    """The value at `path`; through a to-many relation, its first value (by the related row's id)."""
+    parts = path.split("__")
+    for i, part in enumerate(parts):
         if obj is None:
             return None
         obj = getattr(obj, part)
+        if isinstance(obj, models.Manager):  # a related manager: several addresses, one asked for
+            rest = "__".join(parts[i + 1:])
+            return obj.order_by("pk").values_list(rest, flat=True).first() if rest else None
     return obj
+
+
+def to_many(model: type[models.Model], path: str) -> bool:
+    """Whether the ORM path crosses a to-many relation, so one record may have several values."""
+    for part in path.split("__"):
+        field = model._meta.get_field(part)
+        if field.many_to_many or field.one_to_many:
+            return True
+        if not field.is_relation:
+            return False
+        model = field.related_model
+    return False
 
 
 class RecipientMixin(models.Model):

@@ -1,10 +1,15 @@
 """Resolve a selection into recipients and their raw addresses, streamed.
 
-One query per recipient model (plus one per related path), always filtered by the
-user's visibility (`get_filters_viewers`): explicit ids outside it are refused.
+One query per recipient model (plus one per related path, and one per address path that
+crosses a to-many relation), always filtered by the user's visibility
+(`get_filters_viewers`): explicit ids outside it are refused.
+
+An address path may cross a to-many relation ("phones__number": one person, several
+numbers, as RapidSMS's Connection): each address is then its own recipient row. Such a
+path is read by a query of its own, so two to-many paths never multiply each other's rows.
 """
 
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 
 from django.contrib.auth.models import AbstractBaseUser
 from django.contrib.contenttypes.models import ContentType
@@ -12,9 +17,11 @@ from django.core.exceptions import ValidationError
 from django.db.models import Model, QuerySet
 from django.http import QueryDict
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 from django.utils.translation import ngettext
 
 from sender.audience.filters import filterset_for
+from sender.audience.mixin import to_many
 from sender.audience.registry import get_recipient_model
 from sender.audience.selection import ModelSelection, Selection
 from sender.exceptions import InvalidFilter, SelectionError
@@ -25,7 +32,35 @@ CHUNK = 5000
 Resolved = tuple[int, str, dict[str, str | None], str | None]
 """(content type id, object id, {address kind: raw address}, only kind) for one recipient.
 
-"Only kind" is set for related recipients: they receive over that kind's methods only."""
+"Only kind" is set for related recipients and for each address of a to-many path: they
+receive over that kind's methods only. A kind missing from the dict is not read from
+this tuple (a to-many path: its addresses come in tuples of their own)."""
+
+
+ADDRESS_KINDS = {"email": gettext_lazy("email addresses"), "sms": gettext_lazy("phone numbers"),
+                 "telegram": gettext_lazy("Telegram chats")}
+"""Every address kind a recipient model may declare, with the title lists of them show."""
+
+
+def addresses_of(model: type[Model], pks: Iterable, kinds: Iterable[str]) -> dict[str, dict[str, list[str]]]:
+    """{str(pk): {kind: [every non-empty address, in order]}} for a page of records: one query
+    per kind, for lists that must show every number and address of a person."""
+    found: dict[str, dict[str, list[str]]] = {str(pk): {} for pk in pks}
+    for kind in kinds:
+        path = model.get_fieldpath(kind)
+        if not path or not found:
+            continue
+        rows = model._default_manager.filter(pk__in=list(found)).order_by("pk", *_tie(model, path))
+        for pk, value in rows.values_list("pk", path):
+            if value not in (None, "") and value not in (values := found[str(pk)].setdefault(kind, [])):
+                values.append(str(value))
+    return found
+
+
+def _tie(model: type[Model], path: str) -> list[str]:
+    """Order a to-many path's values as their rows were made (the first number first)."""
+    prefix = path.rsplit("__", 1)[0]
+    return [f"{prefix}__pk"] if "__" in path and to_many(model, path) else []
 
 
 def visible(model: type[Model], user: AbstractBaseUser) -> QuerySet:
@@ -95,7 +130,8 @@ def resolve(selection: Selection, user: AbstractBaseUser, kinds: set[str]) -> It
 def _stream(model: type[Model], queryset: QuerySet, kinds: list[str], only: str | None = None) -> Iterator[Resolved]:
     ct_id = ContentType.objects.get_for_model(model).pk
     paths = [model.get_fieldpath(kind) for kind in kinds]
-    present = [(kind, path) for kind, path in zip(kinds, paths) if path]
+    many = [(kind, path) for kind, path in zip(kinds, paths) if path and to_many(model, path)]
+    present = [(kind, path) for kind, path in zip(kinds, paths) if path and (kind, path) not in many]
     columns = [path for _kind, path in present]
     absent = {kind: None for kind, path in zip(kinds, paths) if not path}
     for row in queryset.order_by("pk").values_list("pk", *columns).iterator(chunk_size=CHUNK):
@@ -103,3 +139,10 @@ def _stream(model: type[Model], queryset: QuerySet, kinds: list[str], only: str 
         for (kind, _path), value in zip(present, row[1:]):
             addresses[kind] = value
         yield ct_id, str(row[0]), addresses, only
+    for kind, path in many:
+        # One row per address (a LEFT JOIN: a person with none yields one empty value, "no address").
+        # Through a subquery: a filter on the same relation must not narrow the addresses sent to.
+        every = model._default_manager.filter(pk__in=queryset.values("pk"))
+        values = every.order_by("pk", *_tie(model, path)).values_list("pk", path)
+        for pk, value in values.iterator(chunk_size=CHUNK):
+            yield ct_id, str(pk), {kind: value}, kind

@@ -42,34 +42,35 @@ NOBODY = Selection(parts=())
 def send_text(text: str, frm: str | None, to: Any, *, method: str = "sms", fail_silently: bool = False,
               status_report: bool = True, subject: str = "", attachments: Sequence[MessageAttachment] = (),
               idempotency_key: str | None = None, user: AbstractBaseUser | None = None, queue: bool = False,
-              connection: Connection | None = None) -> MessageRecipient | None:
+              connection: Connection | None = None, billee: Model | None = None) -> MessageRecipient | None:
     """Send `text` to one address (a number, an email address, a Telegram chat id) or one
     record that implements the recipient mixin; return its ledger row (status, cost, gateway
-    reference). `frm` is the SMS sender id (None: the method's). None when nothing could be
-    written and `fail_silently` is set."""
+    reference). `frm` is the SMS sender id (None: the method's). `billee`: any saved object the
+    cost is billed to (the cost report groups by it). None when nothing could be written and
+    `fail_silently` is set."""
     connection = connection or get_connection(method, fail_silently)
     draft = Draft(body=text, subject=subject, attachments=tuple(attachments), sender=frm or "",
                   status_report=status_report)
     rows = _send(connection, draft, [to], user=user, key=idempotency_key, queue=queue,
-                 fail_silently=fail_silently or connection.fail_silently)
+                 fail_silently=fail_silently or connection.fail_silently, billee=billee)
     return rows[0] if rows else None
 
 
 def send_sms(body: str, from_phone: str | None, to: Iterable[str], flash: bool = False, fail_silently: bool = False,
              connection: Connection | None = None, *, user: AbstractBaseUser | None = None,
-             queue: bool = False) -> list[MessageRecipient]:
+             queue: bool = False, billee: Model | None = None) -> list[MessageRecipient]:
     """django-sendsms's `send_sms`: one text to a list of numbers; the rows, in `to`'s order."""
     connection = connection or get_connection(None, fail_silently)
     silent = fail_silently or connection.fail_silently
     if flash and not connection.supports_flash:
         return _refuse(BadMessage(_("This SMS gateway cannot send flash SMS: send an ordinary one.")), silent)
     return _send(connection, Draft(body=body, sender=from_phone or "", flash=flash), list(to), user=user, key=None,
-                 queue=queue, fail_silently=silent)
+                 queue=queue, fail_silently=silent, billee=billee)
 
 
 def send_mass_sms(datatuple: Iterable[tuple[str, str | None, Iterable[str]]], fail_silently: bool = False,
                   connection: Connection | None = None, *, user: AbstractBaseUser | None = None,
-                  queue: bool = False) -> list[MessageRecipient]:
+                  queue: bool = False, billee: Model | None = None) -> list[MessageRecipient]:
     """django-sendsms's `send_mass_sms`: `(body, from, to)` tuples. Tuples with the same body and
     sender become one broadcast, sent in the pipeline's batches (one gateway order per
     1,000 numbers), so 10,000 numbers of one text cost ten gateway calls."""
@@ -82,12 +83,12 @@ def send_mass_sms(datatuple: Iterable[tuple[str, str | None, Iterable[str]]], fa
     with connection:
         for (body, frm), numbers in groups.items():
             rows += _send(connection, Draft(body=body, sender=frm), numbers, user=user, key=None, queue=queue,
-                          fail_silently=silent)
+                          fail_silently=silent, billee=billee)
     return rows
 
 
 def _send(connection: Connection, draft: Draft, targets: list[Any], *, user: AbstractBaseUser | None,
-          key: str | None, queue: bool, fail_silently: bool) -> list[MessageRecipient]:
+          key: str | None, queue: bool, fail_silently: bool, billee: Model | None = None) -> list[MessageRecipient]:
     method = connection.method
     if queue and connection.backend is not None:
         return _refuse(BadMessage(_("A backend given by path sends in this process only: queue=True would "
@@ -100,7 +101,7 @@ def _send(connection: Connection, draft: Draft, targets: list[Any], *, user: Abs
         if user is None:
             user = connection.system_user = connection.system_user or system_user()
         broadcast = commit(NOBODY, user, [method.alias], draft, key or uuid.uuid4().hex,
-                           recipients=recipients, queue=queue, new_key=key is None)
+                           recipients=recipients, queue=queue, new_key=key is None, billee=billee)
     except (SelectionError, InvalidMethod) as exc:
         return _refuse(BadMessage(str(exc)), fail_silently)
     except PermissionDenied as exc:

@@ -78,7 +78,9 @@ def _normalize(chunk: Sequence[Resolved], methods: Sequence[BaseMethod], missing
         for method in methods:
             kind = method.address_field
             if only is not None and kind != only:
-                continue  # a related recipient, reached through another method only
+                continue  # a related recipient, or one address of several, for another method only
+            if kind is not None and kind not in addresses:
+                continue  # a to-many address path: its addresses arrive as tuples of their own
             raw = f"{ct_id}:{object_id}" if kind is None else addresses[kind]
             alias = method.alias
             if not raw or not str(raw).strip():

@@ -20,8 +20,10 @@ from itertools import islice
 from typing import Any
 
 from django.contrib.auth.models import AbstractBaseUser
+from django.contrib.contenttypes.models import ContentType
 from django.core.exceptions import PermissionDenied
 from django.db import IntegrityError, transaction
+from django.db.models import Model
 from django.tasks import task
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -58,6 +60,7 @@ def commit(
     queue: bool = True,
     origin: str = Broadcast.Origin.BROADCAST,
     new_key: bool = False,
+    billee: Model | None = None,
 ) -> Broadcast:
     """Create the broadcast, or return the one this key already created for this user from
     the same request (IdempotencyConflict if the request differs).
@@ -71,7 +74,7 @@ def commit(
     records it was handed, already resolved; the selection is then empty). `queue=False`
     queues no delivery: the caller delivers the batches itself. `origin` tells a chat reply
     from a broadcast. `new_key` says the caller made the key up for this call (no earlier
-    broadcast can hold it: the lookup is skipped).
+    broadcast can hold it: the lookup is skipped). `billee` (any saved object) is who the cost report bills it to.
 
     Given `recipients`, they are classified before the transaction, so each MessageSent is
     written with its counters (and, with `queue=False`, already `sending`: the caller
@@ -83,6 +86,8 @@ def commit(
     if recipients is not None:
         recipients = list(recipients)
     extra = {"recipients": [r[:3] for r in recipients]} if recipients is not None else {}
+    if billee is not None:
+        extra["billee"] = billee_key(billee)
     fingerprint = request_hash(selection, method_aliases, draft, typology, **extra)
     existing = None if new_key else _existing(idempotency_key, user, fingerprint)
     if existing:
@@ -104,7 +109,7 @@ def commit(
     try:
         with transaction.atomic():
             broadcast, sents = _create(selection, user, loaded, draft, idempotency_key, typology, fingerprint,
-                                       preparing=background, origin=origin, counts=counts, sending=not queue)
+                                       preparing=background, origin=origin, counts=counts, sending=not queue, billee=billee)
             if background:
                 commit_task.enqueue(broadcast.pk)  # visible with the broadcast, or not at all
             else:
@@ -228,12 +233,20 @@ def _existing(key: str, user: AbstractBaseUser, fingerprint: str) -> Broadcast |
     return broadcast
 
 
+def billee_key(billee: Model) -> list:
+    """[content type id, object id as text]: how a broadcast stores who it is billed to."""
+    if billee.pk is None:
+        raise SelectionError(_("The billee must be saved before it can be billed."))
+    return [ContentType.objects.get_for_model(billee).pk, str(billee.pk)]
+
+
 def _create(selection, user, loaded: list[BaseMethod], draft: Draft, key: str, typology, fingerprint: str,
             preparing: bool, origin: str = Broadcast.Origin.BROADCAST, counts: dict[str, Counter] | None = None,
-            sending: bool = False) -> tuple[Broadcast, dict[str, MessageSent]]:
+            sending: bool = False, billee: Model | None = None) -> tuple[Broadcast, dict[str, MessageSent]]:
+    billee_type_id, billee_id = billee_key(billee) if billee is not None else (None, "")
     broadcast = Broadcast.objects.create(
         idempotency_key=key, request_hash=fingerprint, typology=typology, subject=draft.subject, body=draft.body,
-        sender=user, selection=selection.to_json(), origin=origin,
+        sender=user, selection=selection.to_json(), origin=origin, billee_type_id=billee_type_id, billee_id=billee_id,
     )
     if draft.attachments:
         broadcast.attachments.set(draft.attachments)

@@ -5,13 +5,17 @@ and render `.qs`. Filters on the per-method rows use `Exists`, so a broadcast se
 methods is never listed twice and no DISTINCT is needed.
 """
 
+from collections.abc import Iterable
+
 import django_filters
 from django import forms
 from django.contrib.auth import get_user_model
+from django.contrib.contenttypes.models import ContentType
 from django.db.models import Exists, OuterRef, Q, QuerySet
 from django.http import HttpRequest
 from django.utils.translation import gettext_lazy as _
 
+from sender.audience.people import name_of, records
 from sender.channels import methods
 from sender.models import Broadcast, MessageRecipient, MessageSent, MessageTypology
 from sender.search import SearchFilter, broadcast_text, terms
@@ -99,6 +103,7 @@ class CostFilterSet(django_filters.FilterSet):
     sender = django_filters.ModelChoiceFilter(label=_("Sent by"), field_name="broadcast__sender", queryset=senders)
     typology = django_filters.ModelChoiceFilter(label=_("Typology"), field_name="broadcast__typology",
                                                 queryset=MessageTypology.objects.all())
+    billee = django_filters.ChoiceFilter(label=_("Billed to"), method="filter_billee", empty_label=_("anyone"))
     invoiced = django_filters.BooleanFilter(label=_("Invoiced"), widget=forms.Select(
         choices=[("", _("either")), ("true", _("invoiced")), ("false", _("not yet invoiced"))]))
 
@@ -110,3 +115,43 @@ class CostFilterSet(django_filters.FilterSet):
         super().__init__(*args, **kwargs)
         if not show_sender:
             del self.filters["sender"]
+        # The billees of what the user may see, by name (one query, and one per billee model).
+        self.filters["billee"].extra["choices"] = billee_choices(self.queryset)
+
+    def filter_billee(self, queryset: QuerySet, name: str, value: str) -> QuerySet:
+        key = parse_billee(value)
+        if key is None:
+            return queryset.filter(broadcast__billee_type__isnull=True)
+        return queryset.filter(broadcast__billee_type_id=key[0], broadcast__billee_id=key[1])
+
+
+NO_BILLEE = "none"
+"""The billee choice for sends billed to nobody."""
+
+
+def billee_value(type_id: int | None, object_id: str) -> str:
+    """How a billee travels in a query string: "<content type id>:<object id>", or "none"."""
+    return f"{type_id}:{object_id}" if type_id else NO_BILLEE
+
+
+def parse_billee(value: str) -> tuple[int, str] | None:
+    """The (content type id, object id) of a billee value; None for "none"."""
+    type_id, _sep, object_id = value.partition(":")
+    return (int(type_id), object_id) if type_id.isdigit() else None
+
+
+def billee_names(keys: Iterable[tuple[int, str]]) -> dict[tuple[int, str], str]:
+    """The name of each billee, one query per model; a deleted one is named by its type and id."""
+    keys = set(keys)
+    found = {key: name_of(record) for key, record in records(keys).items()}
+    for type_id, object_id in keys - set(found):
+        found[(type_id, object_id)] = f"{ContentType.objects.get_for_id(type_id).name} {object_id}"
+    return found
+
+
+def billee_choices(sents: QuerySet[MessageSent]) -> list[tuple[str, str]]:
+    keys = set(sents.order_by().filter(broadcast__billee_type__isnull=False)
+               .values_list("broadcast__billee_type", "broadcast__billee_id").distinct())
+    names = billee_names(keys)
+    choices = sorted(((billee_value(*key), names[key]) for key in keys), key=lambda choice: choice[1].lower())
+    return [(NO_BILLEE, _("nobody")), *choices]

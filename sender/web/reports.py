@@ -1,4 +1,4 @@
-"""Cost report and invoicing: sums per period, method and sender, computed by the database.
+"""Cost report and invoicing: sums per period, method, sender and billee, computed by the database.
 
 A period is a run of calendar months in the current time zone: 1 (monthly), 2, 3, 6 or 12.
 Its number inside the year is `(month - 1) / months` in integer arithmetic, so every
@@ -34,6 +34,7 @@ from sender.channels import methods
 from sender.formats import money
 from sender.models import MessageSent
 from sender.pipeline.cancel import ACTIVE
+from sender.web.filters import billee_names
 
 PERIODS: dict[str, int] = {"monthly": 1, "bimonthly": 2, "quarterly": 3, "half-yearly": 6, "yearly": 12}
 PERIOD_CHOICES = [
@@ -44,10 +45,12 @@ PERIOD_CHOICES = [
 GROUPS: dict[str, tuple[str, ...]] = {
     "method": ("method",),
     "sender": ("broadcast__sender__username", "broadcast__sender"),  # sorted by name
+    "billee": ("broadcast__billee_type", "broadcast__billee_id"),  # named, and sorted by name, afterwards
 }
 GROUP_CHOICES = [
     ("", gettext_lazy("period only")), ("method", gettext_lazy("method")), ("sender", gettext_lazy("sender")),
-    ("method,sender", gettext_lazy("method and sender")),
+    ("method,sender", gettext_lazy("method and sender")), ("billee", gettext_lazy("billee")),
+    ("method,billee", gettext_lazy("method and billee")),
 ]
 
 MONEY = DecimalField(max_digits=14, decimal_places=4)
@@ -116,6 +119,10 @@ class ReportRow:
     sender_id: int | None = None
     sender: str | None = None
     sent: int = 0  # taken by the gateway, not (yet) confirmed delivered
+    billee_type_id: int | None = None
+    billee_id: str = ""
+    billee: str | None = None
+    """The billee's name ("" for sends billed to nobody) when grouped by billee."""
 
     @property
     def method_label(self) -> str:
@@ -126,7 +133,7 @@ class ReportRow:
 
 
 def parse_groups(value: str) -> tuple[str, ...]:
-    """"method,sender" → ("method", "sender"); unknown names are dropped."""
+    """"method,billee" → ("method", "billee"); unknown names are dropped."""
     return tuple(name for name in GROUPS if name in value.split(","))
 
 
@@ -172,14 +179,22 @@ def cost_report(queryset: QuerySet[MessageSent], kind: str, groups: Sequence[str
         .annotate(**_sums())
         .order_by("year", "part", *names)
     )
-    return [
+    found = [
         ReportRow(
             period=Period(kind, row["year"], row["part"]), **_unprefixed(row),
             method=row.get("method"), sender_id=row.get("broadcast__sender"),
             sender=row.get("broadcast__sender__username"),
+            billee_type_id=row.get("broadcast__billee_type"), billee_id=row.get("broadcast__billee_id") or "",
         )
         for row in rows
     ]
+    if "billee" in groups:
+        names = billee_names((r.billee_type_id, r.billee_id) for r in found if r.billee_type_id)
+        for r in found:
+            r.billee = names[(r.billee_type_id, r.billee_id)] if r.billee_type_id else ""
+        # Nobody first, then by name, inside each period (and method): the order staff read.
+        found.sort(key=lambda r: (r.period, r.method or "", r.sender or "", bool(r.billee_type_id), r.billee.lower()))
+    return found
 
 
 def totals(queryset: QuerySet[MessageSent]) -> dict:

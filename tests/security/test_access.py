@@ -41,7 +41,7 @@ from tests.security.roles import (  # noqa: F401  (world is a fixture)
     world,
 )
 from tests.security.urlconf import Route, routes
-from tests.testapp.models import Parent, School, Student
+from tests.testapp.models import Contact, Parent, School, Student
 
 # Reachable without logging in, and why.
 PUBLIC = {
@@ -349,6 +349,7 @@ def test_no_recipient_model_shows_a_row_to_anyone_but_active_staff(world):
     superuser_not_staff = User.objects.create_user("odd", is_superuser=True)
     Student.objects.create(name="Stella", school=School.objects.get())
     Parent.objects.create(name="Piero")
+    Contact.objects.create(name="Carla")
     for model in recipient_models().values():
         assert visible(model, world["users"][VIEWER]).exists(), model  # what refusing everyone would also pass
         for user in (AnonymousUser(), world["users"][PLAIN], world["users"][RECIPIENT], inactive, superuser_not_staff):

@@ -14,6 +14,9 @@ class School(models.Model):
     # auth_user exists, which PostgreSQL (unlike SQLite) checks at once.
     staff = models.ManyToManyField(settings.AUTH_USER_MODEL, blank=True, db_constraint=False)
 
+    def __str__(self) -> str:
+        return self.name
+
 
 class Parent(RecipientMixin):
     name = models.CharField(max_length=100)
@@ -49,3 +52,34 @@ class Student(RecipientMixin):
 
     def __str__(self) -> str:
         return self.name
+
+
+class Contact(RecipientMixin):
+    """One person reached at several numbers and addresses (RapidSMS's Connection): each
+    PhoneNumber and EmailAddress row is an address of its own."""
+
+    name = models.CharField(max_length=100)
+    telegram_chat_id = models.CharField(max_length=32, blank=True)
+
+    email_fieldpath = "emails__address"
+    sms_fieldpath = "phones__number"
+    telegram_fieldpath = "telegram_chat_id"
+    sender_list_display = ["name"]
+    sender_search_fields = ["name", "phones__number"]
+
+    class Meta:
+        ordering = ["name"]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class PhoneNumber(models.Model):
+    contact = models.ForeignKey(Contact, on_delete=models.CASCADE, related_name="phones")
+    number = models.CharField(max_length=32)
+    label = models.CharField(max_length=20, blank=True)  # "mobile", "work"...
+
+
+class EmailAddress(models.Model):
+    contact = models.ForeignKey(Contact, on_delete=models.CASCADE, related_name="emails")
+    address = models.CharField(max_length=254)

@@ -69,8 +69,12 @@ def _stored_matches(raw: str | None, e164: str) -> bool:
 
 
 def find_recipients(e164: str, only: tuple[type[models.Model], str] | None = None) -> list[models.Model]:
-    """Every recipient whose phone is `e164`, over the registry's models (or just `only`,
-    a (model, pk) pair from a deep link). One query per model."""
+    """Every recipient with `e164` among their phones, over the registry's models (or just
+    `only`, a (model, pk) pair from a deep link). Two queries per model that has a match.
+
+    The phone path may cross a to-many relation (a contact with several numbers): the
+    candidate numbers are read with their record's id, so the one that matched is the one
+    compared, and a person with two matching numbers is found once."""
     national = str(phonenumbers.parse(e164).national_number)
     pattern = r"\D*".join(national) + r"\D*$"
     found = []
@@ -83,16 +87,11 @@ def find_recipients(e164: str, only: tuple[type[models.Model], str] | None = Non
         queryset = model._default_manager.filter(**{f"{phone_path}__regex": pattern})
         if only:
             queryset = queryset.filter(pk=only[1])
-        for obj in queryset:
-            if _stored_matches(_follow(obj, phone_path), e164):
-                found.append(obj)
+        candidates = queryset.values_list("pk", phone_path).order_by("pk")
+        pks = list(dict.fromkeys(pk for pk, raw in candidates if _stored_matches(raw, e164)))
+        if pks:
+            found += model._default_manager.in_bulk(pks).values()
     return found
-
-
-def _follow(obj, path: str):
-    for part in path.split("__"):
-        obj = getattr(obj, part, None)
-    return obj
 
 
 def link(chat_id: int, phone: str, recipients: list[models.Model]) -> LinkOutcome:

@@ -2,7 +2,8 @@
 
     manage.py broadcast --user sally --method email --method storage \\
         --model recipients.customer --filter "city=Bologna" \\
-        --subject "Closed on Monday" --body-file notice.txt --attachment map.pdf --dry-run
+        --subject "Closed on Monday" --body-file notice.txt --attachment map.pdf \\
+        --billee recipients.customer:42 --dry-run
 
 Every check the dashboard makes applies here too (who may send, what they may see,
 attachments, presend); a problem stops the command with a clear message and writes
@@ -23,9 +24,11 @@ from django.core.exceptions import (
 from django.core.files import File
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.db import transaction
+from django.db.models import Model
 from django.utils.translation import gettext as _
 
 from sender.attachments import CheckedFile, check_attachment, save_checked
+from sender.audience.billees import find_billee
 from sender.audience.selection import Selection
 from sender.channels import Draft
 from sender.exceptions import SelectionError
@@ -52,6 +55,9 @@ class Command(BaseCommand):
                             help="A file to attach; repeat for several.")
         parser.add_argument("--user", required=True, help="Username of the sender; must be allowed to send.")
         parser.add_argument("--typology", help="Name of the message typology.")
+        parser.add_argument("--billee", metavar="MODEL:ID",
+                            help="Who the cost is billed to, e.g. recipients.customer:42: a recipient "
+                                 "model the user may see, or one of SENDER['BILLEE_MODELS'].")
         parser.add_argument("--idempotency-key", help="Sending twice with the same key sends once (default: random).")
         parser.add_argument("--dry-run", action="store_true",
                             help="Print what would be sent and what it would cost; write nothing.")
@@ -72,6 +78,7 @@ class Command(BaseCommand):
         typology = find_typology(options["typology"])
         body = read_body(options["body"], options["body_file"])
         files = [read_attachment(path) for path in options["attachments"]]
+        billee = parse_billee(options["billee"], sender)
         if dry_run:
             unsaved = [MessageAttachment(name=f.name, content_type=f.content_type, size=len(f.data)) for f in files]
             draft = Draft(body=body, subject=options["subject"], attachments=unsaved)
@@ -82,7 +89,7 @@ class Command(BaseCommand):
             headline = _("Broadcast %(id)d already used this idempotency key: nothing was sent again.")
             self.print_result(existing, headline % {"id": existing.pk})
             return
-        broadcast = send(selection, sender, methods, body, options["subject"], files, key, typology)
+        broadcast = send(selection, sender, methods, body, options["subject"], files, key, typology, billee)
         headline = _("Broadcast %(id)d created; delivery runs in the background.")
         self.print_result(broadcast, headline % {"id": broadcast.pk})
 
@@ -130,6 +137,16 @@ def parse_selection(model: str, query: str | None, ids: str | None) -> Selection
     return Selection.parse({model: {"ids": parsed}})
 
 
+def parse_billee(value: str | None, user: AbstractBaseUser) -> Model | None:
+    """--billee app_label.model:id → the object, checked as the API checks it."""
+    if not value:
+        return None
+    label, sep, pk = value.rpartition(":")
+    if not sep or not label or not pk:
+        raise CommandError(_("--billee takes app_label.model:id, e.g. recipients.customer:42."))
+    return find_billee(label, pk, user)
+
+
 def find_typology(name: str | None) -> MessageTypology | None:
     if not name:
         return None
@@ -162,7 +179,7 @@ def read_attachment(path: str) -> CheckedFile:
 
 
 def send(selection: Selection, user: AbstractBaseUser, methods: list[str], body: str, subject: str,
-         files: list[CheckedFile], key: str, typology: MessageTypology | None) -> Broadcast:
+         files: list[CheckedFile], key: str, typology: MessageTypology | None, billee: Model | None = None) -> Broadcast:
     """Store the attachments and commit in one transaction; if the commit is refused, the
     stored files are removed too, so nothing is left behind."""
     stored: list[MessageAttachment] = []
@@ -171,7 +188,7 @@ def send(selection: Selection, user: AbstractBaseUser, methods: list[str], body:
             for checked in files:
                 stored.append(save_checked(checked, user))
             draft = Draft(body=body, subject=subject, attachments=stored)
-            return commit(selection, user, methods, draft, key, typology=typology)
+            return commit(selection, user, methods, draft, key, typology=typology, billee=billee)
     except BaseException:
         for attachment in stored:
             attachment.file.delete(save=False)

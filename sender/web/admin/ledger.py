@@ -95,21 +95,29 @@ class MessageSentInline(admin.TabularInline):
 class BroadcastAdmin(admin.ModelAdmin):
     """Broadcasts come from the pipeline (preview, idempotency, bulk rows): no add here."""
 
-    list_display = ["__str__", "sender", "typology", "methods", "created_at"]
+    list_display = ["__str__", "sender", "typology", "billed_to", "methods", "created_at"]
     list_filter = ["origin", "typology", "created_at", ("sender", admin.RelatedOnlyFieldListFilter)]
     list_select_related = ["sender", "typology"]
     search_fields = ["subject", "body", "sender__username", "=idempotency_key"]
     date_hierarchy = "created_at"
     inlines = [MessageSentInline]
-    readonly_fields = ["idempotency_key", "origin", "sender", "attachments", "created_at"]
+    readonly_fields = ["idempotency_key", "origin", "sender", "billed_to", "attachments", "created_at"]
+    exclude = ["billee_type", "billee_id"]  # shown by name, as billed_to
     created_readonly_fields = ["subject", "body", "selection"]
 
     def get_queryset(self, request: HttpRequest) -> QuerySet:
-        return super().get_queryset(request).prefetch_related("sents")
+        return super().get_queryset(request).prefetch_related("sents", "billee")
 
     def get_readonly_fields(self, request: HttpRequest, obj=None) -> list[str]:
         fields = list(super().get_readonly_fields(request, obj))
         return fields + self.created_readonly_fields if obj is not None else fields
+
+    @admin.display(description=_("billed to"))
+    def billed_to(self, obj: Broadcast) -> str:
+        """The billee's name (prefetched: one query per billee model on a page)."""
+        if not obj.billee_type_id:
+            return "–"
+        return str(obj.billee or f"{obj.billee_type} {obj.billee_id}")
 
     @admin.display(description=_("send methods"))
     def methods(self, obj: Broadcast) -> str:

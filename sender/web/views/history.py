@@ -28,7 +28,7 @@ from django.views.decorators.http import require_POST
 from sender.access import staff_required, visible_broadcasts
 from sender.audience.people import people
 from sender.audience.registry import recipient_models
-from sender.audience.resolve import find_visible
+from sender.audience.resolve import ADDRESS_KINDS, addresses_of, find_visible
 from sender.inbox.messages import storage_aliases
 from sender.inbox.people import user_field
 from sender.models import Broadcast, MessageRecipient, MessageSent, MessageUserRead
@@ -101,7 +101,8 @@ def recipient_rows(request: HttpRequest, broadcast: Broadcast) -> dict:
     known = set(recipient_models())
     for row in page.object_list:
         row.sent = sents[row.message_sent_id]
-        label = f"{row.content_type.app_label}.{row.content_type.model}"
+        # A bare address sent from code (sender.direct) has no recipient record, hence no history page.
+        label = f"{row.content_type.app_label}.{row.content_type.model}" if row.content_type else None
         row.history_label = label if label in known else None
     may_retry = may_manage(request.user, broadcast)
     for sent in sents.values():  # the page's retry buttons: what failed for a transient reason, and for good
@@ -109,7 +110,7 @@ def recipient_rows(request: HttpRequest, broadcast: Broadcast) -> dict:
     return {"row_filter": filterset, "row_page": page, "may_retry": may_retry}
 
 
-def _csv_cell(value: object) -> object:
+def csv_cell(value: object) -> object:
     """Keep spreadsheets from running a cell as a formula (phone numbers stay as they are)."""
     risky = isinstance(value, str) and value[:1] in ("=", "@", "\t", "\r", "+", "-")
     if risky and not (value[:1] in "+-" and value[1:].replace(" ", "").isdigit()):
@@ -137,8 +138,8 @@ def csv_lines(rows: Iterable[tuple], sents: dict[int, MessageSent], header: list
                 content_type = ct_id and ContentType.objects.get_for_id(ct_id)  # cached: one query per type at most
                 labels[ct_id] = f"{content_type.app_label}.{content_type.model}" if content_type else ""
             person = found.get((ct_id, object_id))
-            writer.writerow([sents[sent_id].method, labels[ct_id], object_id, _csv_cell(person.name if person else ""),
-                             _csv_cell(address), status, code, _csv_cell(reason), _csv_cell(ref), segments, cost,
+            writer.writerow([sents[sent_id].method, labels[ct_id], object_id, csv_cell(person.name if person else ""),
+                             csv_cell(address), status, code, csv_cell(reason), csv_cell(ref), segments, cost,
                              attempts, timezone.localtime(sent_at).isoformat() if sent_at else ""])
         yield buffer.getvalue()
         buffer.seek(0)
@@ -224,7 +225,10 @@ def recipient_history(request: HttpRequest, label: str, pk: str) -> HttpResponse
     )
     page = Paginator(rows, PAGE_SIZE).get_page(request.GET.get("page"))
     stored = set(storage_aliases())
+    kinds = [kind for kind in ADDRESS_KINDS if model.get_fieldpath(kind)]
+    found = addresses_of(model, [obj.pk], kinds)[str(obj.pk)]  # every number and address, one query per kind
     return render(request, "sender/recipient_history.html", {
         "recipient": obj, "representation": obj.get_representation(), "model_name": model._meta.verbose_name,
+        "addresses": [(ADDRESS_KINDS[kind], found.get(kind, [])) for kind in kinds],
         "page": page, "stored": stored, "reads_tracked": bool(readers), "can_send": can_send(request.user),
     })

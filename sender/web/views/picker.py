@@ -13,7 +13,8 @@ from django.urls import reverse
 from sender.access import staff_required
 from sender.audience.filters import filterset_for
 from sender.audience.registry import get_recipient_model
-from sender.audience.resolve import visible
+from sender.audience.mixin import to_many
+from sender.audience.resolve import ADDRESS_KINDS, addresses_of, visible
 from sender.exceptions import SelectionError
 
 PAGE_SIZE = 25
@@ -23,6 +24,12 @@ CONTROL_PARAMS = {"page", "sort"}
 def tab(model: type[Model], user) -> dict:
     label = model._meta.label_lower
     return {"label": label, "name": model._meta.verbose_name_plural, "url": reverse("sender:picker", args=[label])}
+
+
+def address_kinds(model: type[Model]) -> list[str]:
+    """The address kinds a record may have several of (a to-many field path): the picker shows
+    them all, so staff see every number a person will be texted at."""
+    return [kind for kind in ADDRESS_KINDS if (path := model.get_fieldpath(kind)) and to_many(model, path)]
 
 
 def columns(model: type[Model]) -> list[tuple[str, str]]:
@@ -49,6 +56,8 @@ def picker(request: HttpRequest, label: str) -> HttpResponse:
     if sort.lstrip("-") in names:
         queryset = queryset.order_by(sort, "pk")
     page = Paginator(queryset, PAGE_SIZE).get_page(request.GET.get("page"))
+    kinds = address_kinds(model)
+    found = addresses_of(model, [obj.pk for obj in page.object_list], kinds)  # one query per kind
     filters = QueryDict(mutable=True)
     for key, values in request.GET.lists():
         kept = [v for v in values if v.strip()]
@@ -56,7 +65,9 @@ def picker(request: HttpRequest, label: str) -> HttpResponse:
             filters.setlist(key, kept)
     return render(request, "sender/_picker.html", {
         "label": label, "model_name": model._meta.verbose_name_plural, "filterset": filterset,
-        "columns": cols, "sort": sort, "page": page,
-        "rows": [(obj.pk, [getattr(obj, n) for n in names]) for obj in page.object_list],
+        "columns": cols, "sort": sort, "page": page, "address_columns": [ADDRESS_KINDS[kind] for kind in kinds],
+        "colspan": len(cols) + len(kinds) + 1,
+        "rows": [(obj.pk, [getattr(obj, n) for n in names],
+                  [found[str(obj.pk)].get(kind, []) for kind in kinds]) for obj in page.object_list],
         "filter_query": filters.urlencode(), "query": request.GET.urlencode(),
     })

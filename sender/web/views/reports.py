@@ -4,6 +4,8 @@ The sums come from `sender.web.reports`; this module parses the query, checks pe
 and renders. Users see the costs of the broadcasts they may see.
 """
 
+import csv
+import io
 from datetime import datetime
 
 from django import forms
@@ -21,7 +23,8 @@ from django.views.decorators.http import require_POST
 from sender.access import staff_required, visible_broadcasts
 from sender.models import MessageSent
 from sender.web.charts import chart
-from sender.web.filters import CostFilterSet
+from sender.web.filters import CostFilterSet, billee_value
+from sender.web.views.history import csv_cell
 from sender.web.reports import (
     GROUP_CHOICES,
     PERIOD_CHOICES,
@@ -39,7 +42,7 @@ from sender.web.reports import (
 
 UNDO_KEY = "sender_last_invoice"
 """The session keeps the stamp of the user's last invoicing, so the report can offer its undo."""
-FILTER_PARAMS = ("created_after", "created_before", "method", "sender", "typology", "invoiced")
+FILTER_PARAMS = ("created_after", "created_before", "method", "sender", "typology", "billee", "invoiced")
 
 
 class ReportOptions(forms.Form):
@@ -68,13 +71,15 @@ def visible_sents(user: AbstractBaseUser) -> QuerySet[MessageSent]:
     return MessageSent.objects.filter(broadcast__in=visible_broadcasts(user))
 
 
-def invoice_fields(row: ReportRow, filters: QueryDict) -> list[tuple[str, str]]:
+def invoice_fields(row: ReportRow, filters: QueryDict, groups: tuple[str, ...] = ()) -> list[tuple[str, str]]:
     """Hidden inputs for one row's invoice button: its period and group, within the report's filters."""
     fields = {key: filters[key] for key in FILTER_PARAMS if filters.get(key)}
     if row.method:
         fields["method"] = row.method
     if row.sender_id:
         fields["sender"] = str(row.sender_id)
+    if "billee" in groups:  # billed to nobody is a group too: invoicing it leaves the billees' rows alone
+        fields["billee"] = billee_value(row.billee_type_id, row.billee_id)
     fields.update(kind=row.period.kind, year=str(row.period.year), part=str(row.period.part))
     return list(fields.items())
 
@@ -89,16 +94,36 @@ def report(request: HttpRequest) -> HttpResponse:
     kind = (options.cleaned_data.get("period") if valid else "") or "monthly"
     groups = parse_groups(options.cleaned_data.get("group", "") if valid else "")
     rows = cost_report(queryset, kind, groups)
+    if request.GET.get("format") == "csv":
+        return report_csv(rows, groups)
     may_invoice = request.user.has_perm("sender.mark_invoiced")
     if may_invoice:
         for row in rows:
-            row.invoice_fields = invoice_fields(row, request.GET)
+            row.invoice_fields = invoice_fields(row, request.GET, groups)
     overall = rows if not groups else cost_report(queryset, kind)
     return render(request, "sender/report.html", {
         "filterset": filterset, "options_list": [options], "rows": rows, "groups": groups, "totals": totals(queryset),
         "chart": chart(fill_gaps(overall)), "may_invoice": may_invoice, "kind": kind,
         "query": request.GET.urlencode(), "may_undo": may_invoice and UNDO_KEY in request.session,
     })
+
+
+def report_csv(rows: list[ReportRow], groups: tuple[str, ...]) -> HttpResponse:
+    """The report's rows as CSV (what the page shows, for invoicing elsewhere): the groups'
+    names, not their ids, so a billee reads as it does on the page."""
+    buffer = io.StringIO()
+    writer = csv.writer(buffer)
+    named = [("method", _("method")), ("sender", _("sent by")), ("billee", _("billed to"))]
+    writer.writerow([_("period"), *[title for group, title in named if group in groups], _("broadcasts"),
+                     _("messages"), _("sent"), _("delivered"), _("failed"), _("cost"), _("not yet invoiced")])
+    for row in rows:
+        values = {"method": row.method_label, "sender": row.sender or "", "billee": row.billee or ""}
+        writer.writerow([row.period.label, *[csv_cell(values[group]) for group, _title in named if group in groups],
+                         row.broadcasts, row.messages, row.sent, row.delivered, row.failed, f"{row.cost:.4f}",
+                         f"{row.uninvoiced:.4f}"])
+    response = HttpResponse(buffer.getvalue(), content_type="text/csv; charset=utf-8")
+    response["Content-Disposition"] = 'attachment; filename="costs.csv"'
+    return response
 
 
 @staff_required
