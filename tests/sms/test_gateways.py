@@ -153,6 +153,21 @@ def test_a_gateway_that_times_out_hands_the_rest_to_the_next_and_no_number_goes_
     assert MessageSent.objects.get(pk=sent.pk).status == MessageSent.Status.DONE
 
 
+def test_each_row_costs_the_price_of_the_gateway_that_took_it(sender_user, twilio, vonage, gateways_method,
+                                                                run_worker):
+    twilio_gateway(twilio.url, priority=1)  # 0.0075 a segment
+    vonage_gateway(vonage.url, priority=2)  # 0.0333 a segment
+    twilio.hang = 3  # the first number may have gone out at Twilio; the rest fail over to Vonage
+    people = customers(5)
+    sent = send(sender_user, body="x" * 200)  # two segments each
+    settle(run_worker)
+    cost = dict(MessageRecipient.objects.filter(message_sent=sent).values_list("address", "cost"))
+    at_twilio = next(iter(twilio.received))
+    assert cost == {p.phone: Decimal("0.0150") if p.phone == at_twilio else Decimal("0.0666") for p in people}
+    sent.refresh_from_db()
+    assert sent.cost == Decimal("0.0150") + 4 * Decimal("0.0666")
+
+
 def test_country_prefixes_route_numbers(sender_user, twilio, vonage, gateways_method, run_worker):
     twilio_gateway(twilio.url, priority=1, prefixes="+41")
     vonage_gateway(vonage.url, priority=2, prefixes="39")

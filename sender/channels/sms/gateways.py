@@ -129,7 +129,7 @@ def _accepted(row: MessageRecipient, gateway: SmsGateway, provider_id: str) -> O
     pushes = gateway.kind == SmsGateway.Kind.SKEBBY or bool(gateway.status_push)
     reason = (_("Accepted by %(gateway)s (%(ref)s); waiting for the delivery report.")
               % {"gateway": gateway.name, "ref": provider_id}) if pushes else ""
-    return Outcome(row.id, Status.SENT, reason, provider_id)
+    return Outcome(row.id, Status.SENT, reason, provider_id, unit_price=gateway.price_per_segment)
 
 
 def _through(gateway: SmsGateway, rows: list[MessageRecipient], text: str, order_ref, message_type: str,
@@ -147,7 +147,8 @@ def _through(gateway: SmsGateway, rows: list[MessageRecipient], text: str, order
                 provider_id = client.send([r.address for r in chunk], text, gateway.sender_id, order_ref(chunk))
             except LostAnswer as exc:
                 reason = _("%(error)s Not sent again, so that it never arrives twice.") % {"error": exc.message}
-                ended.extend(Outcome(r.id, Status.UNKNOWN, reason, charged=True) for r in chunk)
+                ended.extend(Outcome(r.id, Status.UNKNOWN, reason, charged=True, unit_price=gateway.price_per_segment)
+                             for r in chunk)
                 _record(gateway, chunk, "")
                 return taken, ended, exc
             except DeliveryError as exc:
