@@ -9,7 +9,7 @@ from sender.channels.sms.models import PendingPush, SmsDispatch, SmsGateway
 from sender.channels.sms.samples import TWILIO, VONAGE
 from sender.models import IncomingMessage, MessageRecipient, MessageSent
 from tests.factories import customers
-from tests.sms.conftest import sms_settings
+from tests.sms.conftest import sms_settings, time_passes
 from tests.sms.test_delivery import send, settle
 
 Status = MessageRecipient.Status
@@ -221,3 +221,25 @@ def test_refused_keys_send_the_batch_to_the_next_gateway_not_fail_every_number(
     settle(run_worker)
     assert twilio.received == {} and vonage.received == {c.phone: 1 for c in people}
     assert MessageRecipient.objects.filter(message_sent=sent, status=Status.SENT).count() == 3
+
+
+def test_a_skebby_gateway_kept_in_the_database_has_its_delivery_reports_polled(sender_user, skebby, settings,
+                                                                                 monkeypatch, run_worker):
+    monkeypatch.setenv("SKEBBY_PASSWORD", "sandbox")
+    settings.SENDER = sms_settings(settings, "http://127.0.0.1:9/", backend="gateways")  # not the method's own
+    SmsGateway.objects.create(name="skebby", kind=SmsGateway.Kind.SKEBBY, url=skebby.url, username="sandbox",
+                              secret_env="SKEBBY_PASSWORD", batch_size=2, price_per_segment=Decimal("0.065"))
+    a, b, c = customers(3)
+    skebby.state.pin(b.phone, "BLACKLISTED")
+    sent = send(sender_user, body="Ciao")
+    settle(run_worker)
+    rows = MessageRecipient.objects.filter(message_sent=sent)
+    assert set(rows.values_list("status", flat=True)) == {Status.SENT} and skebby.calls("POST sms") == 2
+    time_passes(200, skebby)
+    run_worker()
+    assert dict(rows.values_list("address", "status")) == {a.phone: Status.DELIVERED, b.phone: Status.FAILED,
+                                                           c.phone: Status.DELIVERED}
+    assert rows.get(address=b.phone).reason == "The gateway reported BLACKLISTED (the number is on a blacklist)."
+    assert skebby.calls("GET sms") >= 2  # both orders asked about
+    sent.refresh_from_db()
+    assert (sent.delivered_count, sent.failed_count, sent.status) == (2, 1, MessageSent.Status.DONE)

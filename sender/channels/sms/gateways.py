@@ -12,6 +12,7 @@ import hashlib
 import hmac
 import logging
 import os
+from collections import Counter
 from collections.abc import Sequence
 from decimal import Decimal
 
@@ -81,6 +82,9 @@ class _Skebby:
     def send(self, numbers: list[str], text: str, sender: str, ref: str) -> str:
         return self.client.send_sms(ref, text, numbers, self.message_type, self.encoding, sender,
                                     self.max_segments).order_id
+
+    def states(self, order_id: str) -> dict[str, str] | None:
+        return self.client.order_states(order_id)
 
     def close(self) -> None:
         self.client.close()
@@ -171,6 +175,15 @@ def _record(gateway: SmsGateway, rows: Sequence[MessageRecipient], provider_id: 
                     price=gateway.price_per_segment * Decimal(max(r.segments, 1)))
         for r in rows
     ], ignore_conflicts=True)
+
+
+def polled_orders(row_ids: Sequence[int]) -> list[tuple[str, int, int]]:
+    """(order id, rows, gateway id) of the Skebby orders these rows went out in. Skebby does
+    not push its delivery reports: tracking.py polls these orders as it does the method's own."""
+    dispatches = (SmsDispatch.objects.filter(recipient_id__in=list(row_ids), gateway__kind=SmsGateway.Kind.SKEBBY)
+                  .exclude(provider_id="").values_list("provider_id", "gateway_id"))
+    counts = Counter(dispatches)
+    return [(order_id, n, gateway_id) for (order_id, gateway_id), n in counts.items()]
 
 
 # -- pushes ---------------------------------------------------------------------------------

@@ -174,8 +174,11 @@ class SmsMethod(BaseMethod):
         info = self.text(message.broadcast.body, bool(message.extra.get("transliterate")))
         encoding = "ucs2" if info.encoding == "UCS-2" else "gsm"
         if self.options["backend"] == "gateways":
-            return gateways.deliver(self.alias, rows, info.text, order_id, self.message_type, encoding,
-                                    int(self.options["max_segments"]), message.extra.get("gateway", ""))
+            outcomes = gateways.deliver(self.alias, rows, info.text, order_id, self.message_type, encoding,
+                                        int(self.options["max_segments"]), message.extra.get("gateway", ""))
+            if message.extra.get("status_report", True):
+                self._track(message, gateways.polled_orders([o.row_id for o in outcomes if o.status == Status.SENT]))
+            return outcomes
         # One reason per order: record() then writes each order's rows (and their gateway_ref) in one UPDATE.
         waiting = _("Accepted by the gateway (order %(order)s); waiting for the delivery report.")
         outcomes: list[Outcome] = []
@@ -214,11 +217,15 @@ class SmsMethod(BaseMethod):
         if exc.permanent and isinstance(exc, GatewayRefused) and exc.status_code in (400, 401, 404):
             MessageSent.objects.filter(pk=message.pk).update(error=exc.message)
 
-    def _track(self, message: MessageSent, orders: list[tuple[str, int]]) -> None:
-        """Record the orders to poll, and make sure the polling task runs."""
+    def _track(self, message: MessageSent, orders: Sequence[tuple]) -> None:
+        """Record the orders to poll, (order id, rows[, gateway id]) each, and make sure the
+        polling task runs."""
+        if not orders:
+            return
         first = timezone.now() + timedelta(seconds=float(self.options["poll_interval"]))
         GatewayOrder.objects.bulk_create(
-            [GatewayOrder(message_sent=message, order_id=oid, size=n, next_poll_at=first) for oid, n in orders],
+            [GatewayOrder(message_sent=message, order_id=order[0], size=order[1], next_poll_at=first,
+                          gateway_id=order[2] if len(order) > 2 else None) for order in orders],
             ignore_conflicts=True,  # an order found again after a lost answer is already tracked
         )
         ensure_polling(self.alias)

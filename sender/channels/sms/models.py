@@ -14,6 +14,10 @@ class GatewayOrder(models.Model):
         MessageSent, on_delete=models.CASCADE, related_name="orders", verbose_name=_("message sent")
     )
     order_id = models.CharField(_("order id"), max_length=64, unique=True)
+    gateway = models.ForeignKey(
+        "SmsGateway", on_delete=models.CASCADE, null=True, blank=True, related_name="orders",
+        verbose_name=_("gateway"), help_text=_("The Skebby gateway kept in the database that took the order; "
+                                               "empty: the send method's own gateway."))
     size = models.PositiveIntegerField(_("recipients"), default=0)
     open = models.BooleanField(_("open"), default=True)
     next_poll_at = models.DateTimeField(_("next poll at"))
