@@ -153,6 +153,27 @@ def test_a_gateway_that_times_out_hands_the_rest_to_the_next_and_no_number_goes_
     assert MessageSent.objects.get(pk=sent.pk).status == MessageSent.Status.DONE
 
 
+def test_a_gateway_that_just_failed_is_tried_last_by_the_next_batches(sender_user, twilio, vonage, gateways_method,
+                                                                       run_worker):
+    twilio_gateway(twilio.url, priority=1)
+    vonage_gateway(vonage.url, priority=2)
+    twilio.hang = 3  # times out once; then it rests instead of costing every batch a timeout
+    customers(3)
+    send(sender_user, body="Ciao")
+    settle(run_worker)
+    assert sum(twilio.received.values()) == 1 and sum(vonage.received.values()) == 2
+    twilio.hang = 0
+    again = send(sender_user, body="Di nuovo")
+    settle(run_worker)
+    assert sum(twilio.received.values()) == 1 and sum(vonage.received.values()) == 5
+    assert MessageRecipient.objects.filter(message_sent=again, status=Status.SENT).count() == 3
+    vonage.quota = True  # the resting gateway still takes what the others cannot
+    last = send(sender_user, body="Ancora")
+    settle(run_worker)
+    assert sum(twilio.received.values()) == 4
+    assert MessageRecipient.objects.filter(message_sent=last, status=Status.SENT).count() == 3
+
+
 def test_each_row_costs_the_price_of_the_gateway_that_took_it(sender_user, twilio, vonage, gateways_method,
                                                                 run_worker):
     twilio_gateway(twilio.url, priority=1)  # 0.0075 a segment

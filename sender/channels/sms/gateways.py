@@ -13,6 +13,7 @@ import hmac
 import logging
 import os
 from collections import Counter
+from datetime import timedelta
 from collections.abc import Sequence
 from decimal import Decimal
 
@@ -32,6 +33,8 @@ from sender.statuses import WENT_OUT
 
 logger = logging.getLogger(__name__)
 Status = MessageRecipient.Status
+REST = timedelta(seconds=60)
+"""How long a gateway that failed transiently is tried last."""
 
 
 def words(value: str) -> tuple[str, ...]:
@@ -99,10 +102,12 @@ def client_for(gateway: SmsGateway, message_type: str = "GP", encoding: str = "g
 def deliver(alias: str, rows: Sequence[MessageRecipient], text: str, order_ref, message_type: str = "GP",
             encoding: str = "gsm", max_segments: int = 7, prefer: str = "") -> list[Outcome]:
     """Send `rows` through the enabled gateways of `alias`, in priority order (`prefer` first:
-    an answer goes back the way the reply came), failing over.
+    an answer goes back the way the reply came; one that failed within REST last), failing over.
     `order_ref(chunk)` names a batch (the same rows, the same name). Raises DeliveryError
     when nothing went out and the rows may be tried again later."""
-    gateways = sorted(SmsGateway.objects.filter(method=alias, enabled=True), key=lambda g: g.name != prefer)
+    now = timezone.now()
+    gateways = sorted(SmsGateway.objects.filter(method=alias, enabled=True),
+                      key=lambda g: (g.name != prefer, bool(g.resting_until and g.resting_until > now)))
     if not gateways:
         raise DeliveryError(_("No SMS gateway is enabled for the send method %(alias)s.") % {"alias": alias})
     done = {d.recipient_id: d for d in SmsDispatch.objects.filter(recipient__in=list(rows)).select_related("gateway")}
@@ -154,10 +159,12 @@ def _through(gateway: SmsGateway, rows: list[MessageRecipient], text: str, order
                 ended.extend(Outcome(r.id, Status.UNKNOWN, reason, charged=True, unit_price=gateway.price_per_segment)
                              for r in chunk)
                 _record(gateway, chunk, "")
+                _rest(gateway)
                 return taken, ended, exc
             except DeliveryError as exc:
                 if not exc.permanent:
                     logger.warning("SMS gateway %s failed; the batch moves on: %s", gateway.name, exc.message)
+                    _rest(gateway)
                     return taken, ended, exc
                 ended.extend(Outcome(r.id, Status.FAILED, exc.message) for r in chunk)
                 continue
@@ -166,6 +173,12 @@ def _through(gateway: SmsGateway, rows: list[MessageRecipient], text: str, order
     finally:
         client.close()
     return taken, ended, None
+
+
+def _rest(gateway: SmsGateway) -> None:
+    """A gateway that just failed goes last for REST, for every worker: the next batches do not
+    each pay its timeout or its retries again. It is still tried when the others fail."""
+    SmsGateway.objects.filter(pk=gateway.pk).update(resting_until=timezone.now() + REST)
 
 
 def _record(gateway: SmsGateway, rows: Sequence[MessageRecipient], provider_id: str) -> None:

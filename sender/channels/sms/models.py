@@ -131,6 +131,10 @@ class SmsGateway(models.Model):
         help_text=_("Pushes must carry this secret as ?key= or sign the body with it (X-Sender-Signature: "
                     "sha256=HMAC); empty: pushes are refused."))
     timeout = models.FloatField(_("timeout (seconds)"), default=10)
+    resting_until = models.DateTimeField(
+        _("rests until"), null=True, blank=True, editable=False,
+        help_text=_("After a transient failure the gateway is tried last for a while, so that every batch "
+                    "does not pay for its failure again."))
 
     class Meta:
         ordering = ["priority", "id"]

@@ -72,6 +72,7 @@ class Faults:
     retry_after: int = 1
     expire_sessions_after: int | None = None  # after N POST sms, every session key dies
     before_received_answer: Callable[[], None] | None = None  # runs once the gateway took a received-SMS request
+    fail_from: int = 0  # the n-th POST sms and every later one answer 503 (0: never); a gateway dying half-way
 
 
 @dataclass
@@ -546,6 +547,8 @@ class Handler(BaseHTTPRequestHandler):
                 return self._send(429, {"result": "KO", "error": "Too many requests"},
                                   {"Retry-After": str(faults.retry_after)})
             error = faults.errors.pop(0) if faults.errors else None
+            if faults.fail_from and state.calls["POST sms"] + state.calls["POST paramsms"] >= faults.fail_from:
+                error = 503
             slow = faults.delay
             if faults.slow_calls > 0:
                 faults.slow_calls -= 1

@@ -1,6 +1,7 @@
 """Benchmark one broadcast end to end, in a throwaway SQLite database, and verify every count.
 
     python manage.py sender_bench --n 100000 --method email --json
+    python manage.py sender_bench --n 20000 --method sms --gateways 2 --json   # failover half-way
 
 The command never touches the configured database: it re-executes itself in a child
 process whose DATABASE_URL (and SENDER_VAR_DIR) point into a fresh temporary folder,
@@ -44,6 +45,7 @@ from sender.audience.selection import Selection
 from sender.channels import Draft
 from sender.dev.demo import seed_recipients
 from sender.dev.sandbox.skebby import BenchGateway
+from sender.dev.sms_bench import FailoverGateways
 from sender.dev.telegram_bench import bench_telegram
 from sender.models import MessageAttachment, MessageRecipient, MessageSent
 from sender.pipeline import progress
@@ -297,11 +299,12 @@ def verify(result: dict, method: str, expected: dict, received: int | None) -> l
 
 
 def bench(n: int, method: str, attachment_kb: int = 0, workers: int = 1, batch_size: int | None = None,
-          sink: str = "auto", workdir: Path | None = None, profile: str | None = None) -> dict:
-    """The whole benchmark in the current database (which must be a throwaway one)."""
+          sink: str = "auto", workdir: Path | None = None, profile: str | None = None, gateways: int = 1) -> dict:
+    """The whole benchmark in the current database (which must be a throwaway one). SMS with
+    `gateways=2`: two gateways kept in the database, the first failing half-way."""
     if workdir is None:
         with tempfile.TemporaryDirectory(prefix="sender-bench-") as tmp:
-            return bench(n, method, attachment_kb, workers, batch_size, sink, Path(tmp), profile)
+            return bench(n, method, attachment_kb, workers, batch_size, sink, Path(tmp), profile, gateways)
     if method == "telegram":  # against the Bot API sandbox at Telegram's limits (sender/telegram/bench.py)
 
         return bench_telegram(n, bench_user(), lambda: run_worker(workers), batch_size=batch_size)
@@ -318,6 +321,9 @@ def bench(n: int, method: str, attachment_kb: int = 0, workers: int = 1, batch_s
     if batch_size:
         config["BATCH_SIZE"] = batch_size
     gateway = BenchGateway(dict(settings.SENDER)) if method == "sms" else None  # the Skebby sandbox, counting
+    if method == "sms" and gateways == 2:
+        per_call = min(int(config.get("BATCH_SIZE", 2000)), int(config["METHODS"]["sms"].get("CHECKPOINT_ROWS", 1000)))
+        gateway = FailoverGateways(dict(settings.SENDER), expected["valid"], per_call)
     with SMTPSink(workdir, sink) if method == "email" else gateway or nullcontext() as smtp:
         if smtp is not None:
             config = {**smtp.sender_settings(), "BATCH_SIZE": config["BATCH_SIZE"]}
@@ -327,6 +333,8 @@ def bench(n: int, method: str, attachment_kb: int = 0, workers: int = 1, batch_s
     problems = verify(result, method, expected, received)
     if gateway is not None and gateway.summary()["twice"]:
         problems.append(f"the Skebby sandbox got {len(gateway.summary()['twice'])} numbers more than once")
+    if gateways == 2 and gateway is not None and 0 in gateway.summary()["orders_by_gateway"]:
+        problems.append(f"the failover did not happen: orders by gateway {gateway.summary()['orders_by_gateway']}")
     if problems:
         raise CommandError("Verification failed: " + "; ".join(problems))
     valid = expected["valid"]
@@ -341,6 +349,7 @@ def bench(n: int, method: str, attachment_kb: int = 0, workers: int = 1, batch_s
         "sql_queries": result["sql_queries"], "sql_by_phase": result["sql_by_phase"],
         "peak_rss_mb": peak_rss_mb(), "rss_mb_after": {"seed": seed_rss, **result["rss_mb_after"]},
         **({"gateway_calls": gateway.summary()["calls"]} if gateway is not None else {}),
+        **({"gateways": {k: v for k, v in gateway.summary().items() if k != "calls"}} if gateways == 2 else {}),
         "verified": True,
     }
 
@@ -365,6 +374,8 @@ class Command(BaseCommand):
         parser.add_argument("--api", action="store_true",
                             help="Send from code instead: send_mass_sms of --n numbers and send_text to one, "
                                  "into the Skebby sandbox.")
+        parser.add_argument("--gateways", type=int, choices=[1, 2], default=1,
+                            help="SMS: 2 sends through two gateways kept in the database, the first failing half-way.")
         parser.add_argument("--workdir", help=argparse.SUPPRESS)
 
     def handle(self, *args, **options) -> None:
@@ -389,7 +400,7 @@ class Command(BaseCommand):
         # --skip-checks: production checks of methods the bench does not use (SMS credentials…) must not stop it.
         argv = [sys.executable, str(settings.BASE_DIR / "manage.py"), "sender_bench", "--skip-checks", "--workdir", str(workdir),
                 "--n", str(options["n"]), "--method", options["method"], "--attachment-kb", str(options["attachment_kb"]),
-                "--workers", str(options["workers"]), "--sink", options["sink"]]
+                "--workers", str(options["workers"]), "--sink", options["sink"], "--gateways", str(options["gateways"])]
         if options["batch_size"]:
             argv += ["--batch-size", str(options["batch_size"])]
         if options["profile"]:
@@ -426,7 +437,7 @@ class Command(BaseCommand):
             result = bench_api(options["n"])
         else:
             result = bench(options["n"], options["method"], options["attachment_kb"], options["workers"],
-                           options["batch_size"], options["sink"], workdir, options["profile"])
+                           options["batch_size"], options["sink"], workdir, options["profile"], options["gateways"])
         if options["json"]:
             self.stdout.write(json.dumps(result))
             return
