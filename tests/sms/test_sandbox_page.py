@@ -25,8 +25,9 @@ def sandbox_base(skebby) -> str:
 
 def page(skebby) -> str:
     response = httpx.get(f"{sandbox_base(skebby)}/_sandbox/", headers=BROWSER)
-    assert response.status_code == 200 and "script-src" not in response.headers["Content-Security-Policy"]
-    assert "default-src 'none'" in response.headers["Content-Security-Policy"]
+    policy = response.headers["Content-Security-Policy"]
+    assert response.status_code == 200 and "default-src 'none'" in policy and "unsafe-inline" not in policy
+    assert "<script" not in response.text and "<style" not in response.text and " style=" not in response.text
     return response.text
 
 

@@ -487,6 +487,8 @@ class Handler(BaseHTTPRequestHandler):
         raw = self.rfile.read(length) if length else b""
         if parts.path.rstrip("/") == "/_sandbox":
             return self._control(method, raw, query)
+        if parts.path == "/_sandbox/style.css":
+            return self._send(200, sms_page.STYLE, content_type="text/css; charset=utf-8")
         kind = sms_page.route(parts.path) if method == "POST" else None
         if kind is not None:
             with state.lock:

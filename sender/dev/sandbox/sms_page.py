@@ -12,7 +12,7 @@ delivered or failed, and to answer it. For Skebby the report is what the next po
 gets and the answer waits in the received-SMS list; for the other kinds the sandbox pushes them
 to Sender's `/hooks/sms/<gateway>/status/` and `/incoming/`, with that gateway's field names,
 words and secret (a `PushTarget` found by `SkebbyState.targets`, which `make run` sets).
-The page has no script and a strict Content-Security-Policy of its own.
+The page has no script, nothing inline, and a strict Content-Security-Policy of its own.
 """
 
 import html
@@ -33,8 +33,13 @@ SKEBBY_FAILURES = {
 }
 """The failures the page offers for a Skebby SMS (Skebby's words, as its order state says them)."""
 
-PAGE_CSP = "default-src 'none'; style-src 'unsafe-inline'; form-action 'self'; base-uri 'none'; frame-ancestors 'none'"
-"""The page is plain HTML forms: no script may run on it."""
+PAGE_CSP = "default-src 'none'; style-src 'self'; form-action 'self'; base-uri 'none'; frame-ancestors 'none'"
+"""The page is plain HTML forms and a stylesheet of its own: nothing inline, no script."""
+
+STYLE = """body{font:15px system-ui;margin:2em}form{display:inline-block;margin:.1em .4em .1em 0}
+td,th{padding:.3em .6em;border-bottom:1px solid #ddd;text-align:left;vertical-align:top}
+"""
+"""Served at /_sandbox/style.css."""
 
 _ids = itertools.count(1)
 
@@ -201,8 +206,7 @@ def page(arrivals: list[Arrival], targets: Callable[[Arrival], PushTarget | None
     body = "".join(rows) or '<tr><td colspan="7">No SMS yet: send a broadcast by SMS.</td></tr>'
     banner = f'<p role="status">{_e(notice)}</p>' if notice else ""
     return f"""<!doctype html><html lang="en"><meta charset="utf-8"><title>SMS sandbox</title>
-<style>body{{font:15px system-ui;margin:2em}}form{{display:inline-block;margin:.1em .4em .1em 0}}
-td,th{{padding:.3em .6em;border-bottom:1px solid #ddd;text-align:left;vertical-align:top}}</style>
+<link rel="stylesheet" href="/_sandbox/style.css">
 <main><h1>SMS sandbox</h1>
 <p>Every SMS a gateway kind played here received: Skebby, Twilio, Vonage or a plain HTTP gateway.
 Report one delivered or failed, or answer it as its recipient would.</p>{banner}
