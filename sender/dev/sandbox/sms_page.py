@@ -211,7 +211,7 @@ def page(arrivals: list[Arrival], targets: Callable[[Arrival], PushTarget | None
 <p>Every SMS a gateway kind played here received: Skebby, Twilio, Vonage or a plain HTTP gateway.
 Report one delivered or failed, or answer it as its recipient would.</p>{banner}
 <table><caption>SMS received, newest first</caption>
-<thead><tr><th scope="col">Number</th><th scope="col">Sender</th><th scope="col">Text</th><th scope="col">Time</th>
+<thead><tr><th scope="col">Number</th><th scope="col">Sender</th><th scope="col">Text</th><th scope="col">Time (UTC)</th>
 <th scope="col">Gateway</th><th scope="col">Status</th><th scope="col">Act as the network or the recipient</th></tr></thead>
 <tbody>{body}</tbody></table></main></html>"""
 
