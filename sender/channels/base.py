@@ -43,13 +43,17 @@ class Outcome:
 
     `charged` says whether the row costs its price: by default only a row the gateway took
     (`sent` or `delivered`); a method sets it for a row that may have gone out (an `unknown` after the
-    connection broke mid-message)."""
+    connection broke mid-message).
+
+    `unit_price` is the price per segment of whoever took the row, when it is not the method's
+    own (an SMS gateway kept in the database has its own price)."""
 
     row_id: int
     status: str  # one of OUTCOMES
     reason: str = ""
     gateway_ref: str = ""
     charged: bool | None = None
+    unit_price: Decimal | None = None
 
     def __post_init__(self) -> None:
         if self.status not in OUTCOMES:

@@ -2,25 +2,31 @@
 Telegram Bot API, each only when its method points at loopback (a real gateway configured
 means no sandbox), with one line per gateway saying which it is."""
 
+import os
 from collections.abc import Callable
 from contextlib import contextmanager
 from typing import Iterator
-from urllib.parse import urlsplit
+from urllib.parse import quote, urlsplit
 
 from django.conf import settings
+from django.db import connections
 from django.utils.translation import gettext as _
 
 from sender.channels import methods
 from sender.channels.sms.method import SmsMethod
+from sender.channels.sms.models import SmsGateway
 from sender.channels.sms.tracking import ensure_polling, sms_aliases
 from sender.dev.sandbox import mail, skebby
+from sender.dev.sandbox.sms_page import Arrival, PushTarget
 from sender.dev.telegram import start_sandbox
 
 
 @contextmanager
 def sandboxes(webhook_url: str, say: Callable[[str], None], warn: Callable[[str], None]) -> Iterator[None]:
     """Start the sandboxes the configuration asks for, say what each gateway is, stop them on exit."""
-    started = [server for server in (_mail(say, warn), _sms(say, warn), _telegram(webhook_url, say, warn)) if server]
+    site = "{0.scheme}://{0.netloc}".format(urlsplit(webhook_url))
+    started = [server for server in (_mail(say, warn), _sms(site, say, warn), _telegram(webhook_url, say, warn))
+               if server]
     try:
         yield
     finally:
@@ -29,10 +35,12 @@ def sandboxes(webhook_url: str, say: Callable[[str], None], warn: Callable[[str]
 
 
 def sandbox_address(alias: str | None = None) -> tuple[str, int] | None:
-    """(host, port) of the configured Skebby URL when it is on loopback, else None."""
+    """(host, port) of the configured Skebby URL when it is on loopback, else None. A method
+    that sends through the gateways kept in the database keeps the sandbox too, for them to
+    point at it."""
     for name in [alias] if alias else list(methods):
         method = methods[name] if name in methods.settings else None
-        if isinstance(method, SmsMethod) and method.options.get("backend") == "skebby":
+        if isinstance(method, SmsMethod) and method.options.get("backend") in ("skebby", "gateways"):
             url = urlsplit(method.options.get("url", ""))
             if url.hostname in {"127.0.0.1", "localhost"}:
                 return url.hostname, url.port or 80
@@ -55,7 +63,33 @@ def _mail(say, warn):
     return server
 
 
-def _sms(say, warn):
+def push_targets(site: str) -> Callable[[Arrival], PushTarget | None]:
+    """How the sandbox finds where to push a report or a reply for an SMS that came in as
+    Twilio, Vonage or a plain HTTP gateway: the enabled gateway whose URL path it was sent to,
+    its push secret from the environment, its field names and words. Sender at `site`."""
+
+    def target(arrival: Arrival) -> PushTarget | None:
+        try:
+            for gateway in SmsGateway.objects.filter(enabled=True, kind=SmsGateway.Kind.HTTP):
+                path = urlsplit(gateway.url.replace("{username}", gateway.username)).path
+                secret = os.environ.get(gateway.push_secret_env, "") if gateway.push_secret_env else ""
+                if path != arrival.path or not secret:
+                    continue
+                mapping = {word: (list(entry) + [""])[:2] for word, entry in (gateway.status_mapping or {}).items()}
+                delivered = next((w for w, (status, _r) in mapping.items() if status == "delivered"), "delivered")
+                failures = {w: reason or w for w, (status, reason) in mapping.items() if status == "failed"}
+                hooks = f"{site}/hooks/sms/{gateway.name}"
+                return PushTarget(gateway.name, f"{hooks}/status/?key={quote(secret)}",
+                                  f"{hooks}/incoming/?key={quote(secret)}", dict(gateway.status_push or {}),
+                                  dict(gateway.incoming_push or {}), delivered, failures or {"failed": "failed"})
+            return None
+        finally:
+            connections.close_all()  # the sandbox's request threads come and go
+
+    return target
+
+
+def _sms(site: str, say, warn):
     aliases = sms_aliases()
     for alias in aliases:
         ensure_polling(alias)
@@ -69,8 +103,10 @@ def _sms(say, warn):
     except OSError as exc:
         warn(_("Skebby sandbox not started (%(error)s); using the server already on that port.") % {"error": exc})
         return None
-    say(_("Skebby sandbox: SMS go to %(url)s (make replies with manage.py skebby_sandbox --help)")
-        % {"url": server.url})
+    server.state.targets = push_targets(site)
+    host, port = server.server_address[:2]
+    say(_("SMS sandbox: SMS go to %(url)s; see them arrive, report them or answer them at %(page)s")
+        % {"url": server.url, "page": f"http://{host}:{port}/_sandbox/"})
     return server
 
 

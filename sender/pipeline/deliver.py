@@ -395,7 +395,7 @@ def record(claim: Claim, rows: Sequence[MessageRecipient], outcomes: Sequence[Ou
     sent = claim.sent
     by_id = {row.id: row for row in rows}
     max_attempts = sender_settings.MAX_ATTEMPTS
-    groups: dict[tuple[str, str, str, bool, bool], list[Outcome]] = defaultdict(list)
+    groups: dict[tuple[str, str, str, bool, bool, Decimal], list[Outcome]] = defaultdict(list)
     retrying = []
     for outcome in outcomes:
         status, reason, charged = outcome.status, outcome.reason, outcome.charged
@@ -410,13 +410,14 @@ def record(claim: Claim, rows: Sequence[MessageRecipient], outcomes: Sequence[Ou
                 reason = _("Gave up after %(n)d attempts: %(reason)s") % {"n": max_attempts, "reason": reason}
         elif status in TAKEN and suspect:
             status, reason = Status.UNKNOWN, maybe_twice_reason()
-        groups[(status, reason, code, suspect, charged)].append(outcome)
+        price = price_per_segment if outcome.unit_price is None else outcome.unit_price
+        groups[(status, reason, code, suspect, charged, price)].append(outcome)
     now = timezone.now()
     delta: dict[str, int] = defaultdict(int)
     cost = Decimal(0)
     written = 0
     with transaction.atomic():
-        for (status, reason, code, suspect, charged), group in groups.items():
+        for (status, reason, code, suspect, charged, price), group in groups.items():
             ids = [o.row_id for o in group]
             fields = {"status": status, "reason": reason, "reason_code": code, "updated_at": now, "claim": None,
                       "lease_until": None}
@@ -424,8 +425,8 @@ def record(claim: Claim, rows: Sequence[MessageRecipient], outcomes: Sequence[Ou
                 fields["sent_at"] = now
             elif not suspect:
                 fields["sent_at"] = None  # pending again; a suspect row keeps its mark until it ends
-            if charged and price_per_segment:
-                fields["cost"] = F("segments") * price_per_segment
+            if charged and price:
+                fields["cost"] = F("segments") * price
             refs = {o.gateway_ref for o in group}
             if len(refs) == 1:
                 fields["gateway_ref"] = next(iter(refs))
@@ -435,7 +436,7 @@ def record(claim: Claim, rows: Sequence[MessageRecipient], outcomes: Sequence[Ou
                            .values_list("id", flat=True))
                 group = [o for o in group if o.row_id in set(ids)]
             if charged:
-                cost += sum(by_id[i].segments for i in ids) * price_per_segment
+                cost += sum(by_id[i].segments for i in ids) * price
             if len(refs) > 1:
                 _store_refs(group)
             written += n

@@ -9,7 +9,7 @@ from sender.channels.sms.models import PendingPush, SmsDispatch, SmsGateway
 from sender.channels.sms.samples import TWILIO, VONAGE
 from sender.models import IncomingMessage, MessageRecipient, MessageSent
 from tests.factories import customers
-from tests.sms.conftest import sms_settings
+from tests.sms.conftest import sms_settings, time_passes
 from tests.sms.test_delivery import send, settle
 
 Status = MessageRecipient.Status
@@ -153,6 +153,42 @@ def test_a_gateway_that_times_out_hands_the_rest_to_the_next_and_no_number_goes_
     assert MessageSent.objects.get(pk=sent.pk).status == MessageSent.Status.DONE
 
 
+def test_a_gateway_that_just_failed_is_tried_last_by_the_next_batches(sender_user, twilio, vonage, gateways_method,
+                                                                       run_worker):
+    twilio_gateway(twilio.url, priority=1)
+    vonage_gateway(vonage.url, priority=2)
+    twilio.hang = 3  # times out once; then it rests instead of costing every batch a timeout
+    customers(3)
+    send(sender_user, body="Ciao")
+    settle(run_worker)
+    assert sum(twilio.received.values()) == 1 and sum(vonage.received.values()) == 2
+    twilio.hang = 0
+    again = send(sender_user, body="Di nuovo")
+    settle(run_worker)
+    assert sum(twilio.received.values()) == 1 and sum(vonage.received.values()) == 5
+    assert MessageRecipient.objects.filter(message_sent=again, status=Status.SENT).count() == 3
+    vonage.quota = True  # the resting gateway still takes what the others cannot
+    last = send(sender_user, body="Ancora")
+    settle(run_worker)
+    assert sum(twilio.received.values()) == 4
+    assert MessageRecipient.objects.filter(message_sent=last, status=Status.SENT).count() == 3
+
+
+def test_each_row_costs_the_price_of_the_gateway_that_took_it(sender_user, twilio, vonage, gateways_method,
+                                                                run_worker):
+    twilio_gateway(twilio.url, priority=1)  # 0.0075 a segment
+    vonage_gateway(vonage.url, priority=2)  # 0.0333 a segment
+    twilio.hang = 3  # the first number may have gone out at Twilio; the rest fail over to Vonage
+    people = customers(5)
+    sent = send(sender_user, body="x" * 200)  # two segments each
+    settle(run_worker)
+    cost = dict(MessageRecipient.objects.filter(message_sent=sent).values_list("address", "cost"))
+    at_twilio = next(iter(twilio.received))
+    assert cost == {p.phone: Decimal("0.0150") if p.phone == at_twilio else Decimal("0.0666") for p in people}
+    sent.refresh_from_db()
+    assert sent.cost == Decimal("0.0150") + 4 * Decimal("0.0666")
+
+
 def test_country_prefixes_route_numbers(sender_user, twilio, vonage, gateways_method, run_worker):
     twilio_gateway(twilio.url, priority=1, prefixes="+41")
     vonage_gateway(vonage.url, priority=2, prefixes="39")
@@ -206,3 +242,25 @@ def test_refused_keys_send_the_batch_to_the_next_gateway_not_fail_every_number(
     settle(run_worker)
     assert twilio.received == {} and vonage.received == {c.phone: 1 for c in people}
     assert MessageRecipient.objects.filter(message_sent=sent, status=Status.SENT).count() == 3
+
+
+def test_a_skebby_gateway_kept_in_the_database_has_its_delivery_reports_polled(sender_user, skebby, settings,
+                                                                                 monkeypatch, run_worker):
+    monkeypatch.setenv("SKEBBY_PASSWORD", "sandbox")
+    settings.SENDER = sms_settings(settings, "http://127.0.0.1:9/", backend="gateways")  # not the method's own
+    SmsGateway.objects.create(name="skebby", kind=SmsGateway.Kind.SKEBBY, url=skebby.url, username="sandbox",
+                              secret_env="SKEBBY_PASSWORD", batch_size=2, price_per_segment=Decimal("0.065"))
+    a, b, c = customers(3)
+    skebby.state.pin(b.phone, "BLACKLISTED")
+    sent = send(sender_user, body="Ciao")
+    settle(run_worker)
+    rows = MessageRecipient.objects.filter(message_sent=sent)
+    assert set(rows.values_list("status", flat=True)) == {Status.SENT} and skebby.calls("POST sms") == 2
+    time_passes(200, skebby)
+    run_worker()
+    assert dict(rows.values_list("address", "status")) == {a.phone: Status.DELIVERED, b.phone: Status.FAILED,
+                                                           c.phone: Status.DELIVERED}
+    assert rows.get(address=b.phone).reason == "The gateway reported BLACKLISTED (the number is on a blacklist)."
+    assert skebby.calls("GET sms") >= 2  # both orders asked about
+    sent.refresh_from_db()
+    assert (sent.delivered_count, sent.failed_count, sent.status) == (2, 1, MessageSent.Status.DONE)

@@ -12,6 +12,8 @@ import hashlib
 import hmac
 import logging
 import os
+from collections import Counter
+from datetime import timedelta
 from collections.abc import Sequence
 from decimal import Decimal
 
@@ -31,6 +33,8 @@ from sender.statuses import WENT_OUT
 
 logger = logging.getLogger(__name__)
 Status = MessageRecipient.Status
+REST = timedelta(seconds=60)
+"""How long a gateway that failed transiently is tried last."""
 
 
 def words(value: str) -> tuple[str, ...]:
@@ -82,6 +86,9 @@ class _Skebby:
         return self.client.send_sms(ref, text, numbers, self.message_type, self.encoding, sender,
                                     self.max_segments).order_id
 
+    def states(self, order_id: str) -> dict[str, str] | None:
+        return self.client.order_states(order_id)
+
     def close(self) -> None:
         self.client.close()
 
@@ -95,10 +102,12 @@ def client_for(gateway: SmsGateway, message_type: str = "GP", encoding: str = "g
 def deliver(alias: str, rows: Sequence[MessageRecipient], text: str, order_ref, message_type: str = "GP",
             encoding: str = "gsm", max_segments: int = 7, prefer: str = "") -> list[Outcome]:
     """Send `rows` through the enabled gateways of `alias`, in priority order (`prefer` first:
-    an answer goes back the way the reply came), failing over.
+    an answer goes back the way the reply came; one that failed within REST last), failing over.
     `order_ref(chunk)` names a batch (the same rows, the same name). Raises DeliveryError
     when nothing went out and the rows may be tried again later."""
-    gateways = sorted(SmsGateway.objects.filter(method=alias, enabled=True), key=lambda g: g.name != prefer)
+    now = timezone.now()
+    gateways = sorted(SmsGateway.objects.filter(method=alias, enabled=True),
+                      key=lambda g: (g.name != prefer, bool(g.resting_until and g.resting_until > now)))
     if not gateways:
         raise DeliveryError(_("No SMS gateway is enabled for the send method %(alias)s.") % {"alias": alias})
     done = {d.recipient_id: d for d in SmsDispatch.objects.filter(recipient__in=list(rows)).select_related("gateway")}
@@ -129,7 +138,7 @@ def _accepted(row: MessageRecipient, gateway: SmsGateway, provider_id: str) -> O
     pushes = gateway.kind == SmsGateway.Kind.SKEBBY or bool(gateway.status_push)
     reason = (_("Accepted by %(gateway)s (%(ref)s); waiting for the delivery report.")
               % {"gateway": gateway.name, "ref": provider_id}) if pushes else ""
-    return Outcome(row.id, Status.SENT, reason, provider_id)
+    return Outcome(row.id, Status.SENT, reason, provider_id, unit_price=gateway.price_per_segment)
 
 
 def _through(gateway: SmsGateway, rows: list[MessageRecipient], text: str, order_ref, message_type: str,
@@ -147,12 +156,15 @@ def _through(gateway: SmsGateway, rows: list[MessageRecipient], text: str, order
                 provider_id = client.send([r.address for r in chunk], text, gateway.sender_id, order_ref(chunk))
             except LostAnswer as exc:
                 reason = _("%(error)s Not sent again, so that it never arrives twice.") % {"error": exc.message}
-                ended.extend(Outcome(r.id, Status.UNKNOWN, reason, charged=True) for r in chunk)
+                ended.extend(Outcome(r.id, Status.UNKNOWN, reason, charged=True, unit_price=gateway.price_per_segment)
+                             for r in chunk)
                 _record(gateway, chunk, "")
+                _rest(gateway)
                 return taken, ended, exc
             except DeliveryError as exc:
                 if not exc.permanent:
                     logger.warning("SMS gateway %s failed; the batch moves on: %s", gateway.name, exc.message)
+                    _rest(gateway)
                     return taken, ended, exc
                 ended.extend(Outcome(r.id, Status.FAILED, exc.message) for r in chunk)
                 continue
@@ -163,6 +175,12 @@ def _through(gateway: SmsGateway, rows: list[MessageRecipient], text: str, order
     return taken, ended, None
 
 
+def _rest(gateway: SmsGateway) -> None:
+    """A gateway that just failed goes last for REST, for every worker: the next batches do not
+    each pay its timeout or its retries again. It is still tried when the others fail."""
+    SmsGateway.objects.filter(pk=gateway.pk).update(resting_until=timezone.now() + REST)
+
+
 def _record(gateway: SmsGateway, rows: Sequence[MessageRecipient], provider_id: str) -> None:
     """At once, before anything else is sent: this row went (or may have gone) out here."""
     SmsDispatch.objects.bulk_create([
@@ -170,6 +188,15 @@ def _record(gateway: SmsGateway, rows: Sequence[MessageRecipient], provider_id: 
                     price=gateway.price_per_segment * Decimal(max(r.segments, 1)))
         for r in rows
     ], ignore_conflicts=True)
+
+
+def polled_orders(row_ids: Sequence[int]) -> list[tuple[str, int, int]]:
+    """(order id, rows, gateway id) of the Skebby orders these rows went out in. Skebby does
+    not push its delivery reports: tracking.py polls these orders as it does the method's own."""
+    dispatches = (SmsDispatch.objects.filter(recipient_id__in=list(row_ids), gateway__kind=SmsGateway.Kind.SKEBBY)
+                  .exclude(provider_id="").values_list("provider_id", "gateway_id"))
+    counts = Counter(dispatches)
+    return [(order_id, n, gateway_id) for (order_id, gateway_id), n in counts.items()]
 
 
 # -- pushes ---------------------------------------------------------------------------------

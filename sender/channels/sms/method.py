@@ -239,7 +239,12 @@ class SmsMethod(BaseMethod):
         if self.options["backend"] == "gateways":
             if message.extra.get("flash"):  # their request templates have no flash field yet
                 raise DeliveryError(_("This SMS gateway cannot send flash SMS."), permanent=True)
-            return self._through_gateways(message, rows, texts)
+            outcomes = self._through_gateways(message, rows, texts)
+            if message.extra.get("status_report", True):
+                orders = gateways.polled_orders([o.row_id for o in outcomes if o.status == Status.SENT])
+                self._track(message, orders)
+                after_send(self.alias, None, track=bool(orders))
+            return outcomes
         # One reason per order: record() then writes each order's rows (and their gateway_ref) in one UPDATE.
         waiting = _("Accepted by the gateway (order %(order)s); waiting for the delivery report.")
         outcomes: list[Outcome] = []
@@ -309,11 +314,13 @@ class SmsMethod(BaseMethod):
         if exc.permanent and isinstance(exc, GatewayRefused) and exc.status_code in (400, 401, 404):
             MessageSent.objects.filter(pk=message.pk).update(error=exc.message)
 
-    def _track(self, message: MessageSent, orders: list[tuple[str, int]]) -> None:
-        """Record the orders to poll (after_send then makes sure the polling task runs)."""
+    def _track(self, message: MessageSent, orders: Sequence[tuple]) -> None:
+        """Record the orders to poll, (order id, rows[, gateway id]) each; after_send then
+        makes sure the polling task runs."""
         first = timezone.now() + timedelta(seconds=float(self.options["poll_interval"]))
         GatewayOrder.objects.bulk_create(
-            [GatewayOrder(message_sent=message, order_id=oid, size=n, next_poll_at=first) for oid, n in orders],
+            [GatewayOrder(message_sent=message, order_id=order[0], size=order[1], next_poll_at=first,
+                          gateway_id=order[2] if len(order) > 2 else None) for order in orders],
             ignore_conflicts=True,  # an order found again after a lost answer is already tracked
         )
 

@@ -14,6 +14,10 @@ class GatewayOrder(models.Model):
         MessageSent, on_delete=models.CASCADE, related_name="orders", verbose_name=_("message sent")
     )
     order_id = models.CharField(_("order id"), max_length=64, unique=True)
+    gateway = models.ForeignKey(
+        "SmsGateway", on_delete=models.CASCADE, null=True, blank=True, related_name="orders",
+        verbose_name=_("gateway"), help_text=_("The Skebby gateway kept in the database that took the order; "
+                                               "empty: the send method's own gateway."))
     size = models.PositiveIntegerField(_("recipients"), default=0)
     open = models.BooleanField(_("open"), default=True)
     next_poll_at = models.DateTimeField(_("next poll at"))
@@ -127,6 +131,10 @@ class SmsGateway(models.Model):
         help_text=_("Pushes must carry this secret as ?key= or sign the body with it (X-Sender-Signature: "
                     "sha256=HMAC); empty: pushes are refused."))
     timeout = models.FloatField(_("timeout (seconds)"), default=10)
+    resting_until = models.DateTimeField(
+        _("rests until"), null=True, blank=True, editable=False,
+        help_text=_("After a transient failure the gateway is tried last for a while, so that every batch "
+                    "does not pay for its failure again."))
 
     class Meta:
         ordering = ["priority", "id"]

@@ -15,6 +15,7 @@ import re
 import uuid
 from datetime import timedelta
 from decimal import Decimal
+from typing import Any
 
 from django.db import NotSupportedError, connection, transaction
 from django.db.models import F, JSONField
@@ -25,6 +26,7 @@ from django.utils.translation import gettext as _
 
 from sender.channels import methods
 from sender.channels.registry import aliases_of
+from sender.channels.sms import gateways
 from sender.channels.sms.gateway import describe, status_for
 from sender.channels.sms.incoming import fetch_incoming
 from sender.channels.sms.models import GatewayOrder, GatewayState
@@ -157,6 +159,9 @@ def _next_turn(alias: str, token: str) -> None:
     now = timezone.now()
     with methods[alias].backend() as backend:
         keep_going = backend.supports_tracking or backend.supports_incoming
+    # Orders of Skebby gateways kept in the database are polled whatever the method's own backend.
+    keep_going = keep_going or GatewayOrder.objects.filter(message_sent__method=alias, open=True,
+                                                           gateway__isnull=False).exists()
     when = now + max(interval(alias), MIN_DELAY)
     due = GatewayOrder.objects.filter(message_sent__method=alias, open=True).order_by("next_poll_at").first()
     if due is not None:
@@ -198,18 +203,34 @@ def poll_orders(alias: str, backend) -> int:
     now = timezone.now()
     due = GatewayOrder.objects.filter(message_sent__method=alias, open=True, next_poll_at__lte=now)
     changed = 0
-    for order in due.select_related("message_sent").order_by("next_poll_at")[:ORDERS_PER_ROUND]:
-        claimed = GatewayOrder.objects.filter(pk=order.pk, next_poll_at=order.next_poll_at).update(
-            next_poll_at=now + every, polled_at=now)
-        if not claimed:
-            continue  # another poller has it
-        states = backend.states(order.order_id)
-        message_type = order.message_sent.extra.get("message_type") or method.message_type
-        receipts, still_open = _receipts(order, states, message_type, expired=now - order.created_at > track_for,
-                                         hours=method.options["track_hours"])
-        changed += apply_receipts(receipts)
-        if not still_open:
-            GatewayOrder.objects.filter(pk=order.pk).update(open=False)
+    clients: dict[int, Any] = {}  # a Skebby gateway kept in the database: one client a round
+    try:
+        for order in due.select_related("message_sent", "gateway").order_by("next_poll_at")[:ORDERS_PER_ROUND]:
+            claimed = GatewayOrder.objects.filter(pk=order.pk, next_poll_at=order.next_poll_at).update(
+                next_poll_at=now + every, polled_at=now)
+            if not claimed:
+                continue  # another poller has it
+            if order.gateway is None:
+                states = backend.states(order.order_id)
+            else:
+                if order.gateway_id not in clients:
+                    clients[order.gateway_id] = gateways.client_for(order.gateway)
+                states = clients[order.gateway_id].states(order.order_id)
+            changed += _apply_states(order, states, method, now, track_for)
+    finally:
+        for client in clients.values():
+            client.close()
+    return changed
+
+
+def _apply_states(order: GatewayOrder, states: dict[str, str] | None, method, now, track_for: timedelta) -> int:
+    """Write what the gateway said of one order's rows; close the order when none stays open."""
+    message_type = order.message_sent.extra.get("message_type") or method.message_type
+    receipts, still_open = _receipts(order, states, message_type, expired=now - order.created_at > track_for,
+                                     hours=method.options["track_hours"])
+    changed = apply_receipts(receipts)
+    if not still_open:
+        GatewayOrder.objects.filter(pk=order.pk).update(open=False)
     return changed
 
 

@@ -15,7 +15,9 @@ docs say nothing.
 
 Built on http.server, which keeps header names with underscores. Tests drive it through
 the Python API (`faults`, `advance`, `receive`, `pin`); other processes through
-`GET/POST /_sandbox/` (state and faults as JSON).
+`GET/POST /_sandbox/` (state and faults as JSON); a person through the page at `GET /_sandbox/`
+(sms_page.py: every SMS that arrived, buttons to report it or answer it; the sandbox also plays
+Twilio, Vonage and a plain HTTP gateway there).
 """
 
 import json
@@ -31,10 +33,12 @@ from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime, timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
-from urllib.parse import parse_qs, urlsplit
+from urllib.parse import parse_qs, parse_qsl, urlencode, urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from sender.channels.sms.text import UCS2_MULTI, UCS2_SINGLE, analyze
+from sender.dev.sandbox import sms_page
+from sender.dev.sandbox.sms_page import Arrival, PushTarget
 
 PREFIX = "/API/v1.0/REST/"
 TYPES = ("GP", "TI", "SI")
@@ -68,6 +72,7 @@ class Faults:
     retry_after: int = 1
     expire_sessions_after: int | None = None  # after N POST sms, every session key dies
     before_received_answer: Callable[[], None] | None = None  # runs once the gateway took a received-SMS request
+    fail_from: int = 0  # the n-th POST sms and every later one answer 503 (0: never); a gateway dying half-way
 
 
 @dataclass
@@ -121,7 +126,10 @@ class SkebbyState:
         self.calls: Counter[str] = Counter()  # "POST sms", "GET login", ...
         self.connections = 0  # TCP connections accepted: a client that keeps one open shows 1
         self.requests: list[dict[str, Any]] = []
-        self.record_requests = True
+        self.record_requests = True  # also keeps `arrived`, what the page lists (the bench turns both off)
+        self.arrived: list[Arrival] = []
+        self.reported: dict[tuple[str, str], str] = {}  # (order id, number) -> the state the page reported
+        self.targets: Callable[[Arrival], PushTarget | None] = lambda arrival: None  # set by `make run`
 
     # -- Python API for tests and the bench ----------------------------------------------
 
@@ -149,6 +157,41 @@ class SkebbyState:
                       "sms_date": "", "keyword": ""}
             self.inbox.append(Inbound(datetime.now(UTC), fields))
         return fields
+
+    def arrive(self, arrivals: list[Arrival]) -> None:
+        """An SMS reached one of the other kinds the sandbox plays (sms_page.ROUTES)."""
+        with self.lock:
+            self.received.update(a.number for a in arrivals)
+            if self.record_requests:
+                self.arrived.extend(arrivals)
+
+    def act(self, action: str, sms_id: int, word: str = "", text: str = "") -> str:
+        """What the page's buttons do: report an SMS delivered or failed (`word`, the gateway's),
+        or answer it with `text`. Returns a problem in words, or ""."""
+        with self.lock:
+            arrival = next((a for a in self.arrived if a.id == sms_id), None)
+        if arrival is None:
+            return "No such SMS."
+        target = None if arrival.kind == "skebby" else self.targets(arrival)
+        if arrival.kind != "skebby" and target is None:
+            return f"No enabled gateway with a push secret sends to {arrival.path}."
+        if action == "report" and word:
+            if target is None:
+                with self.lock:
+                    self.reported[(arrival.provider_id, arrival.number)] = word
+                problem, delivered = "", word == "DLVRD"
+            else:
+                problem, delivered = sms_page.report(target, arrival, word), word == target.delivered
+            arrival.status = problem or f"{'delivered' if delivered else 'failed'} ({word})"
+            return problem
+        if action == "reply" and text:
+            problem = sms_page.reply(target, arrival, text) if target else ""
+            if target is None:
+                self.receive(arrival.number, text, sim=arrival.sender or "+393400000000")
+            if not problem:
+                arrival.replies.append(text)
+            return problem
+        return "Nothing to do."
 
     def summary(self) -> dict[str, Any]:
         with self.lock:
@@ -239,6 +282,9 @@ class SkebbyState:
             self.orders[order_id] = Order(order_id, kind, self.now(), scheduled, recipients,
                                           {n: texts[n] for n in good})
             self.received.update(good)
+            if self.record_requests:
+                self.arrived.extend(Arrival("skebby", PREFIX + "sms", order_id, n, str(body.get("sender") or ""), texts[n])
+                                    for n in good)
         total = parts if _bool(body.get("returnCredits", False)) else len(good)
         answer = {"result": "OK", "order_id": order_id, "total_sent": total,
                   "internal_order_id": uuid.uuid4().hex[:12].upper()}
@@ -256,7 +302,8 @@ class SkebbyState:
                 return 404, {"result": "KO", "error": "order not found"}
             elapsed = self.now() - order.created
             stamp = (datetime.now() + timedelta(seconds=self.offset)).strftime("%Y%m%d%H%M%S")
-            rows = [{"destination": n, "status": self._progress(order, pinned, elapsed), "delivery_date": stamp}
+            rows = [{"destination": n, "delivery_date": stamp,
+                     "status": self.reported.get((order_id, n)) or self._progress(order, pinned, elapsed)}
                     for n, pinned in order.recipients.items()]
         return 200, {"result": "OK", "recipient_number": len(rows), "recipients": rows}
 
@@ -438,8 +485,18 @@ class Handler(BaseHTTPRequestHandler):
         query = {k: v[-1] for k, v in parse_qs(parts.query).items()}
         length = int(self.headers.get("Content-Length") or 0)
         raw = self.rfile.read(length) if length else b""
-        if parts.path.startswith("/_sandbox/"):
-            return self._control(method, raw)
+        if parts.path.rstrip("/") == "/_sandbox":
+            return self._control(method, raw, query)
+        if parts.path == "/_sandbox/style.css":
+            return self._send(200, sms_page.STYLE, content_type="text/css; charset=utf-8")
+        kind = sms_page.route(parts.path) if method == "POST" else None
+        if kind is not None:
+            with state.lock:
+                state.calls[f"POST {kind}"] += 1
+            status, answer, arrivals = sms_page.ROUTES[kind](
+                parts.path, sms_page.form_or_json(self.headers.get("Content-Type", ""), raw))
+            state.arrive(arrivals)
+            return self._send(status, answer)
         if not parts.path.startswith(PREFIX):
             return self._send(404, {"result": "KO", "error": "Not found"})
         path = parts.path[len(PREFIX):]
@@ -492,6 +549,8 @@ class Handler(BaseHTTPRequestHandler):
                 return self._send(429, {"result": "KO", "error": "Too many requests"},
                                   {"Retry-After": str(faults.retry_after)})
             error = faults.errors.pop(0) if faults.errors else None
+            if faults.fail_from and state.calls["POST sms"] + state.calls["POST paramsms"] >= faults.fail_from:
+                error = 503
             slow = faults.delay
             if faults.slow_calls > 0:
                 faults.slow_calls -= 1
@@ -522,8 +581,27 @@ class Handler(BaseHTTPRequestHandler):
             return self._send(error, {"result": "KO", "error": "Internal error"})
         self._send(status, answer)
 
-    def _control(self, method: str, raw: bytes) -> None:
+    def _control(self, method: str, raw: bytes, query: dict[str, str]) -> None:
+        """GET: the page (a browser) or the state as JSON (`?json`, or any other client); POST:
+        a form from the page (act, then back to it) or JSON (faults, time, received SMS)."""
         state = self.server.state
+        if method == "GET" and "json" not in query and "text/html" in self.headers.get("Accept", ""):
+            with state.lock:
+                arrivals = list(state.arrived)
+            text = sms_page.page(arrivals, state.targets, query.get("notice", ""))
+            return self._send(200, text, {"Content-Security-Policy": sms_page.PAGE_CSP}, "text/html; charset=utf-8")
+        if method == "POST" and "form" in self.headers.get("Content-Type", ""):
+            form = dict(parse_qsl(raw.decode(errors="replace")))
+            try:
+                sms_id = int(form.get("sms", ""))
+            except ValueError:
+                sms_id = 0
+            problem = state.act(form.get("action", ""), sms_id, form.get("word", ""), form.get("text", ""))
+            self.send_response(303)
+            self.send_header("Location", "/_sandbox/" + (f"?{urlencode({'notice': problem})}" if problem else ""))
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+            return None
         if method == "POST":
             changes = json.loads(raw or b"{}")
             with state.lock:
@@ -537,10 +615,10 @@ class Handler(BaseHTTPRequestHandler):
                     state.receive(number, text)
         self._send(200, state.summary())
 
-    def _send(self, status: int, body: Any, headers: dict[str, str] | None = None) -> None:
+    def _send(self, status: int, body: Any, headers: dict[str, str] | None = None, content_type: str = "") -> None:
         data = body.encode() if isinstance(body, str) else json.dumps(body).encode()
         self.send_response(status)
-        self.send_header("Content-Type", "text/plain" if isinstance(body, str) else "application/json")
+        self.send_header("Content-Type", content_type or ("text/plain" if isinstance(body, str) else "application/json"))
         self.send_header("Content-Length", str(len(data)))
         for name, value in (headers or {}).items():
             self.send_header(name, value)
@@ -615,6 +693,41 @@ class BenchGateway:
             self.server.stop()
             self.server.thread = None
         return self.server.state.summary()["messages"]
+
+    def arrive(self, arrivals: list[Arrival]) -> None:
+        """An SMS reached one of the other kinds the sandbox plays (sms_page.ROUTES)."""
+        with self.lock:
+            self.received.update(a.number for a in arrivals)
+            if self.record_requests:
+                self.arrived.extend(arrivals)
+
+    def act(self, action: str, sms_id: int, word: str = "", text: str = "") -> str:
+        """What the page's buttons do: report an SMS delivered or failed (`word`, the gateway's),
+        or answer it with `text`. Returns a problem in words, or ""."""
+        with self.lock:
+            arrival = next((a for a in self.arrived if a.id == sms_id), None)
+        if arrival is None:
+            return "No such SMS."
+        target = None if arrival.kind == "skebby" else self.targets(arrival)
+        if arrival.kind != "skebby" and target is None:
+            return f"No enabled gateway with a push secret sends to {arrival.path}."
+        if action == "report" and word:
+            if target is None:
+                with self.lock:
+                    self.reported[(arrival.provider_id, arrival.number)] = word
+                problem, delivered = "", word == "DLVRD"
+            else:
+                problem, delivered = sms_page.report(target, arrival, word), word == target.delivered
+            arrival.status = problem or f"{'delivered' if delivered else 'failed'} ({word})"
+            return problem
+        if action == "reply" and text:
+            problem = sms_page.reply(target, arrival, text) if target else ""
+            if target is None:
+                self.receive(arrival.number, text, sim=arrival.sender or "+393400000000")
+            if not problem:
+                arrival.replies.append(text)
+            return problem
+        return "Nothing to do."
 
     def summary(self) -> dict[str, Any]:
         return self.server.state.summary()

@@ -64,7 +64,8 @@ class ManagedByPermission:
 @admin.register(SmsGateway)
 class SmsGatewayAdmin(ManagedByPermission, admin.ModelAdmin):
     form = SmsGatewayForm
-    list_display = ["name", "kind", "method", "enabled", "priority", "prefixes", "price_per_segment", "batch_size"]
+    list_display = ["name", "kind", "method", "enabled", "priority", "prefixes", "price_per_segment", "batch_size",
+                    "resting_until"]
     list_editable = ["enabled", "priority"]
     list_filter = ["kind", "enabled", "method"]
     actions = ["send_test_sms"]

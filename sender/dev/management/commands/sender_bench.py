@@ -1,6 +1,7 @@
 """Benchmark one broadcast end to end, in a throwaway SQLite database, and verify every count.
 
     python manage.py sender_bench --n 100000 --method email --json
+    python manage.py sender_bench --n 20000 --method sms --gateways 2 --json   # failover half-way
 
 The command never touches the configured database: it re-executes itself in a child
 process whose DATABASE_URL (and SENDER_VAR_DIR) point into a fresh temporary folder,
@@ -49,6 +50,7 @@ from sender.audience.selection import Selection
 from sender.channels import Draft
 from sender.dev.demo import seed_recipients
 from sender.dev.sandbox.skebby import BenchGateway
+from sender.dev.sms_bench import FailoverGateways
 from sender.dev.telegram_bench import bench_telegram
 from sender.models import MessageAttachment, MessageRecipient, MessageSent
 from sender.pipeline import progress
@@ -359,12 +361,14 @@ def verify(result: dict, method: str, expected: dict, received: int | None, kill
 
 def bench(n: int, method: str, attachment_kb: int = 0, workers: int = 1, batch_size: int | None = None,
           sink: str = "auto", workdir: Path | None = None, profile: str | None = None, kill: bool = False,
-          body: str = "") -> dict:
+          body: str = "", gateways: int = 1) -> dict:
     """The whole benchmark in the current database (which must be a throwaway one); `body`
-    replaces the plain benchmark text (e.g. one with placeholders)."""
+    replaces the plain benchmark text (e.g. one with placeholders). SMS with `gateways=2`:
+    two gateways kept in the database, the first failing half-way."""
     if workdir is None:
         with tempfile.TemporaryDirectory(prefix="sender-bench-") as tmp:
-            return bench(n, method, attachment_kb, workers, batch_size, sink, Path(tmp), profile, kill, body)
+            return bench(n, method, attachment_kb, workers, batch_size, sink, Path(tmp), profile, kill, body,
+                         gateways)
     if kill and (method != "email" or workers < 2):
         raise CommandError("--kill needs --method email and --workers 2 or more.")
     if kill:
@@ -385,6 +389,9 @@ def bench(n: int, method: str, attachment_kb: int = 0, workers: int = 1, batch_s
     if batch_size:
         config["BATCH_SIZE"] = batch_size
     gateway = BenchGateway(dict(settings.SENDER)) if method == "sms" else None  # the Skebby sandbox, counting
+    if method == "sms" and gateways == 2:
+        per_call = min(int(config.get("BATCH_SIZE", 2000)), int(config["METHODS"]["sms"].get("CHECKPOINT_ROWS", 1000)))
+        gateway = FailoverGateways(dict(settings.SENDER), expected["valid"], per_call)
     with SMTPSink(workdir, sink) if method == "email" else gateway or nullcontext() as smtp:
         if smtp is not None:
             config = {**smtp.sender_settings(), "BATCH_SIZE": config["BATCH_SIZE"]}
@@ -402,6 +409,8 @@ def bench(n: int, method: str, attachment_kb: int = 0, workers: int = 1, batch_s
             problems.append(f"{crash['lost']} messages were never received")
     if gateway is not None and gateway.summary()["twice"]:
         problems.append(f"the Skebby sandbox got {len(gateway.summary()['twice'])} numbers more than once")
+    if gateways == 2 and gateway is not None and 0 in gateway.summary()["orders_by_gateway"]:
+        problems.append(f"the failover did not happen: orders by gateway {gateway.summary()['orders_by_gateway']}")
     if problems:
         raise CommandError("Verification failed: " + "; ".join(problems))
     valid = expected["valid"]
@@ -417,6 +426,7 @@ def bench(n: int, method: str, attachment_kb: int = 0, workers: int = 1, batch_s
         "peak_rss_mb": peak_rss_mb(), "rss_mb_after": {"seed": seed_rss, **result["rss_mb_after"]},
         **({"gateway_calls": gateway.summary()["calls"]} if gateway is not None else {}),
         **crash,
+        **({"gateways": {k: v for k, v in gateway.summary().items() if k != "calls"}} if gateways == 2 else {}),
         "verified": True,
     }
 
@@ -446,6 +456,8 @@ class Command(BaseCommand):
                                  "messages lost, sent twice and marked (counted by the aiosmtpd sink).")
         parser.add_argument("--body", default="", help="The message text (default: a plain notice); "
                                                         "e.g. one with {{ first_name }} placeholders.")
+        parser.add_argument("--gateways", type=int, choices=[1, 2], default=1,
+                            help="SMS: 2 sends through two gateways kept in the database, the first failing half-way.")
         parser.add_argument("--workdir", help=argparse.SUPPRESS)
 
     def handle(self, *args, **options) -> None:
@@ -470,7 +482,7 @@ class Command(BaseCommand):
         # --skip-checks: production checks of methods the bench does not use (SMS credentials…) must not stop it.
         argv = [sys.executable, str(settings.BASE_DIR / "manage.py"), "sender_bench", "--skip-checks", "--workdir", str(workdir),
                 "--n", str(options["n"]), "--method", options["method"], "--attachment-kb", str(options["attachment_kb"]),
-                "--workers", str(options["workers"]), "--sink", options["sink"]]
+                "--workers", str(options["workers"]), "--sink", options["sink"], "--gateways", str(options["gateways"])]
         if options["batch_size"]:
             argv += ["--batch-size", str(options["batch_size"])]
         if options["profile"]:
@@ -512,7 +524,7 @@ class Command(BaseCommand):
         else:
             result = bench(options["n"], options["method"], options["attachment_kb"], options["workers"],
                            options["batch_size"], options["sink"], workdir, options["profile"], options["kill"],
-                           options["body"])
+                           options["body"], options["gateways"])
         if options["json"]:
             self.stdout.write(json.dumps(result))
             return
