@@ -29,6 +29,7 @@ class Draft:
     transliterate: bool = False  # SMS: replace characters outside GSM-7 where a close one exists
     sender: str = ""  # SMS: this message's sender id instead of the method's (sender.direct's `frm`)
     status_report: bool = True  # SMS: False sends without asking for (or polling) delivery reports
+    format: str = "plain"  # email: "markdown" sends the body as HTML too, with the text as its alternative
 
 
 @dataclass(frozen=True, slots=True)

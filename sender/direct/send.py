@@ -29,7 +29,7 @@ from sender.conf import sender_settings
 from sender.direct.connection import Connection, get_connection
 from sender.direct.errors import BadMessage, NotSent, SendError
 from sender.exceptions import InvalidMethod, SelectionError
-from sender.models import MessageAttachment, MessageRecipient, MessageSent
+from sender.models import Broadcast, MessageAttachment, MessageRecipient, MessageSent
 from sender.pipeline.commit import commit
 from sender.pipeline.deliver import checkpoint_rows, deliver_batch, deliver_task
 
@@ -87,7 +87,8 @@ def send_mass_sms(datatuple: Iterable[tuple[str, str | None, Iterable[str]]], fa
 
 
 def _send(connection: Connection, draft: Draft, targets: list[Any], *, user: AbstractBaseUser | None,
-          key: str | None, queue: bool, fail_silently: bool) -> list[MessageRecipient]:
+          key: str | None, queue: bool, fail_silently: bool,
+          origin: str = Broadcast.Origin.BROADCAST) -> list[MessageRecipient]:
     method = connection.method
     if draft.sender and method.kind != "sms":
         return _refuse(BadMessage(_("%(method)s sends from its configured address: pass None as the sender.")
@@ -95,7 +96,7 @@ def _send(connection: Connection, draft: Draft, targets: list[Any], *, user: Abs
     try:
         recipients = [_resolved(target, method) for target in targets]
         broadcast = commit(NOBODY, user or system_user(), [method.alias], draft, key or uuid.uuid4().hex,
-                           recipients=recipients, queue=queue)
+                           recipients=recipients, queue=queue, origin=origin)
     except (SelectionError, InvalidMethod) as exc:
         return _refuse(BadMessage(str(exc)), fail_silently)
     except PermissionDenied as exc:

@@ -41,7 +41,7 @@ def run(statements: dict[str, list[str]]):
 class Migration(migrations.Migration):
     # Last on purpose: on SQLite a migration that rebuilds sender_broadcast (AddField, AlterField)
     # drops these triggers; such a migration must come before this one, or re-create them.
-    dependencies = [("sender", "0007_broadcast_origin")]
+    dependencies = [("sender", "0007b_broadcast_origin_test")]
 
     operations = [
         migrations.RunPython(run({"sqlite": SQLITE, "postgresql": POSTGRES}),

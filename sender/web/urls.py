@@ -22,6 +22,7 @@ urlpatterns = [
     path("health/", health.health_view, name="health"),
     path("send/", compose.compose, name="compose"),
     path("send/preview/", compose.preview_view, name="preview"),
+    path("send/test/", compose.send_test_view, name="send_test"),
     path("send/counter/", compose.counter, name="counter"),
     path("send/attachments/", compose.upload, name="upload"),
     path("send/recipients/<str:label>/", picker.picker, name="picker"),

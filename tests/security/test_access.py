@@ -250,6 +250,7 @@ STATUS = {
     "sender:compose":                 "login/login  inbox/403    inbox/403  403/403      200/200      200/200",
     "sender:preview":                 "login/login  403/403      403/403    403/403      405/200      405/200",
     "sender:upload":                  "login/login  403/403      403/403    403/403      405/400      405/400",
+    "sender:send_test":               "login/login  403/403      403/403    403/403      405/200      405/200",
     # the inbox: one's own stored messages (staff may open the files of broadcasts they see)
     "sender:inbox":                   "login/login  200/200      200/200      200/200      200/200      200/200",
     "sender:inbox_message":           "login/login  404/404      200/200      404/404      404/404      404/404",
