@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 
 from django.core import checks
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 
 from sender.exceptions import InvalidMethod
 from sender.statuses import RETRY, TAKEN, RecipientStatus
@@ -17,6 +18,8 @@ if TYPE_CHECKING:
 OUTCOMES = frozenset({RecipientStatus.SENT, RecipientStatus.DELIVERED, RecipientStatus.FAILED, RecipientStatus.UNKNOWN,
                       RETRY})
 """The closed set a method may answer with, row by row."""
+BODY_FORMATS = [("plain", gettext_lazy("Plain text")), ("markdown", gettext_lazy("Formatted (Markdown)"))]
+"""How an email body is written: sent as it is, or as HTML with the text as its alternative."""
 
 
 @dataclass(frozen=True)
@@ -128,6 +131,10 @@ class BaseMethod:
     def as_sent(self, text: str, draft: Draft) -> str:
         """The body as this method will send it (the preview's example shows this, not the draft)."""
         return text
+
+    def as_html(self, text: str, draft: Draft) -> str | None:
+        """The body as HTML when this method sends a formatted one (the preview shows it); else None."""
+        return None
 
     def sent_extra(self, draft: Draft) -> dict[str, Any]:
         """What the MessageSent row keeps about how this draft goes out (read back by deliver)."""

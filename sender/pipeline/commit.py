@@ -178,7 +178,8 @@ def request_hash(selection: Selection, method_aliases: Sequence[str], draft: Dra
         "attachments": sorted(getattr(a, "pk", a) for a in draft.attachments),
         "transliterate": bool(draft.transliterate),
         **({"sender": draft.sender} if draft.sender else {}),
-        **({} if draft.status_report else {"status_report": False}), **extra,
+        **({} if draft.status_report else {"status_report": False}),
+        **({"format": draft.format} if draft.format != "plain" else {}), **extra,
     }
     return hashlib.sha256(json.dumps(canonical, sort_keys=True, default=str).encode()).hexdigest()
 

@@ -187,6 +187,8 @@
   function toggleSubject() {
     const needed = Array.from(form.querySelectorAll("[name=methods]")).some((b) => b.checked && b.dataset.needsSubject);
     subjectField.hidden = !needed;
+    const email = Array.from(form.querySelectorAll("[name=methods]")).some((b) => b.checked && b.dataset.kind === "email");
+    document.getElementById("format-field").hidden = !email;
   }
   form.addEventListener("change", toggleSubject);
   toggleSubject();
