@@ -3,6 +3,7 @@ from django.urls import include, path
 from sender.channels.sms import hooks as sms_hooks
 
 from sender.web.views import (
+    audiences,
     broadcasts,
     compose,
     health,
@@ -26,6 +27,10 @@ urlpatterns = [
     path("send/counter/", compose.counter, name="counter"),
     path("send/attachments/", compose.upload, name="upload"),
     path("send/recipients/<str:label>/", picker.picker, name="picker"),
+    path("send/audiences/", audiences.audiences, name="audiences"),
+    path("send/audiences/<int:pk>/", audiences.audience, name="audience"),
+    path("send/audiences/<int:pk>/rename/", audiences.audience_rename, name="audience_rename"),
+    path("send/audiences/<int:pk>/delete/", audiences.audience_delete, name="audience_delete"),
     path("broadcasts/<int:pk>/", broadcasts.broadcast_detail, name="broadcast"),
     path("broadcasts/<int:pk>/cancel/", broadcasts.broadcast_cancel, name="cancel"),
     path("broadcasts/<int:pk>/resume/", broadcasts.broadcast_resume, name="resume"),

@@ -14,6 +14,7 @@ from sender.access import inbox_for_recipients, sender_required, staff_required
 from sender.attachments import KINDS, store_attachment
 from sender.audience.people import people
 from sender.audience.registry import recipient_models
+from sender.audience.saved import listed
 from sender.channels import methods
 from sender.channels.sms.text import analyze
 from sender.conf import sender_settings
@@ -63,6 +64,7 @@ def compose(request: HttpRequest) -> HttpResponse:
     return render(request, "sender/compose.html", {
         "form": form, "tabs": tabs, "limits": limits(), "method_objects": [(alias, methods[alias]) for alias in methods],
         "message_templates": saved_templates(), "time_zone": timezone.get_current_timezone_name(),
+        "audiences": listed(request.user),
     }, status=status)
 
 
