@@ -1,0 +1,82 @@
+"""The compose page's extras, in Chromium: a saved audience saved and loaded back (its filter
+re-counted), a test sent to myself, and a formatted (Markdown) email previewed as HTML; each
+state passes axe-core and fits the screen."""
+
+import pytest
+
+from sender.audience.models import Audience, Customer
+from sender.models import Broadcast
+from tests.browser.a11y import assert_accessible
+from tests.browser.conftest import log_in
+from tests.browser.test_layout import SIZES, assert_fits
+from tests.factories import customers
+
+pytestmark = pytest.mark.browser
+
+
+@pytest.mark.parametrize("size", SIZES)
+def test_save_an_audience_and_load_it_back_with_todays_matches(page, sender_user, size):
+    page.set_viewport_size(dict(zip(("width", "height"), size, strict=True)))
+    customers(12, city="Roma")
+    customers(7, city="Milano", email="m@example.com")
+    log_in(page, "sally", "pw-sally-123")
+    page.goto("/send/")
+    page.wait_for_selector(".picker[data-label='recipients.customer']")
+    page.fill(".filters input[name=city]", "Roma")
+    page.wait_for_selector(".picker[data-total='12']")
+    page.click(".select-all")
+    page.fill("#audience-name", "Roma customers")
+    page.click("#audience-save")
+    page.wait_for_selector("#audience-status:text('Saved as “Roma customers”.')")
+    assert Audience.objects.get().selection == {"recipients.customer": {"filter": "city=Roma"}}
+    assert_accessible(page, "compose with a saved audience")
+    assert_fits(page, "compose with the audience box")
+
+    Customer.objects.create(first_name="Late", last_name="Comer", email="late@example.com", city="Roma")
+    page.goto("/send/")
+    page.wait_for_selector(".picker[data-total='20']")
+    page.select_option("#audience-select", label="Roma customers (sally)")
+    page.click("#audience-load")
+    page.wait_for_function("() => document.getElementById('selection-total').textContent === '13'")
+    assert "Customers: everyone matching City “Roma” (13)" in page.inner_text("#selection-summary")
+    page.wait_for_selector(".picker[data-total='13']")  # the tab shows the audience's filter
+    assert page.input_value(".filters input[name=city]") == "Roma" and page.is_visible(".all-selected")
+    assert_accessible(page, "compose after loading an audience")
+
+
+def test_send_a_test_to_myself_says_where_it_went(page, sender_user, smtp_server):
+    sender_user.first_name = "Sally"
+    sender_user.save()
+    log_in(page, "sally", "pw-sally-123")
+    page.goto("/send/")
+    page.check("input[name=methods][value=email]")
+    page.check("input[name=methods][value=sms]")
+    page.fill("#id_subject", "Try {{ first_name }}")
+    page.fill("#id_body", "Hello {{ first_name }}")
+    page.click("#test-button")
+    page.wait_for_selector("#test-result li")
+    text = page.inner_text("#test-result")
+    assert "Sent to sally@example.com." in text and "no phone number is known for you" in text
+    [mail] = smtp_server.messages
+    assert mail["Subject"] == "Try Sally" and "Hello Sally" in mail.get_content()
+    assert Broadcast.objects.get().origin == "test"
+    assert_accessible(page, "compose after a test")
+
+
+def test_a_formatted_email_previews_as_html(page, sender_user):
+    [carla] = customers(1, first_name="Carla")
+    log_in(page, "sally", "pw-sally-123")
+    page.goto("/send/")
+    page.wait_for_selector(".picker input.row")
+    page.check(f".picker input.row[value='{carla.pk}']")
+    assert page.is_hidden("#format-field")
+    page.check("input[name=methods][value=email]")
+    page.check("input[name=body_format][value=markdown]")
+    page.fill("#id_subject", "Hours")
+    page.fill("#id_body", "# Hours\n\nDear **{{ first_name }}**, see [the page](https://example.com).\n\n- Mon\n- Tue")
+    page.click("#preview-button")
+    page.wait_for_selector("#preview [data-ok='1']")
+    assert page.inner_text(".example-html strong") == "Carla"
+    assert page.get_attribute(".example-html a", "href") == "https://example.com"
+    assert page.locator(".example-html li").count() == 2
+    assert_accessible(page, "compose after a formatted preview")
