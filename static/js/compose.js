@@ -115,6 +115,14 @@
     paint(); save();
   });
 
+  // A tap on a row's name or address ticks its box (the box alone is a small target on a phone).
+  document.addEventListener("click", function (event) {
+    const row = event.target.closest(".picker tbody tr");
+    if (!row || event.target.closest("input, a, button, label")) return;
+    const box = row.querySelector("input.row");
+    if (box && !box.disabled) box.click();
+  });
+
   document.addEventListener("click", function (event) {
     const button = event.target.closest(".select-all");
     if (!button) return;

@@ -7,7 +7,7 @@ import pytest
 from sender.audience.models import Audience, Customer
 from sender.models import Broadcast
 from tests.browser.a11y import assert_accessible
-from tests.browser.conftest import log_in
+from tests.browser.conftest import log_in, shot
 from tests.browser.test_layout import SIZES, assert_fits
 from tests.factories import customers
 
@@ -80,3 +80,24 @@ def test_a_formatted_email_previews_as_html(page, sender_user):
     assert page.get_attribute(".example-html a", "href") == "https://example.com"
     assert page.locator(".example-html li").count() == 2
     assert_accessible(page, "compose after a formatted preview")
+
+
+def test_the_picker_is_usable_at_phone_width(page, sender_user):
+    customers(30, city="Roma", email="a.rather.long.address.for.a.phone@example-customers.com")
+    page.set_viewport_size({"width": 390, "height": 844})
+    log_in(page, "sally", "pw-sally-123")
+    page.goto("/send/")
+    page.wait_for_selector(".picker[data-total='30']")
+    first = page.locator(".picker tbody tr").first
+    assert first.locator("td.lead").all_inner_texts() == ["Last0", "First0"]  # the whole name, nothing hidden
+    assert first.locator("td.lead").first.is_visible() and first.locator("td.last-lead").is_visible()
+    box = first.locator("input.row").bounding_box()
+    assert box["width"] >= 24 and box["height"] >= 24  # a target a thumb can hit (WCAG 2.5.8)
+    first.locator("td.lead").first.click()  # a tap on the name ticks the row
+    assert first.locator("input.row").is_checked()
+    page.wait_for_function("() => document.getElementById('selection-total').textContent === '1'")
+    first.locator("td", has_text="Roma").click()  # and a second tap unticks it
+    assert not first.locator("input.row").is_checked()
+    assert_fits(page, "picker at phone width")
+    assert_accessible(page, "picker at phone width")
+    shot(page, "h4-phone-picker")
