@@ -101,3 +101,30 @@ def test_the_picker_is_usable_at_phone_width(page, sender_user):
     assert_fits(page, "picker at phone width")
     assert_accessible(page, "picker at phone width")
     shot(page, "h4-phone-picker")
+
+
+def test_the_admin_retry_asks_first_showing_the_split_and_the_cost(page, sender_user, smtp_server):
+    from decimal import Decimal
+
+    from django.contrib.auth.models import User
+
+    from sender.conf import sender_settings
+    from sender.models import MessageRecipient
+    from tests.history_world import send, settle
+
+    people = customers(3)
+    sent = settle(send(sender_user, people, ["email"]).sents.get(), unit_cost=Decimal("0.10"),
+                  failed={people[0].email: "421 try later", people[1].email: "550 no such user"})
+    MessageRecipient.objects.filter(address=people[0].email).update(attempts=sender_settings.MAX_ATTEMPTS)
+    User.objects.create_superuser("root", "root@example.com", "pw-root-123")
+    log_in(page, "root", "pw-root-123")
+    page.goto("/admin/sender/messagesent/")
+    page.check(f"input[name=_selected_action][value='{sent.pk}']")
+    page.select_option("select[name=action]", "retry_failed_rows")
+    page.click("button[name=index]")
+    page.wait_for_selector("text=Retry the 1 temporary failure")
+    assert "refused for good" in page.inner_text("#content").lower()
+    assert_accessible(page, "admin retry confirmation")
+    page.click("text=Retry the 1 temporary failure")
+    page.wait_for_selector("text=1 failed row was queued again.")
+    assert MessageRecipient.objects.get(address=people[1].email).status == "failed"
