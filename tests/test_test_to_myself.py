@@ -10,6 +10,7 @@ from sender.models import Broadcast, MessageRecipient
 from sender.web.reports import totals
 from sender.web.views.reports import visible_sents
 from tests.factories import customers
+from tests.sms.conftest import skebby  # noqa: F401 (the Skebby sandbox fixture)
 
 
 def post(client, **data):
@@ -73,3 +74,13 @@ def test_the_compose_page_offers_it(client, sally):
     client.force_login(sally)
     page = client.get(reverse("sender:compose"))
     assert reverse("sender:send_test") in page.text and "Send a test to myself" in page.text
+
+
+def test_sms_test_reaches_the_phone_of_my_linked_record(client, sally, skebby):
+    customers(1, user=sally, phone="+393471234567")
+    client.force_login(sally)
+    response = post(client, methods=["sms"], body="SMS for {{ first_name }}")
+    assert "Sent to +393471234567." in response.text
+    [order] = skebby.state.orders.values()
+    assert order.texts == {"+393471234567": "SMS for Sally"}
+    assert not visible_sents(sally).exists()

@@ -28,7 +28,7 @@ REACHED = (Status.SENT, Status.DELIVERED)
 
 
 @dataclass(frozen=True)
-class TestResult:
+class MyselfResult:
     """What happened on one method: `address` is where it went ("" when it could not go)."""
 
     method: str
@@ -84,10 +84,12 @@ def target_for(kind: str | None, user: AbstractBaseUser, records: list[Model]) -
         return _("no phone number is known for you.")
     if kind == "telegram":
         return _("your account is not linked to a Telegram chat.")
+    if kind == "email":
+        return _("your account has no email address.")
     return _("no address of yours is known for this method.")
 
 
-def send_test(user: AbstractBaseUser, draft: Draft, method_aliases: list[str]) -> list[TestResult]:
+def send_test(user: AbstractBaseUser, draft: Draft, method_aliases: list[str]) -> list[MyselfResult]:
     """Send `draft` to `user` over each method, delivered here and now; one result per method."""
     records = own_records(user)
     mine = own_draft(draft, user)
@@ -96,26 +98,26 @@ def send_test(user: AbstractBaseUser, draft: Draft, method_aliases: list[str]) -
         method = methods[alias]
         found = target_for(method.address_field, user, records)
         if isinstance(found, str):
-            results.append(TestResult(alias, str(method.label), False, "", _("Not sent: %(why)s") % {"why": found}))
+            results.append(MyselfResult(alias, str(method.label), False, "", _("Not sent: %(why)s") % {"why": found}))
             continue
         target, shown = found
         results.append(_one(alias, str(method.label), mine, user, target, shown))
     return results
 
 
-def _one(alias: str, label: str, draft: Draft, user: AbstractBaseUser, target: Any, shown: str) -> TestResult:
+def _one(alias: str, label: str, draft: Draft, user: AbstractBaseUser, target: Any, shown: str) -> MyselfResult:
     try:
         [row] = _send(get_connection(alias), draft, [target], user=user, key=None, queue=False,
                       fail_silently=False, origin=Broadcast.Origin.TEST)
     except SendError as exc:
         row = exc.rows[0] if exc.rows else None
         if row is None:
-            return TestResult(alias, label, False, shown, _("Not sent: %(why)s") % {"why": exc.message})
+            return MyselfResult(alias, label, False, shown, _("Not sent: %(why)s") % {"why": exc.message})
     if row.status in REACHED:
-        return TestResult(alias, label, True, shown, _("Sent to %(address)s.") % {"address": shown})
+        return MyselfResult(alias, label, True, shown, _("Sent to %(address)s.") % {"address": shown})
     if row.status == Status.PENDING:
-        return TestResult(alias, label, False, shown, _(
+        return MyselfResult(alias, label, False, shown, _(
             "Not sent yet to %(address)s: the gateway asked to try again later; a worker will.")
             % {"address": shown})
-    return TestResult(alias, label, False, shown, _("Not sent to %(address)s: %(why)s")
+    return MyselfResult(alias, label, False, shown, _("Not sent to %(address)s: %(why)s")
                       % {"address": shown, "why": row.reason or row.get_status_display()})
