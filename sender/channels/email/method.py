@@ -121,9 +121,10 @@ class EmailMethod(BaseMethod):
         return formatted.to_html(text) if draft.format == MARKDOWN else None
 
     def build(self, broadcast: Broadcast, *, markdown: bool = False, text: str | None = None,
-              unsubscribe: str = "") -> EmailMessage:
+              unsubscribe: str = "", files: list[tuple[bytes, str, str, str]] | None = None) -> EmailMessage:
         """The message; with `markdown`, its body as text/plain and text/html alternatives
-        (`text`: the body with placeholders filled; `unsubscribe`: the link for its footer)."""
+        (`text`: the body with placeholders filled; `unsubscribe`: the link for its footer;
+        `files`: the attachments already read, when building one message per recipient)."""
         message = EmailMessage(policy=POLICY)
         message["From"] = self.from_email
         message["Subject"] = broadcast.subject
@@ -139,12 +140,19 @@ class EmailMethod(BaseMethod):
                 footer = "<hr>\n<p>%s</p>\n" % escape(sentence % {"url": "\x00"}).replace("\x00", link)
             message.set_content(plain)
             message.add_alternative(formatted.document(formatted.to_html(body), footer), subtype="html")
+        for data, maintype, subtype, name in (self.files(broadcast) if files is None else files):
+            message.add_attachment(data, maintype=maintype, subtype=subtype, filename=name)
+        return message
+
+    def files(self, broadcast: Broadcast) -> list[tuple[bytes, str, str, str]]:
+        """The attachments as (bytes, main type, subtype, name), read from storage."""
+        found = []
         for attachment in broadcast.attachments.all():
             maintype, _sep, subtype = (attachment.content_type or mimetypes.guess_type(attachment.name)[0]
                                        or "application/octet-stream").partition("/")
             with attachment.file.open("rb") as f:
-                message.add_attachment(f.read(), maintype=maintype, subtype=subtype, filename=attachment.name)
-        return message
+                found.append((f.read(), maintype, subtype, attachment.name))
+        return found
 
     @property
     def site_url(self) -> str:
@@ -205,13 +213,14 @@ class EmailMethod(BaseMethod):
         """`personal` for a Markdown body: each row's whole multipart message is built from its
         own text (the alternatives cannot share pre-encoded pieces the way plain text does)."""
         values = self.values(rows) if uses_placeholders(broadcast.body) else {}
+        files = self.files(broadcast)  # read once per batch, not once per recipient
 
         def one(row: MessageRecipient) -> tuple[bytes, bytes]:
             url = self.unsubscribe_url(row)
             headers = (b"List-Unsubscribe: <%s>\r\nList-Unsubscribe-Post: List-Unsubscribe=One-Click\r\n" % url.encode()
                        if url else b"")
             text = render(broadcast.body, values.get(row.id, {})) if values else broadcast.body
-            built = self.build(broadcast, markdown=True, text=text, unsubscribe=url)
+            built = self.build(broadcast, markdown=True, text=text, unsubscribe=url, files=files)
             return headers, dot_stuff(built.as_bytes(policy=POLICY))
 
         return one
