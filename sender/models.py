@@ -107,10 +107,11 @@ class Broadcast(models.Model):
     class Origin(models.TextChoices):
         BROADCAST = "broadcast", _("broadcast")
         CHAT = "chat", _("chat reply")
+        TEST = "test", _("test to the sender")
 
     origin = models.CharField(_("origin"), max_length=16, choices=Origin.choices, default=Origin.BROADCAST,
-                              help_text=_("A one-to-one chat reply goes through the pipeline too, but is no "
-                                          "broadcast: History lists broadcasts only."))
+                              help_text=_("A one-to-one chat reply or a test sent to oneself goes through the "
+                                          "pipeline too, but is no broadcast: History lists broadcasts only."))
 
     # Who pays for it (django-sms-gateway's billee): any object, or nobody. The cost report
     # groups and invoices by it as it does by sender.

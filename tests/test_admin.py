@@ -182,9 +182,9 @@ def offered_actions(client) -> list[str]:
     return [] if form is None else [name for name, _label in form.fields["action"].choices if name]
 
 
-def post_action(client, action: str, sents) -> object:
+def post_action(client, action: str, sents, **extra) -> object:
     return client.post(admin_url(MessageSent, "changelist"),
-                       {"action": action, "_selected_action": [s.pk for s in sents]}, follow=True)
+                       {"action": action, "_selected_action": [s.pk for s in sents], **extra}, follow=True)
 
 
 def test_mark_invoiced_is_refused_without_the_permission(client, accountant, world):
@@ -264,7 +264,7 @@ def test_retry_failed_requeues_exactly_the_failed_rows(client, admin_user, sende
         first_success = dict(MessageRecipient.objects.filter(status=Status.SENT).values_list("address", "sent_at"))
 
         client.force_login(admin_user)
-        response = post_action(client, "retry_failed_rows", [sent])
+        response = post_action(client, "retry_failed_rows", [sent], scope="all")  # refused ones too, as asked
         assert [str(m) for m in response.context["messages"]] == ["2 failed rows were queued again."]
 
         sent.refresh_from_db()
@@ -313,5 +313,5 @@ def test_retry_is_not_offered_to_staff_who_may_not_send(client, accountant, worl
     assert offered_actions(client) == ["mark_invoiced"]
     MessageRecipient.objects.filter(message_sent=world[MessageSent]).update(status=Status.FAILED)
     MessageSent.objects.filter(pk=world[MessageSent].pk).update(pending_count=0, failed_count=3)
-    post_action(client, "retry_failed_rows", [world[MessageSent]])
+    post_action(client, "retry_failed_rows", [world[MessageSent]], scope="all")
     assert MessageRecipient.objects.filter(message_sent=world[MessageSent], status=Status.FAILED).count() == 3

@@ -10,6 +10,7 @@ from django.urls import reverse
 from django.utils import timezone
 from django_tasks_db.models import DBTaskResult
 
+from sender.conf import sender_settings
 from sender.channels.sms.models import GatewayOrder, GatewayState
 from sender.models import (
     IncomingMessage,
@@ -86,18 +87,39 @@ def test_the_admin_action_and_the_report_agree_on_what_is_left_to_invoice(client
     assert a.invoiced_by == b.invoiced_by == accountant and a.invoiced_at < b.invoiced_at
 
 
-def test_retry_action_requeues_only_failed_rows_of_the_selection(client, admin_user, sender_user,
-                                                                 django_capture_on_commit_callbacks):
+def test_retry_action_asks_first_and_requeues_only_temporary_failures_of_the_selection(
+        client, admin_user, sender_user, django_capture_on_commit_callbacks):
     people = customers(3)
-    one = settle(send(sender_user, people, ["email"]).sents.get(), failed={people[0].email: "550 no"})
+    one = settle(send(sender_user, people, ["email"]).sents.get(),
+                 failed={people[0].email: "421 try later", people[2].email: "550 no such user"})
+    MessageRecipient.objects.filter(message_sent=one, address=people[0].email).update(
+        attempts=sender_settings.MAX_ATTEMPTS)  # failed only after every automatic attempt: transient
     two = settle(send(sender_user, people, ["email"]).sents.get(), failed={people[1].email: "550 no"})
     DBTaskResult.objects.all().delete()
     client.force_login(admin_user)
+    asked = client.post(url(MessageSent, "changelist"), {"action": "retry_failed_rows", "_selected_action": [one.pk]})
+    assert asked.status_code == 200 and "Retry failed rows?" in asked.text
+    assert "Retry the 1 temporary failure" in asked.text and "Retry all 2 failed rows, refused ones too" in asked.text
+    assert [(s.pk, split.transient, split.permanent) for s, split in asked.context["rows"]] == [(one.pk, 1, 1)]
+    assert MessageRecipient.objects.filter(status=Status.PENDING).count() == 0  # nothing spent by asking
     with django_capture_on_commit_callbacks(execute=True):
-        response = client.post(url(MessageSent, "changelist"),
-                               {"action": "retry_failed_rows", "_selected_action": [one.pk]}, follow=True)
+        response = client.post(url(MessageSent, "changelist"), {
+            "action": "retry_failed_rows", "_selected_action": [one.pk], "scope": "transient"}, follow=True)
     assert [str(m) for m in response.context["messages"]] == ["1 failed row was queued again."]
     assert MessageRecipient.objects.get(message_sent=one, address=people[0].email).status == Status.PENDING
+    assert MessageRecipient.objects.get(message_sent=one, address=people[2].email).status == Status.FAILED
     assert MessageRecipient.objects.get(message_sent=two, address=people[1].email).status == Status.FAILED
-    assert MessageRecipient.objects.filter(message_sent=one, status=Status.DELIVERED).count() == 2
+    assert MessageRecipient.objects.filter(message_sent=one, status=Status.DELIVERED).count() == 1
     assert DBTaskResult.objects.count() == 1
+
+
+def test_retry_action_can_retry_refused_rows_when_asked(client, admin_user, sender_user,
+                                                        django_capture_on_commit_callbacks):
+    people = customers(2)
+    one = settle(send(sender_user, people, ["email"]).sents.get(), failed={people[0].email: "550 no"})
+    client.force_login(admin_user)
+    with django_capture_on_commit_callbacks(execute=True):
+        response = client.post(url(MessageSent, "changelist"), {
+            "action": "retry_failed_rows", "_selected_action": [one.pk], "scope": "all"}, follow=True)
+    assert [str(m) for m in response.context["messages"]] == ["1 failed row was queued again."]
+    assert MessageRecipient.objects.get(message_sent=one, address=people[0].email).status == Status.PENDING

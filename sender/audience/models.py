@@ -117,3 +117,26 @@ class OptOut(models.Model):
 
     def __str__(self) -> str:
         return f"{self.address} ({self.method})"
+
+
+class Audience(models.Model):
+    """A saved selection, shared by staff: what was ticked per model, or "everyone matching"
+    as its filter, so the audience is resolved again at every send (people who match later
+    are included). Every sender may use it; its owner or an administrator renames or deletes it."""
+
+    name = models.CharField(_("name"), max_length=200, unique=True)
+    selection = models.JSONField(_("selection"), help_text=_("Per recipient model: ticked ids or a filter."))
+    described = models.JSONField(_("filters in words"), default=dict, blank=True,
+                                 help_text=_("Per recipient model, the filter as the picker showed it."))
+    owner = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True,
+                              related_name="audiences", verbose_name=_("owner"))
+    created_at = models.DateTimeField(_("created at"), auto_now_add=True)
+    updated_at = models.DateTimeField(_("updated at"), auto_now=True)
+
+    class Meta:
+        ordering = ["name"]
+        verbose_name = _("saved audience")
+        verbose_name_plural = _("saved audiences")
+
+    def __str__(self) -> str:
+        return self.name

@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 
 from django.core import checks
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 
 from sender.exceptions import InvalidMethod
 from sender.statuses import RETRY, TAKEN, RecipientStatus
@@ -19,6 +20,8 @@ if TYPE_CHECKING:
 OUTCOMES = frozenset({RecipientStatus.SENT, RecipientStatus.DELIVERED, RecipientStatus.FAILED, RecipientStatus.UNKNOWN,
                       RETRY})
 """The closed set a method may answer with, row by row."""
+BODY_FORMATS = [("plain", gettext_lazy("Plain text")), ("markdown", gettext_lazy("Formatted (Markdown)"))]
+"""How an email body is written: sent as it is, or as HTML with the text as its alternative."""
 
 
 @dataclass(frozen=True)
@@ -32,6 +35,7 @@ class Draft:
     sender: str = ""  # SMS: this message's sender id instead of the method's (sender.direct's `frm`)
     status_report: bool = True  # SMS: False sends without asking for (or polling) delivery reports
     flash: bool = False  # SMS: shown on the screen at once and not stored (class 0), where the gateway can
+    format: str = "plain"  # email: "markdown" sends the body as HTML too, with the text as its alternative
 
 
 @dataclass(frozen=True, slots=True)
@@ -164,6 +168,10 @@ class BaseMethod:
     def as_sent(self, text: str, draft: Draft) -> str:
         """The body as this method will send it (the preview's example shows this, not the draft)."""
         return text
+
+    def as_html(self, text: str, draft: Draft) -> str | None:
+        """The body as HTML when this method sends a formatted one (the preview shows it); else None."""
+        return None
 
     def sent_extra(self, draft: Draft) -> dict[str, Any]:
         """What the MessageSent row keeps about how this draft goes out (read back by deliver)."""

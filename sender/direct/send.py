@@ -29,7 +29,7 @@ from sender.conf import sender_settings
 from sender.direct.connection import Connection, get_connection
 from sender.direct.errors import BadMessage, NotSent, SendError
 from sender.exceptions import InvalidMethod, SelectionError
-from sender.models import MessageAttachment, MessageRecipient, MessageSent
+from sender.models import Broadcast, MessageAttachment, MessageRecipient, MessageSent
 from sender.pipeline.commit import commit
 from sender.pipeline.deliver import checkpoint_rows, deliver_batch, deliver_task
 
@@ -88,7 +88,8 @@ def send_mass_sms(datatuple: Iterable[tuple[str, str | None, Iterable[str]]], fa
 
 
 def _send(connection: Connection, draft: Draft, targets: list[Any], *, user: AbstractBaseUser | None,
-          key: str | None, queue: bool, fail_silently: bool, billee: Model | None = None) -> list[MessageRecipient]:
+          key: str | None, queue: bool, fail_silently: bool, billee: Model | None = None,
+          origin: str = Broadcast.Origin.BROADCAST) -> list[MessageRecipient]:
     method = connection.method
     if queue and connection.backend is not None:
         return _refuse(BadMessage(_("A backend given by path sends in this process only: queue=True would "
@@ -101,7 +102,8 @@ def _send(connection: Connection, draft: Draft, targets: list[Any], *, user: Abs
         if user is None:
             user = connection.system_user = connection.system_user or system_user()
         broadcast = commit(NOBODY, user, [method.alias], draft, key or uuid.uuid4().hex,
-                           recipients=recipients, queue=queue, new_key=key is None, billee=billee)
+                           recipients=recipients, queue=queue, new_key=key is None, billee=billee,
+                           origin=origin)
     except (SelectionError, InvalidMethod) as exc:
         return _refuse(BadMessage(str(exc)), fail_silently)
     except PermissionDenied as exc:

@@ -212,7 +212,8 @@ def request_hash(selection: Selection, method_aliases: Sequence[str], draft: Dra
         "transliterate": bool(draft.transliterate),
         **({"sender": draft.sender} if draft.sender else {}),
         **({"flash": True} if draft.flash else {}),
-        **({} if draft.status_report else {"status_report": False}), **extra,
+        **({} if draft.status_report else {"status_report": False}),
+        **({"format": draft.format} if draft.format != "plain" else {}), **extra,
     }
     return hashlib.sha256(json.dumps(canonical, sort_keys=True, default=str).encode()).hexdigest()
 

@@ -11,6 +11,7 @@ from django.utils.translation import gettext_lazy as _
 
 from sender.audience.selection import Selection
 from sender.channels import Draft, methods
+from sender.channels.base import BODY_FORMATS
 from sender.exceptions import SelectionError
 from sender.inputs import InputError, loads, parse_pk, validate_text
 from sender.models import MessageAttachment, MessageTypology
@@ -56,6 +57,8 @@ class ComposeForm(forms.Form):
     transliterate = forms.BooleanField(
         label=_("SMS: replace accented and typographic characters so the message stays GSM-7 (cheaper)"),
         required=False)
+    body_format = forms.ChoiceField(label=_("Email body"), choices=BODY_FORMATS, initial="plain", required=False,
+                                    widget=forms.RadioSelect)
     attachments = IdsField(queryset=MessageAttachment.objects.none(), required=False, widget=forms.MultipleHiddenInput)
     idempotency_key = forms.CharField(widget=forms.HiddenInput, max_length=64)
     send_at = forms.DateTimeField(label=_("Send later, at"), required=False, widget=LocalDateTimeInput,
@@ -105,4 +108,4 @@ class ComposeForm(forms.Form):
     def draft(self) -> Draft:
         data = self.cleaned_data
         return Draft(body=data["body"], subject=data.get("subject", ""), attachments=tuple(data.get("attachments", ())),
-                     transliterate=data.get("transliterate", False))
+                     transliterate=data.get("transliterate", False), format=data.get("body_format") or "plain")

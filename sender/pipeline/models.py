@@ -6,6 +6,7 @@ from django.urls import reverse
 from django.utils.translation import gettext_lazy as _
 
 from sender.audience.placeholders import check_template
+from sender.channels.base import BODY_FORMATS
 from sender.models import Broadcast, MessageAttachment, MessageTypology
 
 
@@ -58,6 +59,7 @@ class ScheduledBroadcast(models.Model):
     subject = models.CharField(_("subject"), max_length=255, blank=True)
     body = models.TextField(_("body"))
     transliterate = models.BooleanField(_("SMS: transliterate to GSM-7"), default=False)
+    body_format = models.CharField(_("email body"), max_length=16, choices=BODY_FORMATS, default="plain")
     attachments = models.ManyToManyField(MessageAttachment, blank=True, verbose_name=_("attachments"))
     broadcast = models.OneToOneField(Broadcast, on_delete=models.SET_NULL, null=True, blank=True,
                                      related_name="schedule", verbose_name=_("broadcast"))

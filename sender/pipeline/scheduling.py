@@ -95,7 +95,7 @@ def schedule(selection: Selection, user: AbstractBaseUser, method_aliases: Seque
             sender=user, send_at=send_at, idempotency_key=idempotency_key, request_hash=fingerprint,
             selection=selection.to_json(),
             methods=list(method_aliases), typology=typology, subject=draft.subject, body=draft.body,
-            transliterate=draft.transliterate,
+            transliterate=draft.transliterate, body_format=draft.format,
         )
         scheduled.attachments.set(draft.attachments)
         _enqueue(scheduled)
@@ -124,6 +124,7 @@ def update(scheduled: ScheduledBroadcast, user: AbstractBaseUser, *, selection: 
         moved = send_at is not None and send_at != current.send_at
         current.selection, current.methods = selection.to_json(), aliases
         current.subject, current.body, current.transliterate = draft.subject, draft.body, draft.transliterate
+        current.body_format = draft.format
         if send_at is not None:
             current.send_at = send_at
         if typology is not False:
@@ -174,7 +175,7 @@ def start_scheduled(schedule_id: int) -> None:
 
 def _draft(scheduled: ScheduledBroadcast) -> Draft:
     return Draft(body=scheduled.body, subject=scheduled.subject, attachments=tuple(scheduled.attachments.all()),
-                 transliterate=scheduled.transliterate)
+                 transliterate=scheduled.transliterate, format=scheduled.body_format)
 
 
 def _enqueue(scheduled: ScheduledBroadcast) -> None:

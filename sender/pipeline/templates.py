@@ -15,9 +15,11 @@ def examples(preview: "Preview", draft: "Draft") -> list[dict[str, Any]]:
     result = []
     for m in shown:
         values = found.get((m.example.content_type_id, m.example.object_id), {})
+        body = methods[m.alias].as_sent(render(draft.body, values), draft)
+        html = methods[m.alias].as_html(body, draft)  # only a formatted email has one
         result.append({"method": m.alias, "label": str(m.label), "recipient": values.get("name", ""),
-                       "address": m.example.address, "subject": draft.subject,
-                       "body": methods[m.alias].as_sent(render(draft.body, values), draft)})
+                       "address": m.example.address, "subject": draft.subject, "body": body,
+                       **({"html": html} if html is not None else {})})
     return result
 
 

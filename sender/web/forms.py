@@ -4,7 +4,8 @@ from django import forms
 from django.utils.text import normalize_newlines
 from django.utils.translation import gettext_lazy as _
 
-from sender.pipeline.forms import LocalDateTimeInput
+from sender.audience.selection import Selection
+from sender.pipeline.forms import ComposeForm, LocalDateTimeInput
 from sender.pipeline.models import ScheduledBroadcast
 
 
@@ -28,3 +29,14 @@ class CounterForm(forms.Form):
 
     def clean_body(self) -> str:
         return normalize_newlines(self.cleaned_data["body"])
+
+
+class SendTestForm(ComposeForm):
+    """The compose form where only the message counts: a test goes to its author, now,
+    whoever is selected and whatever time is set."""
+
+    def clean_selection(self) -> Selection:
+        return Selection(parts=())
+
+    def clean_send_at(self) -> None:
+        return None

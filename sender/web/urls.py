@@ -3,6 +3,7 @@ from django.urls import include, path
 from sender.channels.sms import hooks as sms_hooks
 
 from sender.web.views import (
+    audiences,
     broadcasts,
     compose,
     health,
@@ -22,9 +23,14 @@ urlpatterns = [
     path("health/", health.health_view, name="health"),
     path("send/", compose.compose, name="compose"),
     path("send/preview/", compose.preview_view, name="preview"),
+    path("send/test/", compose.send_test_view, name="send_test"),
     path("send/counter/", compose.counter, name="counter"),
     path("send/attachments/", compose.upload, name="upload"),
     path("send/recipients/<str:label>/", picker.picker, name="picker"),
+    path("send/audiences/", audiences.audiences, name="audiences"),
+    path("send/audiences/<int:pk>/", audiences.audience, name="audience"),
+    path("send/audiences/<int:pk>/rename/", audiences.audience_rename, name="audience_rename"),
+    path("send/audiences/<int:pk>/delete/", audiences.audience_delete, name="audience_delete"),
     path("broadcasts/<int:pk>/", broadcasts.broadcast_detail, name="broadcast"),
     path("broadcasts/<int:pk>/cancel/", broadcasts.broadcast_cancel, name="cancel"),
     path("broadcasts/<int:pk>/resume/", broadcasts.broadcast_resume, name="resume"),

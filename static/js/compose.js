@@ -115,6 +115,14 @@
     paint(); save();
   });
 
+  // A tap on a row's name or address ticks its box (the box alone is a small target on a phone).
+  document.addEventListener("click", function (event) {
+    const row = event.target.closest(".picker tbody tr");
+    if (!row || event.target.closest("input, a, button, label")) return;
+    const box = row.querySelector("input.row");
+    if (box && !box.disabled) box.click();
+  });
+
   document.addEventListener("click", function (event) {
     const button = event.target.closest(".select-all");
     if (!button) return;
@@ -158,6 +166,87 @@
     }
   });
 
+  // --- Saved audiences: save the selection under a name, load it back --------------------
+  const audienceBox = document.getElementById("audiences");
+  if (audienceBox) {
+    const select = document.getElementById("audience-select");
+    const nameInput = document.getElementById("audience-name");
+    const status = document.getElementById("audience-status");
+    const renameButton = document.getElementById("audience-rename");
+    const deleteButton = document.getElementById("audience-delete");
+    const urlFor = (pattern, id) => pattern.replace("/0/", "/" + encodeURIComponent(id) + "/");
+    const say = (text, bad) => { status.textContent = text; status.classList.toggle("error", Boolean(bad)); };
+    const chosen = () => select.selectedOptions[0];
+    function refreshButtons() {
+      const option = chosen();
+      renameButton.hidden = !(option && option.value && option.dataset.mine);
+      deleteButton.hidden = !(option && option.value && option.dataset.mayDelete);
+    }
+    function fillList(list, id) {
+      select.length = 1;
+      for (const a of list) {
+        const option = new Option(a.owner ? a.name + " (" + a.owner + ")" : a.name, a.id);
+        option.dataset.mine = a.mine ? "1" : "";
+        option.dataset.mayDelete = a.may_delete ? "1" : "";
+        select.add(option);
+      }
+      select.value = id ? String(id) : "";
+      refreshButtons();
+    }
+    async function call(url, data) {
+      const init = data ? { method: "POST", body: data, headers: { "X-CSRFToken": csrf } } : {};
+      const response = await fetch(url, Object.assign({ credentials: "same-origin" }, init));
+      const body = await response.json().catch(() => ({}));
+      if (!response.ok) throw new Error(body.error || audienceBox.dataset.failedText);
+      return body;
+    }
+    select.addEventListener("change", refreshButtons);
+    refreshButtons();
+    document.getElementById("audience-save").addEventListener("click", async function () {
+      const described = {};
+      for (const [label, choice] of Object.entries(state)) if (choice.described) described[label] = choice.described;
+      const data = new FormData();
+      data.append("name", nameInput.value);
+      data.append("selection", selectionInput.value || "{}");
+      data.append("described", JSON.stringify(described));
+      try { const body = await call(audienceBox.dataset.listUrl, data); fillList(body.audiences, body.id); say(body.message); }
+      catch (error) { say(error.message, true); }
+    });
+    document.getElementById("audience-load").addEventListener("click", async function () {
+      const option = chosen();
+      if (!option || !option.value) { say(audienceBox.dataset.chooseText, true); return; }
+      try {
+        const body = await call(urlFor(audienceBox.dataset.oneUrl, option.value));
+        for (const label of Object.keys(state)) state[label] = { ids: new Set() };
+        for (const [label, choice] of Object.entries(body.selection)) {
+          state[label] = choice.filter !== undefined
+            ? { filter: choice.filter, count: choice.count, described: choice.described || undefined }
+            : { ids: new Set(choice.ids.map(String)) };
+          delete lastQuery[label];  // the tab opens on the audience's filter
+        }
+        nameInput.value = body.name;
+        paint(); save();
+        const active = document.querySelector(".tab.active");
+        if (active && window.htmx) window.htmx.trigger(active, "click");
+        say(fill(audienceBox.dataset.loadedText, { name: body.name }));
+      } catch (error) { say(error.message, true); }
+    });
+    renameButton.addEventListener("click", async function () {
+      const option = chosen();
+      const data = new FormData();
+      data.append("name", nameInput.value);
+      try { const body = await call(urlFor(audienceBox.dataset.renameUrl, option.value), data); fillList(body.audiences, body.id); say(body.message); }
+      catch (error) { say(error.message, true); }
+    });
+    deleteButton.addEventListener("click", async function () {
+      const option = chosen();
+      const name = option.textContent;
+      if (!window.confirm(fill(audienceBox.dataset.deleteText, { name: name }))) return;
+      try { const body = await call(urlFor(audienceBox.dataset.deleteUrl, option.value), new FormData()); fillList(body.audiences); say(body.message); }
+      catch (error) { say(error.message, true); }
+    });
+  }
+
   // --- Preview must be current before Send ---------------------------------------------
   let previewed = null;
   let requested = null;
@@ -187,6 +276,8 @@
   function toggleSubject() {
     const needed = Array.from(form.querySelectorAll("[name=methods]")).some((b) => b.checked && b.dataset.needsSubject);
     subjectField.hidden = !needed;
+    const email = Array.from(form.querySelectorAll("[name=methods]")).some((b) => b.checked && b.dataset.kind === "email");
+    document.getElementById("format-field").hidden = !email;
   }
   form.addEventListener("change", toggleSubject);
   toggleSubject();

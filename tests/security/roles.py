@@ -14,7 +14,7 @@ from PIL import Image
 
 from sender.api.tokens import create_token
 from sender.attachments import store_attachment
-from sender.audience.models import Customer, ExternalSubject
+from sender.audience.models import Audience, Customer, ExternalSubject
 from sender.audience.optout import unsubscribe_token
 from sender.audience.selection import Selection
 from sender.channels import Draft
@@ -67,6 +67,8 @@ def world(db, settings) -> dict:
         deliver.deliver_batch(sent.pk, batch)
     scheduled, _preview = schedule(Selection.parse({"recipients.customer": {"ids": [customer.pk]}}), users[SENDER],
                                    ["storage"], Draft(body="Later"), timezone.now() + timedelta(days=2), "later")
+    audience = Audience.objects.create(name="Trieste", selection={"recipients.customer": {"filter": "city=Trieste"}},
+                                       owner=users[SENDER])
     tokens = {role: create_token(user, role)[1] for role, user in users.items()}
     SmsGateway.objects.create(name="twilio", **TWILIO, push_secret_env="SENDER_TEST_PUSH_KEY")  # secret never sent
     sms_reply = IncomingMessage.objects.create(method="sms", gateway_id="r1", sender="+393471234567", text="Hours?",
@@ -75,7 +77,7 @@ def world(db, settings) -> dict:
                                                object_id=str(customer.pk))
     return {
         "users": users, "tokens": tokens, "customer": customer, "supplier": supplier, "broadcast": broadcast,
-        "sent": sent, "attachment": attachment, "scheduled": scheduled,
+        "sent": sent, "attachment": attachment, "scheduled": scheduled, "audience": audience,
         "sender_token": users[SENDER].api_tokens.get(), "sms_reply": sms_reply, "unsubscribe": unsubscribe_token("email", CUSTOMER_EMAIL),
     }
 

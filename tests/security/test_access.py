@@ -154,6 +154,9 @@ def test_another_senders_object_is_not_found(name, others_objects, perm_user):
 def test_every_core_object_view_is_in_the_idor_table():
     with_ids = {r.name for r in ALL if r.name.startswith("sender:") and "pk" in r.params and "label" not in r.params}
     covered_elsewhere = {"sender:inbox_message", "sender:inbox_attachment", "sender:inbox_thumbnail"}  # tests/inbox
+    # Saved audiences are shared by every sender on purpose; only the owner or an admin renames
+    # or deletes one (403 for another sender): tests/test_audiences.py.
+    covered_elsewhere |= {"sender:audience", "sender:audience_rename", "sender:audience_delete"}
     assert with_ids - covered_elsewhere <= set(OBJECT_VIEWS)
 
 
@@ -185,6 +188,8 @@ ARGS = {
     "sender:inbox_invite": {"label": "recipients.customer", "pk": "customer"},
     "sender_api:api_not_found": {"rest": "broadcasts/abc"},
     "sender:sms_answer": {"pk": "sms_reply"},
+    "sender:audience": {"pk": "audience"}, "sender:audience_rename": {"pk": "audience"},
+    "sender:audience_delete": {"pk": "audience"},
     "sender:sms_status_hook": {"gateway": "twilio"}, "sender:sms_incoming_hook": {"gateway": "twilio"},
 }
 
@@ -250,6 +255,12 @@ STATUS = {
     "sender:compose":                 "login/login  inbox/403    inbox/403  403/403      200/200      200/200",
     "sender:preview":                 "login/login  403/403      403/403    403/403      405/200      405/200",
     "sender:upload":                  "login/login  403/403      403/403    403/403      405/400      405/400",
+    # saved audiences: shared by senders; renaming (400 here: no name posted) and deleting by owner or admin
+    "sender:audiences":               "login/login  403/403      403/403    403/403      200/400      200/400",
+    "sender:audience":                "login/login  403/403      403/403    403/403      200/405      200/405",
+    "sender:audience_rename":         "login/login  403/403      403/403    403/403      405/400      405/400",
+    "sender:audience_delete":         "login/login  403/403      403/403    403/403      405/200      405/200",
+    "sender:send_test":               "login/login  403/403      403/403    403/403      405/200      405/200",
     # the inbox: one's own stored messages (staff may open the files of broadcasts they see)
     "sender:inbox":                   "login/login  200/200      200/200      200/200      200/200      200/200",
     "sender:inbox_message":           "login/login  404/404      200/200      404/404      404/404      404/404",

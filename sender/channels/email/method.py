@@ -10,6 +10,8 @@ from dataclasses import dataclass
 from email.message import EmailMessage
 from email.utils import formatdate
 from functools import partial
+from html import escape
+from typing import Any
 
 from django.core import checks
 from django.core.exceptions import ValidationError
@@ -20,7 +22,8 @@ from django.utils.translation import gettext_lazy
 
 from sender.audience.optout import unsubscribe_token
 from sender.audience.placeholders import recipients, render, uses_placeholders
-from sender.channels.base import RETRY, BaseMethod, Outcome, report
+from sender.channels.base import RETRY, BaseMethod, Draft, Outcome, report
+from sender.channels.email import formatted
 from sender.channels.email.gateway import ConnectionLost, SMTPGateway, dot_stuff
 from sender.exceptions import InvalidAddress
 from sender.models import Broadcast, MessageRecipient, MessageSent
@@ -29,6 +32,7 @@ from sender.ratelimit import per_second, wait_turn
 Status = MessageRecipient.Status
 # 7-bit transfer encodings keep the message valid on servers without 8BITMIME.
 POLICY = email.policy.SMTP.clone(cte_type="7bit")
+MARKDOWN = "markdown"
 TEXT_HEADERS = b'Content-Type: text/plain; charset="utf-8"\r\nContent-Transfer-Encoding: quoted-printable\r\n\r\n'
 
 
@@ -100,25 +104,55 @@ class EmailMethod(BaseMethod):
     def envelope_sender(self) -> str:
         return self.from_email.rpartition("<")[2].rstrip(">").strip()
 
-    def encoded(self, broadcast: Broadcast) -> bytes:
+    def encoded(self, broadcast: Broadcast, markdown: bool = False) -> bytes:
         """The message without its per-recipient headers, encoded and dot-stuffed once."""
-        if broadcast.pk not in self._encoded:
-            self._encoded[broadcast.pk] = dot_stuff(self.build(broadcast).as_bytes(policy=POLICY))
+        key = (broadcast.pk, MARKDOWN) if markdown else broadcast.pk
+        if key not in self._encoded:
+            self._encoded[key] = dot_stuff(self.build(broadcast, markdown=markdown).as_bytes(policy=POLICY))
             while len(self._encoded) > 4:
                 self._encoded.popitem(last=False)
-        return self._encoded[broadcast.pk]
+        return self._encoded[key]
 
-    def build(self, broadcast: Broadcast) -> EmailMessage:
+    def sent_extra(self, draft: Draft) -> dict[str, Any]:
+        """A formatted (Markdown) body is remembered on the method's row, for the workers."""
+        return {**super().sent_extra(draft), **({"format": MARKDOWN} if draft.format == MARKDOWN else {})}
+
+    def as_html(self, text: str, draft: Draft) -> str | None:
+        return formatted.to_html(text) if draft.format == MARKDOWN else None
+
+    def build(self, broadcast: Broadcast, *, markdown: bool = False, text: str | None = None,
+              unsubscribe: str = "", files: list[tuple[bytes, str, str, str]] | None = None) -> EmailMessage:
+        """The message; with `markdown`, its body as text/plain and text/html alternatives
+        (`text`: the body with placeholders filled; `unsubscribe`: the link for its footer;
+        `files`: the attachments already read, when building one message per recipient)."""
         message = EmailMessage(policy=POLICY)
         message["From"] = self.from_email
         message["Subject"] = broadcast.subject
-        message.set_content(broadcast.body)
+        body = broadcast.body if text is None else text
+        if not markdown:
+            message.set_content(body)
+        else:
+            plain, footer = formatted.to_text(body), ""
+            if unsubscribe:
+                sentence = _("To stop receiving these emails, open %(url)s")
+                plain += "\n-- \n" + sentence % {"url": unsubscribe}
+                link = '<a href="%s">%s</a>' % (escape(unsubscribe), escape(unsubscribe))
+                footer = "<hr>\n<p>%s</p>\n" % escape(sentence % {"url": "\x00"}).replace("\x00", link)
+            message.set_content(plain)
+            message.add_alternative(formatted.document(formatted.to_html(body), footer), subtype="html")
+        for data, maintype, subtype, name in (self.files(broadcast) if files is None else files):
+            message.add_attachment(data, maintype=maintype, subtype=subtype, filename=name)
+        return message
+
+    def files(self, broadcast: Broadcast) -> list[tuple[bytes, str, str, str]]:
+        """The attachments as (bytes, main type, subtype, name), read from storage."""
+        found = []
         for attachment in broadcast.attachments.all():
             maintype, _sep, subtype = (attachment.content_type or mimetypes.guess_type(attachment.name)[0]
                                        or "application/octet-stream").partition("/")
             with attachment.file.open("rb") as f:
-                message.add_attachment(f.read(), maintype=maintype, subtype=subtype, filename=attachment.name)
-        return message
+                found.append((f.read(), maintype, subtype, attachment.name))
+        return found
 
     @property
     def site_url(self) -> str:
@@ -151,6 +185,8 @@ class EmailMethod(BaseMethod):
         """A function giving each row's (extra headers, message): placeholders filled in,
         unsubscribe link added. Recipients are fetched with one query per model."""
         broadcast = message.broadcast
+        if is_markdown(message):
+            return self.personal_formatted(broadcast, rows)
         parts = self.parts(broadcast)
         values = {}
         if parts.text is None:
@@ -172,9 +208,38 @@ class EmailMethod(BaseMethod):
 
         return one
 
+    def personal_formatted(self, broadcast: Broadcast,
+                           rows: Sequence[MessageRecipient]) -> Callable[[MessageRecipient], tuple[bytes, bytes]]:
+        """`personal` for a Markdown body: each row's whole multipart message is built from its
+        own text (the alternatives cannot share pre-encoded pieces the way plain text does)."""
+        values = self.values(rows) if uses_placeholders(broadcast.body) else {}
+        files = self.files(broadcast)  # read once per batch, not once per recipient
+
+        def one(row: MessageRecipient) -> tuple[bytes, bytes]:
+            url = self.unsubscribe_url(row)
+            headers = (b"List-Unsubscribe: <%s>\r\nList-Unsubscribe-Post: List-Unsubscribe=One-Click\r\n" % url.encode()
+                       if url else b"")
+            text = render(broadcast.body, values.get(row.id, {})) if values else broadcast.body
+            built = self.build(broadcast, markdown=True, text=text, unsubscribe=url, files=files)
+            return headers, dot_stuff(built.as_bytes(policy=POLICY))
+
+        return one
+
+    def values(self, rows: Sequence[MessageRecipient]) -> dict[int, dict[str, str]]:
+        """Placeholder values per row id, one query per recipient model."""
+        found_rows = MessageRecipient.objects.filter(pk__in=[r.id for r in rows])
+        keys = {i: (c, o) for i, c, o in found_rows.values_list("id", "content_type_id", "object_id")}
+        found = recipients(keys.values())
+        return {row_id: found.get(key, {}) for row_id, key in keys.items()}
+
+    def unsubscribe_url(self, row: MessageRecipient) -> str:
+        if not self.site_url:
+            return ""
+        return self.site_url + reverse("sender:unsubscribe", args=[unsubscribe_token(self.alias, row.address)])
+
     def deliver(self, message: MessageSent, rows: Sequence[MessageRecipient]) -> list[Outcome]:
         personal = self.personal(message, rows) if self.site_url or uses_placeholders(message.broadcast.body) else None
-        body = self.encoded(message.broadcast) if personal is None else b""
+        body = self.encoded(message.broadcast, markdown=is_markdown(message)) if personal is None else b""
         sender = self.envelope_sender()
         domain = sender.rpartition("@")[2] or "localhost"
         date = formatdate(localtime=True).encode()
@@ -215,6 +280,10 @@ class EmailMethod(BaseMethod):
             errors.append(checks.Error(f"Send method '{self.alias}': OPTIONS['from_email'] has no address.",
                                        hint="Set DEFAULT_FROM_EMAIL.", id="sender.E011"))
         return errors
+
+
+def is_markdown(message: MessageSent) -> bool:
+    return (message.extra or {}).get("format") == MARKDOWN
 
 
 def relay_throttle(options: dict) -> Callable[[], None] | None:

@@ -6,9 +6,12 @@ whether it was invoiced. Recipient rows can number in the millions, so their lis
 counts the whole table or computes facets.
 """
 
+from decimal import Decimal
+
 from django.contrib import admin, messages
 from django.db.models import QuerySet
 from django.http import HttpRequest
+from django.template.response import TemplateResponse
 from django.template.defaultfilters import filesizeformat
 from django.urls import reverse
 from django.utils import timezone
@@ -29,7 +32,7 @@ from sender.models import (
 from sender.permissions import can_send
 from sender.pipeline.cancel import ACTIVE
 from sender.pipeline.pause import resume
-from sender.pipeline.retry import retry_failed
+from sender.pipeline.retry import failed_split, retry_failed
 
 COUNTERS = list(MessageSent.COUNTERS)
 
@@ -197,14 +200,21 @@ class MessageSentAdmin(admin.ModelAdmin):
             ) % {"n": active}, messages.WARNING)
 
     @admin.action(description=_("Retry failed rows"), permissions=["send"])
-    def retry_failed_rows(self, request: HttpRequest, queryset: QuerySet) -> None:
-        retried = sum(retry_failed(sent) for sent in queryset.filter(failed_count__gt=0))
+    def retry_failed_rows(self, request: HttpRequest, queryset: QuerySet) -> TemplateResponse | None:
+        """The broadcast page's rule: only rows that failed for a temporary reason, unless
+        asked for all; an intermediate page shows the split and the cost before anything is spent."""
+        failed = list(queryset.filter(failed_count__gt=0).select_related("broadcast"))
+        scope = request.POST.get("scope")
+        if scope not in ("transient", "all"):
+            return retry_confirmation(request, self, failed)
+        retried = sum(retry_failed(sent, only_transient=scope == "transient") for sent in failed)
         if retried:
             self.message_user(request, ngettext(
                 "%(n)d failed row was queued again.", "%(n)d failed rows were queued again.", retried,
             ) % {"n": retried}, messages.SUCCESS)
         else:
             self.message_user(request, _("No failed rows to retry in the selected messages."), messages.WARNING)
+        return None
 
     @admin.action(description=_("Resume paused methods"), permissions=["send"])
     def resume_paused(self, request: HttpRequest, queryset: QuerySet) -> None:
@@ -294,3 +304,17 @@ class IncomingMessageAdmin(ReadOnlyMixin, admin.ModelAdmin):
     @admin.display(description=_("text"))
     def text_short(self, obj: IncomingMessage) -> str:
         return obj.text if len(obj.text) <= 80 else obj.text[:79] + "…"
+
+
+def retry_confirmation(request: HttpRequest, model_admin: admin.ModelAdmin, failed: list[MessageSent]) -> TemplateResponse:
+    """Ask before spending: per message, how the failed rows split and what a retry costs."""
+    rows = [(sent, failed_split(sent)) for sent in failed]
+    return TemplateResponse(request, "admin/sender/messagesent/retry_confirmation.html", {
+        **model_admin.admin_site.each_context(request),
+        "title": _("Retry failed rows?"), "opts": model_admin.model._meta, "rows": rows,
+        "transient": sum(split.transient for _sent, split in rows),
+        "permanent": sum(split.permanent for _sent, split in rows),
+        "transient_cost": sum((split.transient_cost for _sent, split in rows), Decimal(0)),
+        "all_cost": sum((split.all_cost for _sent, split in rows), Decimal(0)),
+        "action_checkbox_name": admin.helpers.ACTION_CHECKBOX_NAME,
+    })

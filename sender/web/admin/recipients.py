@@ -2,13 +2,16 @@
 
 import smtplib
 
+from django import forms
 from django.contrib import admin, messages
 from django.db.models import QuerySet
 from django.http import HttpRequest
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy, ngettext
 
-from sender.audience.models import Customer, ExternalSubject, ExternalSubjectTypology
+from sender.audience.models import Audience, Customer, ExternalSubject, ExternalSubjectTypology
+from sender.audience.selection import Selection
+from sender.exceptions import SelectionError
 from sender.inbox.invite import InviteError, invite, may_invite
 
 
@@ -56,3 +59,32 @@ class ExternalSubjectAdmin(admin.ModelAdmin):
     raw_id_fields = ["user"]
     actions = [invite_selected]
     show_full_result_count = False
+
+
+class AudienceForm(forms.ModelForm):
+    class Meta:
+        model = Audience
+        fields = ["name", "selection", "described"]
+
+    def clean_selection(self) -> dict:
+        """The same shape the picker and the API post; stored normalized."""
+        try:
+            return Selection.parse(self.cleaned_data["selection"]).to_json()
+        except SelectionError as exc:
+            raise forms.ValidationError(exc.errors) from None
+
+
+@admin.register(Audience)
+class AudienceAdmin(admin.ModelAdmin):
+    """Saved audiences: shared by every sender; those with the admin's change or delete
+    permission may rename or remove anyone's (the compose page lets owners do it too)."""
+
+    form = AudienceForm
+    list_display = ["name", "owner", "updated_at"]
+    search_fields = ["name", "owner__username"]
+    readonly_fields = ["owner", "created_at", "updated_at"]
+
+    def save_model(self, request: HttpRequest, obj: Audience, form, change: bool) -> None:
+        if not change:
+            obj.owner = request.user
+        super().save_model(request, obj, form, change)

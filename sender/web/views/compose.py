@@ -14,16 +14,18 @@ from sender.access import inbox_for_recipients, sender_required, staff_required
 from sender.attachments import KINDS, store_attachment
 from sender.audience.people import people
 from sender.audience.registry import recipient_models
+from sender.audience.saved import listed
 from sender.channels import methods
 from sender.channels.sms.text import analyze
 from sender.conf import sender_settings
+from sender.direct.myself import send_test
 from sender.exceptions import IdempotencyConflict, SelectionError
 from sender.pipeline.commit import commit
 from sender.pipeline.forms import ComposeForm
 from sender.pipeline.preview import Preview, preview
 from sender.pipeline.scheduling import schedule
 from sender.pipeline.templates import examples, saved_templates
-from sender.web.forms import CounterForm
+from sender.web.forms import CounterForm, SendTestForm
 from sender.web.views.picker import tab
 
 TELEGRAM_MAX = 4096
@@ -62,6 +64,7 @@ def compose(request: HttpRequest) -> HttpResponse:
     return render(request, "sender/compose.html", {
         "form": form, "tabs": tabs, "limits": limits(), "method_objects": [(alias, methods[alias]) for alias in methods],
         "message_templates": saved_templates(), "time_zone": timezone.get_current_timezone_name(),
+        "audiences": listed(request.user),
     }, status=status)
 
 
@@ -88,6 +91,15 @@ def rejections(result: Preview) -> list[dict]:
     return [{"label": m.label, "count": m.duplicate + m.invalid,
              "rows": [{"row": r, "person": found.get((r.content_type_id, r.object_id))} for r in m.rejected]}
             for m in result.methods if m.rejected]
+
+
+@sender_required
+@require_POST
+def send_test_view(request: HttpRequest) -> HttpResponse:
+    """Send the draft to the staff member themself, on each chosen method; say where it went."""
+    form = SendTestForm(request.POST, user=request.user)
+    results = send_test(request.user, form.draft(), form.cleaned_data["methods"]) if form.is_valid() else []
+    return render(request, "sender/_test_result.html", {"form": form, "results": results})
 
 
 @staff_required

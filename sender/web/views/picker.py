@@ -38,6 +38,18 @@ def columns(model: type[Model]) -> list[tuple[str, str]]:
             for name in names]
 
 
+NAME_COLUMNS = frozenset({"name", "first_name", "last_name", "full_name", "surname", "given_name"})
+
+
+def lead_columns(names: list[str]) -> int:
+    """How many leading columns name the person (at least one): on a phone they make the
+    row's first line, the other values go below."""
+    lead = 0
+    while lead < len(names) and names[lead] in NAME_COLUMNS:
+        lead += 1
+    return max(lead, 1)
+
+
 @staff_required
 def picker(request: HttpRequest, label: str) -> HttpResponse:
     try:
@@ -65,7 +77,7 @@ def picker(request: HttpRequest, label: str) -> HttpResponse:
             filters.setlist(key, kept)
     return render(request, "sender/_picker.html", {
         "label": label, "model_name": model._meta.verbose_name_plural, "filterset": filterset,
-        "columns": cols, "sort": sort, "page": page, "address_columns": [ADDRESS_KINDS[kind] for kind in kinds],
+        "columns": cols, "sort": sort, "page": page, "lead": lead_columns(names), "address_columns": [ADDRESS_KINDS[kind] for kind in kinds],
         "colspan": len(cols) + len(kinds) + 1,
         "rows": [(obj.pk, [getattr(obj, n) for n in names],
                   [found[str(obj.pk)].get(kind, []) for kind in kinds]) for obj in page.object_list],

@@ -21,7 +21,7 @@ from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_POST
 
 from sender.access import staff_required, visible_broadcasts
-from sender.models import MessageSent
+from sender.models import Broadcast, MessageSent
 from sender.web.charts import chart
 from sender.web.filters import CostFilterSet, billee_value
 from sender.web.views.history import csv_cell
@@ -68,7 +68,9 @@ class InvoiceForm(forms.Form):
 
 
 def visible_sents(user: AbstractBaseUser) -> QuerySet[MessageSent]:
-    return MessageSent.objects.filter(broadcast__in=visible_broadcasts(user))
+    """What the user may see, without the tests staff sent themselves (no recipient was reached)."""
+    return MessageSent.objects.filter(broadcast__in=visible_broadcasts(user)).exclude(
+        broadcast__origin=Broadcast.Origin.TEST)
 
 
 def invoice_fields(row: ReportRow, filters: QueryDict, groups: tuple[str, ...] = ()) -> list[tuple[str, str]]:
