@@ -78,3 +78,62 @@ def test_view_all_permission_lets_a_supervisor_watch(sender_user, perm_user, tra
         return connected
 
     assert async_to_sync(watch)()
+
+
+def test_a_reader_makes_the_page_reload_its_live_parts(sender_user, transactional_db):
+    from sender.inbox.messages import mark_read
+    from tests.inbox.conftest import person
+
+    rita, record = person("rita", "rita@example.com")
+    broadcast = commit(Selection.parse({"recipients.customer": {"filter": ""}}), sender_user, ["storage"],
+                       Draft(body="Hi"), "reader-key")
+    sent = broadcast.sents.get()
+    deliver.deliver_batch(sent.pk, 0)
+    socket = connect(broadcast.pk, sender_user)
+
+    async def scenario():
+        connected, _ = await socket.connect()
+        assert connected
+        assert (await socket.receive_json_from())["status"] == "done"
+        await database_sync_to_async(mark_read)(sent, rita)
+        event = await socket.receive_json_from(timeout=5)
+        await socket.disconnect()
+        return event
+
+    assert async_to_sync(scenario)() == {"kind": "page"}
+
+
+class FakeTimer:
+    """Records what the coalescer schedules; the test fires it."""
+
+    started: list["FakeTimer"] = []
+
+    def __init__(self, wait, function, args):
+        self.wait, self.function, self.args = wait, function, args
+
+    def start(self):
+        FakeTimer.started.append(self)
+
+
+def test_changes_between_checkpoints_fold_into_one_trailing_publish():
+    from sender.pipeline.progress import Coalescer
+
+    now, sent, trailing = [10.0], [], [True]
+    FakeTimer.started = []
+    publish = Coalescer(sent.append, interval=0.25, trailing=lambda: trailing[0], clock=lambda: now[0],
+                        timer=FakeTimer)
+    publish(7)  # the first change goes out at once
+    for t in (10.05, 10.1, 10.2):  # a burst of receipts for the same method
+        now[0] = t
+        publish(7)
+    publish(8)  # another method is not held back
+    assert sent == [7, 8]
+    assert [(round(t.wait, 2), t.args) for t in FakeTimer.started] == [(0.2, [7])]
+    now[0] = 10.25
+    FakeTimer.started[0].function(*FakeTimer.started[0].args)
+    assert sent == [7, 8, 7]  # the burst ends in one publish, with the counters read then
+
+    trailing[0] = False  # the in-memory layer: the sockets poll, nothing is scheduled
+    now[0] = 10.3
+    publish(7)
+    assert sent == [7, 8, 7] and len(FakeTimer.started) == 1

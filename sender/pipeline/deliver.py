@@ -117,6 +117,7 @@ def deliver_batch(sent_id: int, batch: int) -> float | None:
             outcomes += [Outcome(row.id, last.status, last.reason) for row in rest]
         chunk_delay, n = record(claim, chunk + rest, outcomes, method.unit_price, retry_after, publish=False)
         written += n
+        progress.changed(sent.pk)
         if chunk_delay is not None:
             delay = chunk_delay if delay is None else max(delay, chunk_delay)
         if stop:
