@@ -108,3 +108,10 @@ def test_the_picker_page_searches_through_the_index(client, sender_user, people)
     page = client.get(reverse("sender:picker", args=["recipients.customer"]), {"q": "rossi mario"})
     assert 'data-total="1"' in page.text
     assert "mario.rossi@example.com" in page.text
+
+
+@pytest.mark.skipif(connection.vendor != "sqlite", reason="PostgreSQL's UPPER folds accents for both")
+def test_on_sqlite_the_index_also_folds_the_case_of_accented_letters(people):
+    elise = Customer.objects.get(last_name="Dupont")
+    assert searched(Customer, "élise") == {elise.pk}
+    assert scanned(Customer, "élise") == set()  # SQLite's LIKE folds ASCII only
