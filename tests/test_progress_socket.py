@@ -115,25 +115,34 @@ class FakeTimer:
         FakeTimer.started.append(self)
 
 
-def test_changes_between_checkpoints_fold_into_one_trailing_publish():
+def test_changes_between_checkpoints_fold_into_one_publish():
     from sender.pipeline.progress import Coalescer
 
-    now, sent, trailing = [10.0], [], [True]
+    now, sent, enabled = [10.0], [], [True]
     FakeTimer.started = []
-    publish = Coalescer(sent.append, interval=0.25, trailing=lambda: trailing[0], clock=lambda: now[0],
+    publish = Coalescer(sent.append, interval=0.25, enabled=lambda: enabled[0], clock=lambda: now[0],
                         timer=FakeTimer)
-    publish(7)  # the first change goes out at once
-    for t in (10.05, 10.1, 10.2):  # a burst of receipts for the same method
+
+    def fire(timer):
+        timer.function(*timer.args)
+
+    publish(7)  # the first change goes out as soon as the timer thread runs
+    for t in (10.05, 10.1):  # more receipts for the same method meanwhile: folded into it
         now[0] = t
         publish(7)
     publish(8)  # another method is not held back
-    assert sent == [7, 8]
-    assert [(round(t.wait, 2), t.args) for t in FakeTimer.started] == [(0.2, [7])]
-    now[0] = 10.25
-    FakeTimer.started[0].function(*FakeTimer.started[0].args)
-    assert sent == [7, 8, 7]  # the burst ends in one publish, with the counters read then
+    assert sent == [] and [(t.wait, t.args) for t in FakeTimer.started] == [(0.0, [7]), (0.0, [8])]
+    fire(FakeTimer.started[0])
+    fire(FakeTimer.started[1])
+    assert sent == [7, 8]  # each publish reads the counters when it runs: the burst's last change is in it
 
-    trailing[0] = False  # the in-memory layer: the sockets poll, nothing is scheduled
-    now[0] = 10.3
+    now[0] = 10.2  # soon after a publish (at 10.1), the next waits for the rest of the interval
     publish(7)
-    assert sent == [7, 8, 7] and len(FakeTimer.started) == 1
+    assert round(FakeTimer.started[2].wait, 2) == 0.15
+    fire(FakeTimer.started[2])
+    assert sent == [7, 8, 7]
+
+    enabled[0] = False  # the in-memory layer: the sockets poll, nothing is scheduled
+    now[0] = 11.0
+    publish(7)
+    assert sent == [7, 8, 7] and len(FakeTimer.started) == 3

@@ -6,14 +6,13 @@ event reach them:
 - `broadcast.progress`: the counters of one method, after they moved. Checkpoints (the end
   of a batch, pause, cancel, resume, commit) publish at once; changes in between (every
   chunk a worker records, every group of delivery reports) go through `changed()`, which
-  publishes at most once per INTERVAL per method, so 100,000 rows or receipts never mean
-  100,000 events.
+  publishes from a timer thread at most once per INTERVAL per method, so 100,000 rows or
+  receipts never mean 100,000 events, and the writer never waits for the layer.
 - `broadcast.page`: something else the page shows moved (a reader, a reply).
 
 When the layer crosses processes (Redis), watchers read the database once when they
-connect and then only relay these events, so the changes folded by `changed()` end in one
-trailing publish. With the in-memory layer the watchers poll the database anyway, and
-the folded changes are simply dropped.
+connect and then only relay these events. With the in-memory layer the watchers poll the
+database anyway, and `changed()` does nothing.
 
 A layer that is down never stops delivery: the event is logged and dropped.
 """
@@ -82,31 +81,29 @@ def _publish_fresh(sent_id: int) -> None:
 
 
 class Coalescer:
-    """Calls `send(key)` at most once per `interval` seconds for each key: the first call at
-    once; the calls that come sooner are folded into one trailing call at the end of the
-    interval when `trailing()` says so (a timer thread), else dropped."""
+    """Calls `send(key)` on a timer thread, at most once per `interval` seconds for each key:
+    the changes that come while a call is waiting are folded into it, and it reads the state
+    when it runs, so the last change is always in the last call. The caller's thread never
+    waits and never queries. When `enabled()` says no (the in-memory layer, whose sockets
+    poll), changes are dropped."""
 
     def __init__(self, send: Callable[[Hashable], None], interval: float = INTERVAL,
-                 trailing: Callable[[], bool] = lambda: True, clock: Callable[[], float] = time.monotonic,
+                 enabled: Callable[[], bool] = lambda: True, clock: Callable[[], float] = time.monotonic,
                  timer: Callable[..., threading.Timer] = threading.Timer) -> None:
-        self.send, self.interval, self.trailing, self.clock, self.timer = send, interval, trailing, clock, timer
+        self.send, self.interval, self.enabled, self.clock, self.timer = send, interval, enabled, clock, timer
         self.lock = threading.Lock()
         self.last: dict[Hashable, float] = {}
         self.scheduled: set[Hashable] = set()
 
     def __call__(self, key: Hashable) -> None:
+        if not self.enabled():
+            return
         with self.lock:
             if key in self.scheduled:
                 return
-            now = self.clock()
-            wait = self.last.get(key, float("-inf")) + self.interval - now
-            if wait > 0:
-                if self.trailing():
-                    self.scheduled.add(key)
-                    self.timer(wait, self._fire, [key]).start()
-                return
-            self._mark(key, now)
-        self.send(key)
+            self.scheduled.add(key)
+            wait = max(self.last.get(key, float("-inf")) + self.interval - self.clock(), 0.0)
+        self.timer(wait, self._fire, [key]).start()
 
     def mark(self, key: Hashable) -> None:
         """`key` was just sent by other means: the interval starts again."""
@@ -128,7 +125,7 @@ class Coalescer:
             connections.close_all()  # the timer thread's own connections
 
 
-_coalesced = Coalescer(_publish_fresh, trailing=lambda: crosses_processes(get_channel_layer()))
+_coalesced = Coalescer(_publish_fresh, enabled=lambda: crosses_processes(get_channel_layer()))
 
 
 def changed(sent_id: int) -> None:
