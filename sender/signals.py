@@ -9,6 +9,10 @@ batch_delivered
     A worker finished a batch of one method: `sender=MessageSent`, `message_sent` (with fresh
     counters). The inbox listens, so open inboxes re-read their unread count.
 
+message_read
+    Someone opened stored messages for the first time: `sender=MessageUserRead`,
+    `message_sent_ids` (list), `user_id`. Once per "read" or per chunk of "mark all read".
+
 message_received
     Incoming messages were stored: `sender=IncomingMessage`, `messages` (list of
     IncomingMessage, each linked to its recipient when the number is known).
@@ -18,4 +22,5 @@ from django.dispatch import Signal
 
 message_status_changed = Signal()
 message_received = Signal()
+message_read = Signal()
 batch_delivered = Signal()

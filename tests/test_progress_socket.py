@@ -78,3 +78,71 @@ def test_view_all_permission_lets_a_supervisor_watch(sender_user, perm_user, tra
         return connected
 
     assert async_to_sync(watch)()
+
+
+def test_a_reader_makes_the_page_reload_its_live_parts(sender_user, transactional_db):
+    from sender.inbox.messages import mark_read
+    from tests.inbox.conftest import person
+
+    rita, record = person("rita", "rita@example.com")
+    broadcast = commit(Selection.parse({"recipients.customer": {"filter": ""}}), sender_user, ["storage"],
+                       Draft(body="Hi"), "reader-key")
+    sent = broadcast.sents.get()
+    deliver.deliver_batch(sent.pk, 0)
+    socket = connect(broadcast.pk, sender_user)
+
+    async def scenario():
+        connected, _ = await socket.connect()
+        assert connected
+        assert (await socket.receive_json_from())["status"] == "done"
+        await database_sync_to_async(mark_read)(sent, rita)
+        event = await socket.receive_json_from(timeout=5)
+        await socket.disconnect()
+        return event
+
+    assert async_to_sync(scenario)() == {"kind": "page"}
+
+
+class FakeTimer:
+    """Records what the coalescer schedules; the test fires it."""
+
+    started: list["FakeTimer"] = []
+
+    def __init__(self, wait, function, args):
+        self.wait, self.function, self.args = wait, function, args
+
+    def start(self):
+        FakeTimer.started.append(self)
+
+
+def test_changes_between_checkpoints_fold_into_one_publish():
+    from sender.pipeline.progress import Coalescer
+
+    now, sent, enabled = [10.0], [], [True]
+    FakeTimer.started = []
+    publish = Coalescer(sent.append, interval=0.25, enabled=lambda: enabled[0], clock=lambda: now[0],
+                        timer=FakeTimer)
+
+    def fire(timer):
+        timer.function(*timer.args)
+
+    publish(7)  # the first change goes out as soon as the timer thread runs
+    for t in (10.05, 10.1):  # more receipts for the same method meanwhile: folded into it
+        now[0] = t
+        publish(7)
+    publish(8)  # another method is not held back
+    assert sent == [] and [(t.wait, t.args) for t in FakeTimer.started] == [(0.0, [7]), (0.0, [8])]
+    fire(FakeTimer.started[0])
+    fire(FakeTimer.started[1])
+    assert sent == [7, 8]  # each publish reads the counters when it runs: the burst's last change is in it
+
+    now[0] = 10.2  # soon after a publish (at 10.1), the next waits for the rest of the interval
+    publish(7)
+    assert round(FakeTimer.started[2].wait, 2) == 0.15
+    fire(FakeTimer.started[2])
+    assert sent == [7, 8, 7]
+
+    enabled[0] = False  # the in-memory layer: the sockets poll, nothing is scheduled
+    now[0] = 11.0
+    publish(7)
+    assert sent == [7, 8, 7] and len(FakeTimer.started) == 3

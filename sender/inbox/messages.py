@@ -7,11 +7,13 @@ fixed number of queries, whatever the number of messages.
 """
 
 from django.contrib.auth.models import AbstractBaseUser
+from django.db import transaction
 from django.db.models import Count, Exists, OuterRef, QuerySet, Subquery
 
 from sender.channels.registry import aliases_of
 from sender.inbox.people import Records, addressed_to
 from sender.models import MessageRecipient, MessageSent, MessageUserRead
+from sender.signals import message_read
 
 CHUNK = 5000
 
@@ -89,6 +91,8 @@ def find_message(records: Records, sent_id: int) -> MessageSent | None:
 def mark_read(message: MessageSent, user: AbstractBaseUser) -> bool:
     """Record that `user` opened `message`; only the first time writes (True)."""
     _read, created = MessageUserRead.objects.get_or_create(message_sent=message, user=user)
+    if created:
+        _announce_read([message.pk], user)
     return created
 
 
@@ -104,6 +108,13 @@ def mark_all_read(records: Records, user: AbstractBaseUser) -> int:
         MessageUserRead.objects.bulk_create(
             [MessageUserRead(message_sent_id=pk, user=user) for pk in chunk], ignore_conflicts=True,
         )
+        _announce_read(chunk, user)
         written += len(chunk)
         previous = chunk
     return written
+
+
+def _announce_read(sent_ids: list[int], user: AbstractBaseUser) -> None:
+    """After the reads are committed, so a page that reloads on the news sees them."""
+    transaction.on_commit(lambda: message_read.send(sender=MessageUserRead, message_sent_ids=sent_ids,
+                                                    user_id=user.pk))

@@ -151,6 +151,7 @@ def _deliver_claim(method, sent: MessageSent, claim: Claim, log_file: journal.Jo
             outcomes += [Outcome(row.id, last.status, last.reason) for row in rest]
         chunk_delay, n = record(claim, chunk + rest, outcomes, method.unit_price, retry_after, publish=False)
         written += n
+        progress.changed(sent.pk)
         if chunk_delay is not None:
             delay = chunk_delay if delay is None else max(delay, chunk_delay)
         if stop:

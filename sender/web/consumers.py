@@ -1,9 +1,10 @@
 """Live progress of a broadcast over a websocket, for staff who may see it.
 
-Events arrive through the channel layer when workers share it (Redis). The embedded
-default's in-memory layer cannot cross processes, so the consumer also reads the counters
-from the database every second while the broadcast is active; either way the page
-receives each change once.
+Events arrive through the channel layer. When workers share it (Redis), every change is
+published there (sender.pipeline.progress), so the consumer reads the database once when
+the socket connects and then only relays. The embedded default's in-memory layer cannot
+cross processes, so there the consumer also reads the counters from the database every
+second while the broadcast is active; either way the page receives each change once.
 """
 
 import asyncio
@@ -16,14 +17,18 @@ from sender.access import visible_broadcasts
 from sender.models import IncomingMessage, MessageSent, MessageUserRead
 from sender.permissions import is_staff
 from sender.pipeline.cancel import ACTIVE
-from sender.pipeline.progress import counters, group_name
+from sender.pipeline.progress import counters, crosses_processes, group_name
 
 
 class LiveConsumer(AsyncJsonWebsocketConsumer):
     """A socket fed by channel-layer groups and by a database poll every `poll_seconds`: the
-    embedded default's in-memory layer cannot carry events from worker processes."""
+    embedded default's in-memory layer cannot carry events from worker processes.
+
+    A consumer whose events cover everything it shows sets `relay_only` : on a layer that
+    crosses processes it then polls once, when it connects, and afterwards only relays."""
 
     poll_seconds = 1.0
+    relay_only = True
 
     async def join(self, *groups: str) -> None:
         """Accept the socket, listen to `groups` and start polling (the first poll at once)."""
@@ -45,8 +50,12 @@ class LiveConsumer(AsyncJsonWebsocketConsumer):
         """Read the database once and send what changed; False ends the polling."""
         raise NotImplementedError
 
+    def polls(self) -> bool:
+        """Whether the database is read again after the first read at connect."""
+        return not (self.relay_only and crosses_processes(self.channel_layer))
+
     async def _poll_loop(self) -> None:
-        while await self.poll():
+        while await self.poll() and self.polls():
             await asyncio.sleep(self.poll_seconds)
 
 
@@ -54,10 +63,12 @@ class BroadcastProgressConsumer(LiveConsumer):
     """Counters of each method as they move, and a `{"kind": "page"}` nudge when something
     else the page shows changed (a reader, a reply): the page then reloads its live parts.
 
-    The poll goes on after the last method is done, every `idle_poll_seconds`: delivery
-    reports, reads and replies keep arriving long after sending ends."""
+    Where it polls, the poll goes on after the last method is done, every
+    `idle_poll_seconds`: delivery reports, reads and replies keep arriving long after
+    sending ends."""
 
     idle_poll_seconds = 2.0
+    relay_only = True
 
     async def connect(self) -> None:
         user = self.scope.get("user")
@@ -71,6 +82,9 @@ class BroadcastProgressConsumer(LiveConsumer):
 
     async def broadcast_progress(self, event: dict) -> None:
         await self._send_if_changed({k: v for k, v in event.items() if k != "type"})
+
+    async def broadcast_page(self, event: dict) -> None:
+        await self.send_json({"kind": "page"})
 
     async def _send_if_changed(self, counters: dict) -> None:
         if self.last.get(counters["sent_id"]) != counters:

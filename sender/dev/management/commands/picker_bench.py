@@ -22,6 +22,7 @@ CASES = [
     ("first page", {}),
     ("filter change", {"city": "Roma"}),
     ("text search", {"q": "rossi"}),
+    ("text search, one person", {"q": "rizzo 440535"}),
     ("sort by email", {"sort": "-email"}),
     ("deep page", {"page": "2000"}),
     ("search + filter + sort", {"q": "mar", "city": "Milano", "sort": "city"}),
