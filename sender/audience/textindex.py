@@ -31,6 +31,7 @@ from django.db.models import CharField, Model, Q, TextField
 from django.db.models.expressions import RawSQL
 
 from sender.audience.registry import recipient_models
+from sender.text_index import ensure_sqlite_fts
 
 logger = logging.getLogger(__name__)
 TRIGRAM = 3
@@ -116,40 +117,8 @@ def ensure(using: str = "default") -> None:
 
 
 def _ensure_sqlite(model: type[Model], cols: list[str], connection: BaseDatabaseWrapper) -> None:
-    table, fts, pk = model._meta.db_table, fts_table(model), model._meta.pk.column
-    quoted = ", ".join(f'"{c}"' for c in cols)
-    new = ", ".join(f'new."{c}"' for c in cols)
-    old = ", ".join(f'old."{c}"' for c in cols)
-    triggers = {
-        f"{fts}_ai": f'AFTER INSERT ON "{table}" BEGIN '
-                     f'INSERT INTO "{fts}"(rowid, {quoted}) VALUES (new."{pk}", {new}); END',
-        f"{fts}_ad": f'AFTER DELETE ON "{table}" BEGIN '
-                     f'INSERT INTO "{fts}"("{fts}", rowid, {quoted}) VALUES (\'delete\', old."{pk}", {old}); END',
-        f"{fts}_au": f'AFTER UPDATE OF {quoted}, "{pk}" ON "{table}" BEGIN '
-                     f'INSERT INTO "{fts}"("{fts}", rowid, {quoted}) VALUES (\'delete\', old."{pk}", {old}); '
-                     f'INSERT INTO "{fts}"(rowid, {quoted}) VALUES (new."{pk}", {new}); END',
-    }
-    with connection.cursor() as cursor:
-        cursor.execute("SELECT name FROM sqlite_master WHERE name IN (%s, %s, %s, %s)", [fts, *triggers])
-        existing = {name for (name,) in cursor.fetchall()}
-        rebuild = False
-        if fts in existing:
-            cursor.execute("SELECT name FROM pragma_table_info(%s)", [fts])
-            if [name for (name,) in cursor.fetchall()] != cols:  # the search fields changed
-                for name in existing:
-                    cursor.execute(f'DROP {"TABLE" if name == fts else "TRIGGER"} IF EXISTS "{name}"')
-                existing = set()
-        if fts not in existing:
-            cursor.execute(f'CREATE VIRTUAL TABLE "{fts}" USING fts5({quoted}, content=\'{table}\', '
-                           f"content_rowid='{pk}', tokenize='trigram')")
-            rebuild = True
-        for name, body in triggers.items():
-            if name not in existing:  # new, or dropped when a migration rebuilt the table
-                cursor.execute(f'CREATE TRIGGER "{name}" {body}')
-                rebuild = True
-        if rebuild:  # rows written while there was no trigger are indexed now
-            cursor.execute(f'INSERT INTO "{fts}"("{fts}") VALUES (\'rebuild\')')
-    _ready[(connection.alias, fts)] = True
+    ensure_sqlite_fts(connection, model._meta.db_table, model._meta.pk.column, cols, fts_table(model))
+    _ready[(connection.alias, fts_table(model))] = True
 
 
 def _ensure_postgres(model: type[Model], cols: list[str], connection: BaseDatabaseWrapper) -> None:

@@ -694,40 +694,5 @@ class BenchGateway:
             self.server.thread = None
         return self.server.state.summary()["messages"]
 
-    def arrive(self, arrivals: list[Arrival]) -> None:
-        """An SMS reached one of the other kinds the sandbox plays (sms_page.ROUTES)."""
-        with self.lock:
-            self.received.update(a.number for a in arrivals)
-            if self.record_requests:
-                self.arrived.extend(arrivals)
-
-    def act(self, action: str, sms_id: int, word: str = "", text: str = "") -> str:
-        """What the page's buttons do: report an SMS delivered or failed (`word`, the gateway's),
-        or answer it with `text`. Returns a problem in words, or ""."""
-        with self.lock:
-            arrival = next((a for a in self.arrived if a.id == sms_id), None)
-        if arrival is None:
-            return "No such SMS."
-        target = None if arrival.kind == "skebby" else self.targets(arrival)
-        if arrival.kind != "skebby" and target is None:
-            return f"No enabled gateway with a push secret sends to {arrival.path}."
-        if action == "report" and word:
-            if target is None:
-                with self.lock:
-                    self.reported[(arrival.provider_id, arrival.number)] = word
-                problem, delivered = "", word == "DLVRD"
-            else:
-                problem, delivered = sms_page.report(target, arrival, word), word == target.delivered
-            arrival.status = problem or f"{'delivered' if delivered else 'failed'} ({word})"
-            return problem
-        if action == "reply" and text:
-            problem = sms_page.reply(target, arrival, text) if target else ""
-            if target is None:
-                self.receive(arrival.number, text, sim=arrival.sender or "+393400000000")
-            if not problem:
-                arrival.replies.append(text)
-            return problem
-        return "Nothing to do."
-
     def summary(self) -> dict[str, Any]:
         return self.server.state.summary()
