@@ -100,7 +100,7 @@ def test_the_picker_is_usable_at_phone_width(page, sender_user):
     assert not first.locator("input.row").is_checked()
     assert_fits(page, "picker at phone width")
     assert_accessible(page, "picker at phone width")
-    shot(page, "h4-phone-picker")
+    shot(page, "11-phone-picker")
 
 
 def test_the_admin_retry_asks_first_showing_the_split_and_the_cost(page, sender_user, smtp_server):
