@@ -1,6 +1,8 @@
 """What the pipeline keeps between requests: saved message templates, and broadcasts planned for later."""
 
 from django.conf import settings
+from django.contrib.contenttypes.fields import GenericForeignKey
+from django.contrib.contenttypes.models import ContentType
 from django.db import models
 from django.urls import reverse
 from django.utils.translation import gettext_lazy as _
@@ -61,6 +63,11 @@ class ScheduledBroadcast(models.Model):
     transliterate = models.BooleanField(_("SMS: transliterate to GSM-7"), default=False)
     body_format = models.CharField(_("email body"), max_length=16, choices=BODY_FORMATS, default="plain")
     attachments = models.ManyToManyField(MessageAttachment, blank=True, verbose_name=_("attachments"))
+    # Who the broadcast will be billed to (as Broadcast.billee), handed to it when it starts.
+    billee_type = models.ForeignKey(ContentType, on_delete=models.PROTECT, null=True, blank=True, related_name="+",
+                                    verbose_name=_("billee type"))
+    billee_id = models.CharField(_("billee id"), max_length=64, blank=True)
+    billee = GenericForeignKey("billee_type", "billee_id")
     broadcast = models.OneToOneField(Broadcast, on_delete=models.SET_NULL, null=True, blank=True,
                                      related_name="schedule", verbose_name=_("broadcast"))
     error = models.TextField(_("error"), blank=True)

@@ -14,7 +14,7 @@ from datetime import UTC, datetime, timedelta
 from django.contrib.auth.models import AbstractBaseUser
 from django.core.exceptions import PermissionDenied
 from django.db import transaction
-from django.db.models import QuerySet
+from django.db.models import Model, QuerySet
 from django.tasks import task
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -23,7 +23,7 @@ from sender.audience.selection import Selection
 from sender.channels import Draft
 from sender.exceptions import SelectionError
 from sender.models import Broadcast, MessageTypology
-from sender.pipeline.commit import check_same_request, commit, request_hash
+from sender.pipeline.commit import billee_key, check_same_request, commit, request_hash
 from sender.pipeline.models import ScheduledBroadcast
 from sender.pipeline.preview import Preview, preview
 
@@ -78,10 +78,12 @@ def check_time(send_at: datetime) -> None:
 
 def schedule(selection: Selection, user: AbstractBaseUser, method_aliases: Sequence[str], draft: Draft,
              send_at: datetime, idempotency_key: str, typology: MessageTypology | None = None,
-             ) -> tuple[ScheduledBroadcast, Preview | None]:
+             billee: Model | None = None) -> tuple[ScheduledBroadcast, Preview | None]:
     """Check the send as a preview would, then queue it for `send_at`; a repeated key returns
-    the schedule it made (and no preview), if the request is the same (else IdempotencyConflict)."""
-    fingerprint = request_hash(selection, method_aliases, draft, typology, send_at=send_at.isoformat())
+    the schedule it made (and no preview), if the request is the same (else IdempotencyConflict).
+    `billee` (any saved object; faces check what a user may name) goes to the broadcast."""
+    extra = {"billee": billee_key(billee)} if billee is not None else {}
+    fingerprint = request_hash(selection, method_aliases, draft, typology, send_at=send_at.isoformat(), **extra)
     existing = ScheduledBroadcast.objects.filter(idempotency_key=idempotency_key).first()
     if existing:
         if existing.sender_id != user.pk:
@@ -96,6 +98,8 @@ def schedule(selection: Selection, user: AbstractBaseUser, method_aliases: Seque
             selection=selection.to_json(),
             methods=list(method_aliases), typology=typology, subject=draft.subject, body=draft.body,
             transliterate=draft.transliterate, body_format=draft.format,
+            billee_type_id=extra["billee"][0] if billee is not None else None,
+            billee_id=extra["billee"][1] if billee is not None else "",
         )
         scheduled.attachments.set(draft.attachments)
         _enqueue(scheduled)
@@ -156,7 +160,7 @@ def start(schedule_id: int) -> Broadcast | None:
     draft = _draft(scheduled)
     try:
         broadcast = commit(Selection.parse(scheduled.selection), scheduled.sender, scheduled.methods, draft,
-                           scheduled.idempotency_key, typology=scheduled.typology,
+                           scheduled.idempotency_key, typology=scheduled.typology, billee=_billee(scheduled),
                            background=False)  # already in a worker: write the rows here
     except (SelectionError, PermissionDenied) as exc:
         error = "; ".join(str(e) for e in getattr(exc, "errors", [str(exc)]))
@@ -171,6 +175,18 @@ def start_scheduled(schedule_id: int) -> None:
     """The background task: commit a scheduled broadcast when it is due; its delivery tasks
     are queued as for any send."""
     start(schedule_id)
+
+
+def _billee(scheduled: ScheduledBroadcast) -> Model | None:
+    """The schedule's billee; one deleted since is a SelectionError: the broadcast is not
+    sent billed to nobody."""
+    if not scheduled.billee_type_id:
+        return None
+    found = scheduled.billee
+    if found is None:
+        raise SelectionError(_("The billee (%(type)s %(id)s) no longer exists.")
+                             % {"type": scheduled.billee_type.name, "id": scheduled.billee_id})
+    return found
 
 
 def _draft(scheduled: ScheduledBroadcast) -> Draft:

@@ -1,12 +1,33 @@
-"""Small forms of the staff pages: changing a scheduled broadcast, the live counter."""
+"""Forms of the staff pages: the dashboard's compose form, changing a scheduled broadcast,
+the live counter."""
 
 from django import forms
+from django.db.models import Model
 from django.utils.text import normalize_newlines
 from django.utils.translation import gettext_lazy as _
 
+from sender.audience.billees import parse_billee_label
 from sender.audience.selection import Selection
+from sender.exceptions import SelectionError
 from sender.pipeline.forms import ComposeForm, LocalDateTimeInput
 from sender.pipeline.models import ScheduledBroadcast
+
+
+class DashboardComposeForm(ComposeForm):
+    """The compose form with who pays: "app_label.model:id" of a billee the sender may name
+    (a recipient they may see, or a row of SENDER["BILLEE_MODELS"]); empty bills nobody."""
+
+    billee = forms.CharField(label=_("Bill to"), required=False, max_length=200)
+
+    def __init__(self, *args, user, **kwargs) -> None:
+        super().__init__(*args, user=user, **kwargs)
+        self.user = user
+
+    def clean_billee(self) -> Model | None:
+        try:
+            return parse_billee_label(self.cleaned_data["billee"], self.user)
+        except SelectionError as exc:
+            raise forms.ValidationError(exc.errors) from None
 
 
 class ScheduleForm(forms.ModelForm):

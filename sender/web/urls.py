@@ -4,6 +4,7 @@ from sender.channels.sms import hooks as sms_hooks
 
 from sender.web.views import (
     audiences,
+    billees,
     broadcasts,
     compose,
     health,
@@ -27,6 +28,7 @@ urlpatterns = [
     path("send/counter/", compose.counter, name="counter"),
     path("send/attachments/", compose.upload, name="upload"),
     path("send/recipients/<str:label>/", picker.picker, name="picker"),
+    path("send/billees/", billees.billee_search, name="billee_search"),
     path("send/audiences/", audiences.audiences, name="audiences"),
     path("send/audiences/<int:pk>/", audiences.audience, name="audience"),
     path("send/audiences/<int:pk>/rename/", audiences.audience_rename, name="audience_rename"),

@@ -254,6 +254,8 @@
     const data = new FormData(form);
     data.delete("csrfmiddlewaretoken");
     data.delete("idempotency_key");
+    data.delete("billee_model");  // looking for a billee changes nothing; choosing one does
+    data.delete("billee_q");
     return JSON.stringify(Array.from(data.entries()));
   }
   function changed() {
@@ -270,6 +272,16 @@
     // One click sends once; the idempotency key covers a browser retry.
     setTimeout(function () { sendButton.disabled = true; }, 0);
   });
+
+  // --- The billee search: Enter searches (it must never send the form) -----------------
+  const billeeSearch = document.getElementById("billee-q");
+  if (billeeSearch) {
+    billeeSearch.addEventListener("keydown", function (event) {
+      if (event.key !== "Enter") return;
+      event.preventDefault();
+      billeeSearch.dispatchEvent(new Event("billee-search"));
+    });
+  }
 
   // --- Subject only when a chosen method needs one -------------------------------------
   const subjectField = document.getElementById("subject-field");

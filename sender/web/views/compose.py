@@ -21,11 +21,11 @@ from sender.conf import sender_settings
 from sender.direct.myself import send_test
 from sender.exceptions import IdempotencyConflict, SelectionError
 from sender.pipeline.commit import commit
-from sender.pipeline.forms import ComposeForm
 from sender.pipeline.preview import Preview, preview
 from sender.pipeline.scheduling import schedule
 from sender.pipeline.templates import examples, saved_templates
-from sender.web.forms import CounterForm, SendTestForm
+from sender.web.forms import CounterForm, DashboardComposeForm, SendTestForm
+from sender.web.views.billees import billee_choices
 from sender.web.views.picker import tab
 
 TELEGRAM_MAX = 4096
@@ -40,17 +40,18 @@ def limits() -> dict:
 @inbox_for_recipients
 @sender_required
 def compose(request: HttpRequest) -> HttpResponse:
-    form = ComposeForm(request.POST or None, user=request.user)
+    form = DashboardComposeForm(request.POST or None, user=request.user)
     if request.method == "POST" and form.is_valid():
         data = form.cleaned_data
         try:
             if data.get("send_at"):
                 scheduled, _preview = schedule(data["selection"], request.user, data["methods"], form.draft(),
-                                               data["send_at"], data["idempotency_key"], typology=data["typology"])
+                                               data["send_at"], data["idempotency_key"], typology=data["typology"],
+                                               billee=data["billee"])
                 messages.success(request, _("Scheduled: it will be sent at the time you chose."))
                 return redirect(scheduled)
             broadcast = commit(data["selection"], request.user, data["methods"], form.draft(),
-                               data["idempotency_key"], typology=data["typology"])
+                               data["idempotency_key"], typology=data["typology"], billee=data["billee"])
         except IdempotencyConflict:
             form.add_error(None, _("This form was already sent with different content. "
                                    "Reload the page to send a new message."))
@@ -64,14 +65,14 @@ def compose(request: HttpRequest) -> HttpResponse:
     return render(request, "sender/compose.html", {
         "form": form, "tabs": tabs, "limits": limits(), "method_objects": [(alias, methods[alias]) for alias in methods],
         "message_templates": saved_templates(), "time_zone": timezone.get_current_timezone_name(),
-        "audiences": listed(request.user),
+        "audiences": listed(request.user), "billing": billee_choices(request.user, current=form["billee"].value()),
     }, status=status)
 
 
 @sender_required
 @require_POST
 def preview_view(request: HttpRequest) -> HttpResponse:
-    form = ComposeForm(request.POST, user=request.user)
+    form = DashboardComposeForm(request.POST, user=request.user)
     result = None
     if form.is_valid():
         data = form.cleaned_data

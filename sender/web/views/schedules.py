@@ -18,7 +18,8 @@ from sender.web.forms import ScheduleForm
 
 @staff_required
 def schedules(request: HttpRequest) -> HttpResponse:
-    found = scheduling.visible_schedules(request.user).select_related("sender", "broadcast")
+    # Billees by name: one query per billee model on the page, not one per row.
+    found = scheduling.visible_schedules(request.user).select_related("sender", "broadcast").prefetch_related("billee")
     return render(request, "sender/schedules.html", {
         "upcoming": found.filter(status=scheduling.Status.SCHEDULED),
         "past": found.exclude(status=scheduling.Status.SCHEDULED).order_by("-send_at")[:50],
