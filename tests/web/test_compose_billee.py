@@ -150,3 +150,12 @@ def test_a_test_to_myself_is_billed_to_nobody_whatever_the_form_says(staff, scho
     assert response.status_code == 200 and "Sent to sally@example.com." in response.text
     test = Broadcast.objects.get()
     assert test.origin == Broadcast.Origin.TEST and test.billee_type is None and test.billee_id == ""
+
+
+def test_the_billee_box_speaks_italian(staff, schools, settings):
+    staff.cookies[settings.LANGUAGE_COOKIE_NAME] = "it"
+    page = staff.get(COMPOSE)
+    assert "Addebita a" in page.text and "Cerca tra" in page.text and "Nessuno" in page.text
+    School.objects.bulk_create(School(name=f"Scuola {n}") for n in range(11))
+    found = staff.get(SEARCH, {"billee_model": "testapp.school", "billee_q": "scuola"})
+    assert "Ancora 1 risultato: aggiungi una parola alla ricerca." in found.text
