@@ -107,10 +107,22 @@ def test_a_billee_the_sender_may_not_name_is_refused_and_nothing_is_sent(staff, 
         response = staff.post(COMPOSE, message(billee=value))
         assert response.status_code == 400 and says in response.text
         assert 'id="id_billee_error"' in response.text
+        assert radios(response.text) == [""]  # the refused billee is not offered back
     assert not Broadcast.objects.exists()
 
 
-def test_a_scheduled_broadcast_keeps_its_billee_shows_it_and_starts_billed_to_it(staff, schools, run_worker):
+def test_a_page_sent_back_with_an_error_keeps_the_chosen_billee_and_where_it_was_found(staff, schools):
+    _acme, brill = schools
+    customers(1)
+    response = staff.post(COMPOSE, message(billee=f"testapp.school:{brill.pk}", body=""))
+    assert response.status_code == 400 and "Write the message first." in response.text
+    assert radios(response.text) == ["", f"testapp.school:{brill.pk}"]
+    assert f'value="testapp.school:{brill.pk}" checked' in response.text
+    assert '<option value="testapp.school" selected>' in response.text
+
+
+def test_a_scheduled_broadcast_keeps_its_billee_shows_it_and_starts_billed_to_it(staff, schools, run_worker,
+                                                                                  admin_client):
     _acme, brill = schools
     customers(3)
     when = timezone.now() + timedelta(hours=2)
@@ -120,6 +132,8 @@ def test_a_scheduled_broadcast_keeps_its_billee_shows_it_and_starts_billed_to_it
     assert response.status_code == 302 and scheduled.billee == brill
     assert '<td class="billee">Brill Academy</td>' in staff.get(reverse("sender:schedules_page")).text
     assert "Billed to Brill Academy." in staff.get(scheduled.get_absolute_url()).text
+    admin_page = admin_client.get(reverse("admin:sender_pipeline_scheduledbroadcast_changelist"))
+    assert admin_page.status_code == 200 and "<td class=\"field-billed_to\">Brill Academy</td>" in admin_page.text
     with time_machine.travel(when + timedelta(minutes=1), tick=True):
         run_worker()
     scheduled.refresh_from_db()

@@ -1,6 +1,9 @@
 """Admin for saved templates, schedules and opt-outs."""
 
 from django.contrib import admin
+from django.db.models import QuerySet
+from django.http import HttpRequest
+from django.utils.translation import gettext_lazy as _
 
 from sender.audience.models import OptOut
 from sender.channels import methods
@@ -41,8 +44,20 @@ class OptOutAdmin(admin.ModelAdmin):
 class ScheduledBroadcastAdmin(admin.ModelAdmin):
     """Read-only: changes go through the dashboard or the API, which re-check and re-queue them."""
 
-    list_display = ["__str__", "send_at", "status", "sender", "broadcast"]
+    list_display = ["__str__", "send_at", "status", "sender", "billed_to", "broadcast"]
     list_filter = ["status"]
+    exclude = ["billee_type", "billee_id"]  # shown by name, as billed_to
+    readonly_fields = ["billed_to"]
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet:
+        return super().get_queryset(request).prefetch_related("billee")
+
+    @admin.display(description=_("billed to"))
+    def billed_to(self, obj: ScheduledBroadcast) -> str:
+        """The billee's name, as on a broadcast's page (prefetched: one query per billee model)."""
+        if not obj.billee_type_id:
+            return "–"
+        return str(obj.billee or f"{obj.billee_type} {obj.billee_id}")
 
     def has_add_permission(self, request) -> bool:
         return False

@@ -34,6 +34,7 @@ def billee_choices(user: AbstractBaseUser, label: str = "", text: str = "", curr
     if matches is not None:
         options += [billee_option(b) for b in matches.found if chosen is None or b != chosen]
     return {"kinds": billee_kinds(), "options": options, "chosen": options[0]["value"] if chosen is not None else "",
+            "chosen_model": chosen._meta.label_lower if chosen is not None else "",
             "searched": searched, "more": matches.more if matches else 0,
             "found": len(matches.found) if matches else 0}
 
