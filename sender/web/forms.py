@@ -9,15 +9,17 @@ from django.utils.translation import gettext_lazy as _
 from sender.audience.billees import parse_billee_label
 from sender.audience.selection import Selection
 from sender.exceptions import SelectionError
+from sender.inputs import validate_text
 from sender.pipeline.forms import ComposeForm, LocalDateTimeInput
 from sender.pipeline.models import ScheduledBroadcast
+from sender.search import SearchField
 
 
 class DashboardComposeForm(ComposeForm):
     """The compose form with who pays: "app_label.model:id" of a billee the sender may name
     (a recipient they may see, or a row of SENDER["BILLEE_MODELS"]); empty bills nobody."""
 
-    billee = forms.CharField(label=_("Bill to"), required=False, max_length=200)
+    billee = forms.CharField(label=_("Bill to"), required=False, max_length=200, validators=[validate_text])
 
     def __init__(self, *args, user, **kwargs) -> None:
         super().__init__(*args, user=user, **kwargs)
@@ -28,6 +30,14 @@ class DashboardComposeForm(ComposeForm):
             return parse_billee_label(self.cleaned_data["billee"], self.user)
         except SelectionError as exc:
             raise forms.ValidationError(exc.errors) from None
+
+
+class BilleeSearchForm(forms.Form):
+    """The billee box's query: where to look, the words, and the billee already chosen."""
+
+    billee_model = forms.CharField(required=False, max_length=200, validators=[validate_text])
+    billee_q = SearchField(required=False)
+    billee = forms.CharField(required=False, max_length=200, validators=[validate_text])
 
 
 class ScheduleForm(forms.ModelForm):

@@ -66,6 +66,16 @@ def test_the_search_finds_billees_by_name_and_only_customers_the_sender_may_see(
     assert radios(staff.get(SEARCH, {"billee_model": "auth.user", "billee_q": "sally"}).text) == [""]
 
 
+def test_a_search_the_form_refuses_says_why_and_keeps_the_choice(staff, schools):
+    acme, _brill = schools
+    chosen = f"testapp.school:{acme.pk}"
+    found = staff.get(SEARCH, {"billee_model": "testapp.school", "billee_q": " ".join("w" * 11), "billee": chosen})
+    assert found.status_code == 200 and "Search for at most 10 words." in found.text
+    assert radios(found.text) == ["", chosen]
+    found = staff.get(SEARCH, {"billee_model": "testapp.school", "billee_q": "ac\x00me"})
+    assert found.status_code == 200 and "cannot be stored" in found.text and radios(found.text) == [""]
+
+
 def test_the_chosen_billee_stays_chosen_through_another_search(staff, schools):
     acme, brill = schools
     found = staff.get(SEARCH, {"billee_model": "testapp.school", "billee_q": "brill", "billee": f"testapp.school:{acme.pk}"})

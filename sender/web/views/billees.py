@@ -10,6 +10,7 @@ from sender.access import sender_required
 from sender.audience.billees import billee_label, billee_models, parse_billee_label, search_billees
 from sender.exceptions import SelectionError
 from sender.search import MAX_LENGTH
+from sender.web.forms import BilleeSearchForm
 
 
 def billee_kinds() -> list[tuple[str, str]]:
@@ -41,8 +42,13 @@ def billee_choices(user: AbstractBaseUser, label: str = "", text: str = "", curr
 
 @sender_required
 def billee_search(request: HttpRequest) -> HttpResponse:
-    """The billee box after the model or the search changed (htmx swaps it in)."""
-    params = request.GET
-    return render(request, "sender/_billee_choices.html", {"billing": billee_choices(
-        request.user, params.get("billee_model", ""), params.get("billee_q", ""), params.get("billee", ""),
-        searched=True)})
+    """The billee box after the model or the search changed (htmx swaps it in); a search the
+    form refuses (too many words, a NUL) says why instead of searching."""
+    form = BilleeSearchForm(request.GET)
+    if not form.is_valid():
+        current = "" if "billee" in form.errors else form.cleaned_data.get("billee", "")
+        billing = {**billee_choices(request.user, current=current), "errors": [e for es in form.errors.values() for e in es]}
+    else:
+        data = form.cleaned_data
+        billing = billee_choices(request.user, data["billee_model"], data["billee_q"], data["billee"], searched=True)
+    return render(request, "sender/_billee_choices.html", {"billing": billing})
