@@ -9,11 +9,16 @@ from datetime import timedelta
 
 import pytest
 import time_machine
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from django.utils import timezone
 
+from sender.audience.selection import Selection
+from sender.channels import Draft
 from sender.models import Broadcast
 from sender.pipeline.models import ScheduledBroadcast
+from sender.pipeline.scheduling import schedule
 from tests.factories import customers
 from tests.testapp.models import School
 
@@ -183,3 +188,26 @@ def test_the_billee_box_speaks_italian(staff, schools, settings):
     School.objects.bulk_create(School(name=f"Scuola {n}") for n in range(11))
     found = staff.get(SEARCH, {"billee_model": "testapp.school", "billee_q": "scuola"})
     assert "Ancora 1 risultato: aggiungi una parola alla ricerca." in found.text
+
+
+def test_the_schedule_list_names_billees_in_a_fixed_number_of_queries(staff, schools, sender_user):
+    acme, brill = schools
+    [carla] = customers(1, first_name="Carla")
+    when = timezone.now() + timedelta(days=1)
+
+    def plan(n: int, billee) -> None:
+        schedule(Selection.parse(json.loads(EVERYONE)), sender_user, ["storage"], Draft(body=f"Note {n}"), when,
+                 f"plan-{n}", billee=billee)
+
+    def queries() -> int:
+        with CaptureQueriesContext(connection) as captured:
+            assert staff.get(reverse("sender:schedules_page")).status_code == 200
+        return len(captured)
+
+    plan(0, acme)
+    few = queries()
+    for n, billee in enumerate([brill, carla, acme, None, carla], start=1):
+        plan(n, billee)
+    page = staff.get(reverse("sender:schedules_page")).text
+    assert page.count('<td class="billee">Acme School</td>') == 2 and page.count('<td class="billee">Carla Last0</td>') == 2
+    assert queries() <= few + 1  # one more billee model (customers), not one query per row
