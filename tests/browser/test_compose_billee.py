@@ -37,11 +37,14 @@ def test_choose_a_billee_by_searching_preview_it_and_send_billed_to_them(page, s
     page.fill("#billee-q", "nobody-has-this-name")
     page.wait_for_selector("#billee-status:text('Nothing matches this search.')")
     assert page.is_checked(choice)  # the choice stays through another search
+    page.fill("#billee-q", "rossi")
+    page.wait_for_function("() => document.getElementById('billee-status').textContent.trim() === ''")
+    assert page.is_checked(choice) and page.locator("#billee-choices input[type=radio]").count() == 2
     assert_accessible(page, "compose with a billee chosen")
 
     page.click("#preview-button")
     page.wait_for_selector("#preview .billee:text('Billed to Marta Rossi')")
-    shot(page, "compose-billee")
+    shot(page, "12-compose-billee")
     page.wait_for_function("() => !document.getElementById('send-button').disabled")
     page.click("#send-button")
     page.wait_for_url(re.compile(r"/broadcasts/\d+/$"))
