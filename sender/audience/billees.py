@@ -54,6 +54,15 @@ def find_billee(label: str, pk: object, user: AbstractBaseUser) -> Model:
     return found
 
 
+def named_billee(named: dict | None, user: AbstractBaseUser) -> Model | None:
+    """The billee a request names as {"model": "app_label.model", "id": ...}, or None if it
+    names none. Preview and send both call it, so a billee a send would refuse is refused
+    before anything is sent."""
+    if not named:
+        return None
+    return find_billee(named["model"], named["id"], user)
+
+
 @receiver(setting_changed)
 def _reset_on_change(*, setting: str, **kwargs) -> None:
     if setting == "SENDER":
