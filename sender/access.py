@@ -62,6 +62,12 @@ def visible_broadcasts(user: AbstractBaseUser) -> QuerySet[Broadcast]:
     return Broadcast.objects.filter(sender=user)
 
 
+def may_manage(user: AbstractBaseUser, broadcast: Broadcast) -> bool:
+    """Who may cancel or resume a broadcast they see: the person who sent it, or a superuser
+    (seeing everyone's broadcasts is not enough)."""
+    return broadcast.sender_id == user.pk or user.is_superuser
+
+
 def visible_attachments(user: AbstractBaseUser) -> QuerySet[MessageAttachment]:
     """Attachments the user uploaded or that belong to a broadcast they may see (staff only;
     recipients reach theirs through the inbox)."""

@@ -47,6 +47,9 @@ def _problem(error: ValidationError, field: str) -> str:
         return _("“%(field)s” must be one of: %(choices)s.") % {"field": field, "choices": ", ".join(map(str, limit))}
     if kind == "pattern":
         return _("“%(field)s” contains a character that is not allowed.") % {"field": field}
+    if kind == "oneOf" and all(set(choice) == {"required"} for choice in limit):
+        names = _(" or ").join(f"“{name}”" for choice in limit for name in choice["required"])
+        return _("Give exactly one of %(names)s.") % {"names": names}
     if kind == "format":
         return _("“%(field)s” must be a date and time in RFC 3339, e.g. 2030-01-31T09:00:00+01:00.") % {"field": field}
     return _("“%(field)s” is not valid.") % {"field": field}

@@ -108,11 +108,16 @@ def json_body(request: HttpRequest, schema: str) -> dict:
 
 def query(request: HttpRequest, operation_id: str) -> dict[str, Any]:
     """The operation's documented query parameters, converted and checked against their schemas
-    (400 for a wrong type, a value out of range, or a parameter given twice); others are ignored."""
+    (400 for a wrong type, a value out of range, or a parameter given twice). An unknown one is
+    a 400 too, as an unknown field of a body is: a misspelt filter (`?orign=test`) must not
+    quietly answer with the unfiltered list."""
+    parameters = [p for p in operation(operation_id).get("parameters", []) if p["in"] == "query"]
+    if unknown := sorted(set(request.GET) - {p["name"] for p in parameters}):
+        raise ApiError(400, _("Unknown query parameters: %(names)s.") % {"names": ", ".join(unknown)})
     found: dict[str, Any] = {}
-    for parameter in operation(operation_id).get("parameters", []):
+    for parameter in parameters:
         name, schema = parameter["name"], parameter["schema"]
-        if parameter["in"] != "query" or name not in request.GET:
+        if name not in request.GET:
             continue
         values = request.GET.getlist(name)
         if len(values) != 1:
@@ -125,6 +130,13 @@ def query(request: HttpRequest, operation_id: str) -> dict[str, Any]:
         check(value, schema, name)
         found[name] = value
     return found
+
+
+def next_page(request: HttpRequest, cursor: str, value: int) -> str:
+    """The absolute URL of the following page: this request's query with `cursor` set to `value`."""
+    following = request.GET.copy()
+    following[cursor] = value
+    return request.build_absolute_uri(f"{request.path}?{following.urlencode()}")
 
 
 def idempotency_key(request: HttpRequest) -> str:

@@ -13,14 +13,16 @@ from typing import Any
 from django.db import connection, models
 
 from sender.audience.billees import billee_models
+from sender.audience.models import Audience
 from sender.audience.registry import recipient_models
 from sender.audience.selection import MAX_EXPLICIT_IDS
 from sender.channels import methods
-from sender.models import MessageAttachment, MessageRecipient, MessageSent, MessageTypology
+from sender.models import Broadcast, MessageAttachment, MessageRecipient, MessageSent, MessageTypology
 from sender.pipeline.models import MessageTemplate
 from sender.statuses import FailureCode, RecipientStatus
 
 PAGE_MAX = 500
+BROADCASTS_PAGE = 50
 
 STRING = {"type": "string"}
 INTEGER = {"type": "integer"}
@@ -68,8 +70,8 @@ def reply(description: str, schema: dict) -> dict:
 
 ERRORS = {
     "400": reply("The request does not follow this description: malformed or too deeply nested JSON, a wrong "
-                 "type, an unknown field, a value out of range, text with a NUL or a lone surrogate, a filter "
-                 "that is not one.", ref("Error")),
+                 "type, an unknown field or query parameter, a value out of range, text with a NUL or a lone "
+                 "surrogate, a filter that is not one.", ref("Error")),
     "401": reply("Missing, unknown or revoked token.", ref("Error")),
     "403": reply("The token's user may not do this.", ref("Error")),
 }
@@ -78,7 +80,7 @@ WRITE_ERRORS = {
     "415": reply("The body is not JSON.", ref("Error")),
     "422": reply("Well formed, but it cannot be done: recipients that do not exist or that you may not see, "
                  "nobody matching, a message a method refuses, a time in the past, an Idempotency-Key already "
-                 "used for a different request.", ref("Error")),
+                 "used for a different request, a billee or saved audience that does not exist.", ref("Error")),
 }
 NOT_FOUND = {"404": reply("No such object, or not visible to the token's user.", ref("Error"))}
 CONFLICT = {"409": reply("It already started or was cancelled.", ref("Error"))}
@@ -117,7 +119,14 @@ def message_properties() -> dict[str, Any]:
                         "description": "Ids from POST /attachments."},
         "transliterate": {"type": "boolean", "description": "SMS: replace characters outside GSM-7 with close "
                                                             "ones, so the text costs less."},
+        "body_format": BODY_FORMAT,
     }
+
+
+BODY_FORMAT = {"enum": ["text", "markdown"], "default": "text",
+               "description": "Email: “markdown” sends the body as HTML (a safe subset of Markdown: paragraphs, "
+                              "headings, bold, italic, links, lists) with the text as its alternative; as the "
+                              "dashboard's “Formatted (Markdown)”. Other methods send the text as written."}
 
 
 def billee() -> dict[str, Any]:
@@ -136,8 +145,12 @@ def request_schemas() -> dict[str, Any]:
     properties = message_properties()
     return {
         "Selection": selection(),
-        "Message": {"type": "object", "required": ["selection", "methods"], "additionalProperties": False,
-                    "properties": {**properties, "billee": billee()}},
+        "Message": {"type": "object", "required": ["methods"], "additionalProperties": False,
+                    "oneOf": [{"required": ["selection"]}, {"required": ["audience"]}],
+                    "description": "Recipients as a `selection`, or a saved `audience` by id: one of the two.",
+                    "properties": {**properties, "billee": billee(), "audience": {
+                        **id_of(Audience), "description": "A saved audience (GET /audiences): its selection, "
+                                                          "resolved when sending, within what you may see."}}},
         "ScheduledMessage": {"type": "object", "required": ["selection", "methods", "send_at"],
                              "additionalProperties": False, "properties": {**properties, "send_at": SEND_AT}},
         "ScheduleChange": {"type": "object", "additionalProperties": False,
@@ -146,6 +159,7 @@ def request_schemas() -> dict[str, Any]:
     }
 
 
+BILLEE = {"type": ["object", "null"], "properties": {"model": STRING, "id": STRING, "name": STRING}}
 STORED_SELECTION = {
     "type": "object", "description": "The selection as it was sent.",
     "additionalProperties": {"type": "object", "properties": {
@@ -180,7 +194,12 @@ RESPONSE_SCHEMAS: dict[str, Any] = {
             "examples": {"type": "array", "description": "The message as each method's first valid recipient gets it.",
                          "items": {"type": "object", "properties": {
                              "method": STRING, "label": STRING, "recipient": STRING, "address": STRING,
-                             "subject": STRING, "body": STRING}}},
+                             "subject": STRING, "body": STRING,
+                             "html": {**STRING, "description": "A Markdown email's HTML part."}}}},
+            "audience": {"type": ["object", "null"], "description": "The saved audience asked for, if any.",
+                         "properties": {"id": INTEGER, "name": STRING}},
+            "billee": {**BILLEE, "description": "Who the send would be billed to, if anyone."},
+            "body_format": {"enum": ["text", "markdown"]},
         },
     },
     "MethodStatus": {
@@ -195,7 +214,10 @@ RESPONSE_SCHEMAS: dict[str, Any] = {
             "id": INTEGER, "status": {"enum": list(MessageSent.Status.values)},
             "subject": STRING, "body": STRING, "typology": {"type": ["integer", "null"]}, "sender": STRING,
             "created_at": DATETIME, "selection": STORED_SELECTION, "attachments": {"type": "array", "items": INTEGER},
-            "billee": {"type": ["object", "null"], "properties": {"model": STRING, "id": STRING, "name": STRING}},
+            "origin": {"enum": list(Broadcast.Origin.values),
+                       "description": "broadcast; test: a test sent to oneself; chat: a one-to-one chat reply."},
+            "body_format": {"enum": ["text", "markdown"], "description": "How its email was written."},
+            "billee": BILLEE,
             "methods": {"type": "array", "items": ref("MethodStatus")},
             "totals": {"type": "object", "properties": {
                 **{k: INTEGER for k in (*RecipientStatus.values, "total")},
@@ -227,6 +249,22 @@ RESPONSE_SCHEMAS: dict[str, Any] = {
             "reason": STRING, "attempts": INTEGER, "segments": INTEGER, "cost": STRING, "sent_at": DATETIME,
         },
     },
+    "BroadcastPage": {
+        "type": "object", "required": ["results", "next"],
+        "properties": {"results": {"type": "array", "items": ref("Broadcast")},
+                       "next": {"type": ["string", "null"], "description": "The next page, or null on the last."}},
+    },
+    "Audience": {
+        "type": "object", "required": ["id", "name", "owner", "selection"],
+        "properties": {
+            "id": INTEGER, "name": STRING, "owner": {**STRING, "description": "Who saved it (empty if gone)."},
+            "selection": {**STORED_SELECTION, "description": "Per model, ticked ids or a filter, as saved; "
+                                                             "resolved again at every send."},
+            "described": {"type": "object", "additionalProperties": STRING,
+                          "description": "Per model, the filter in words as the dashboard showed it."},
+            "created_at": DATETIME, "updated_at": DATETIME,
+        },
+    },
     "RecipientPage": {
         "type": "object", "required": ["results", "next"],
         "properties": {"results": {"type": "array", "items": ref("RecipientRow")},
@@ -244,7 +282,8 @@ RESPONSE_SCHEMAS: dict[str, Any] = {
             "time_zone": {"type": "string", "description": "The zone send_at is shown in."},
             "selection": STORED_SELECTION, "methods": {"type": "array", "items": STRING},
             "typology": {"type": ["integer", "null"]}, "subject": STRING, "body": STRING,
-            "transliterate": {"type": "boolean"}, "attachments": {"type": "array", "items": INTEGER},
+            "transliterate": {"type": "boolean"}, "body_format": {"enum": ["text", "markdown"]},
+            "attachments": {"type": "array", "items": INTEGER},
             "broadcast": {"type": ["integer", "null"], "description": "Set once a worker started it."},
             "error": STRING, "created_at": DATETIME, "url": STRING, "preview": ref("Preview"),
         },
@@ -283,7 +322,20 @@ def paths() -> dict[str, Any]:
             "requestBody": {"required": True, **json_content(ref("Message"))},
             "responses": {"200": reply("The preview.", ref("Preview")), **ERRORS, **WRITE_ERRORS},
         }},
-        "/api/v1/broadcasts": {"post": {
+        "/api/v1/broadcasts": {"get": {
+            "operationId": "listBroadcasts", "summary": "Broadcasts you may see, newest first, a page at a time.",
+            "parameters": [
+                {"name": "before", "in": "query", "description": "The last broadcast id already seen.",
+                 "schema": {"type": "integer", "minimum": 1, "maximum": 2**63 - 1}},
+                {"name": "limit", "in": "query", "schema": {"type": "integer", "minimum": 1, "maximum": PAGE_MAX,
+                                                            "default": BROADCASTS_PAGE}},
+                {"name": "origin", "in": "query", "schema": {"enum": list(Broadcast.Origin.values),
+                                                             "default": Broadcast.Origin.BROADCAST},
+                 "description": "broadcast (the default, as History lists them); test: the tests sent to "
+                               "oneself from the compose page; chat: one-to-one chat replies."},
+            ],
+            "responses": {"200": reply("One page.", ref("BroadcastPage")), **ERRORS},
+        }, "post": {
             "operationId": "createBroadcast", "summary": "Create a broadcast and queue its delivery.",
             "parameters": [IDEMPOTENCY],
             "requestBody": {"required": True, **json_content(ref("Message"))},
@@ -330,6 +382,16 @@ def paths() -> dict[str, Any]:
                           "415": reply("Not multipart/form-data.", ref("Error")),
                           "422": reply("The file was refused: a type not allowed, a disguised or broken file; "
                                        "nothing was stored.", ref("Error"))},
+        }},
+        "/api/v1/audiences": {"get": {
+            "operationId": "listAudiences", "summary": "Saved audiences, shared by every sender. Read-only.",
+            "responses": {"200": reply("The audiences, by name.", {"type": "object", "required": ["results"],
+                                                                    "properties": {
+                "results": {"type": "array", "items": ref("Audience")}}}), **ERRORS},
+        }},
+        "/api/v1/audiences/{id}": {"get": {
+            "operationId": "getAudience", "summary": "One saved audience.", "parameters": [_id_param()],
+            "responses": {"200": reply("The audience.", ref("Audience")), **ERRORS, **NOT_FOUND},
         }},
         "/api/v1/templates": {"get": {
             "operationId": "listTemplates", "summary": "Saved messages per typology.",

@@ -2,26 +2,30 @@
 as the dashboard. Documented in schema.py, served at /api/v1/openapi.json."""
 
 from django.core.exceptions import PermissionDenied, ValidationError
+from django.db.models import QuerySet
 from django.http import HttpRequest, JsonResponse
 from django.shortcuts import get_object_or_404
 from django.urls import reverse
 from django.utils.translation import gettext as _
 
-from sender.access import visible_broadcasts
-from sender.api.http import ApiError, endpoint, idempotency_key, json_body, query
+from sender.access import may_manage, visible_broadcasts
+from sender.api.http import ApiError, endpoint, idempotency_key, json_body, next_page, query
 from sender.api.payloads import (
+    FORMAT_NAMES,
     attachment_json,
+    audience_json,
     broadcast_json,
     compose_form,
     preview_json,
+    read_message,
     row_json,
     schedule_json,
     send_at,
     template_json,
 )
-from sender.api.schema import openapi
+from sender.api.schema import BROADCASTS_PAGE, openapi
 from sender.attachments import store_attachment
-from sender.audience.billees import find_billee
+from sender.audience.models import Audience
 from sender.conf import sender_settings
 from sender.models import Broadcast, MessageRecipient
 from sender.permissions import can_send
@@ -40,9 +44,21 @@ def require_send(request: HttpRequest) -> None:
         raise PermissionDenied(_("You do not have permission to send messages."))
 
 
+def _broadcasts(request: HttpRequest) -> QuerySet[Broadcast]:
+    return visible_broadcasts(request.user).select_related("sender").prefetch_related("sents", "attachments")
+
+
 def _broadcast(request: HttpRequest, pk: int) -> Broadcast:
-    queryset = visible_broadcasts(request.user).select_related("sender").prefetch_related("sents", "attachments")
-    return get_object_or_404(queryset, pk=pk)
+    return get_object_or_404(_broadcasts(request), pk=pk)
+
+
+def _managed(request: HttpRequest, pk: int, refusal: str) -> Broadcast:
+    """A broadcast the user sees and may act on (cancel, resume): `refusal` (403) for one they
+    only see, as on its dashboard page."""
+    found = _broadcast(request, pk)
+    if not may_manage(request.user, found):
+        raise PermissionDenied(refusal)
+    return found
 
 
 @endpoint("GET", auth=False)
@@ -53,26 +69,42 @@ def schema(request: HttpRequest) -> JsonResponse:
 @endpoint("POST")
 def preview_view(request: HttpRequest) -> JsonResponse:
     require_send(request)
-    form = compose_form(json_body(request, "Message"), request.user)
-    data, draft = form.cleaned_data, form.draft()
-    return JsonResponse(preview_json(preview(data["selection"], request.user, data["methods"], draft), draft))
+    message = read_message(json_body(request, "Message"), request.user)
+    draft = message.draft()
+    checked = preview(message.selection, request.user, message.methods, draft)
+    return JsonResponse(preview_json(checked, draft, message.echo()))
 
 
-@endpoint("POST")
+@endpoint("GET", "POST")
 def broadcasts(request: HttpRequest) -> JsonResponse:
+    return broadcast_list(request) if request.method == "GET" else broadcast_create(request)
+
+
+def broadcast_list(request: HttpRequest) -> JsonResponse:
+    """Visible broadcasts, newest first, a page at a time (`before` = the last id seen). Like
+    History, only broadcasts unless `origin` asks for test sends or chat replies."""
+    params = query(request, "listBroadcasts")
+    limit = params.get("limit", BROADCASTS_PAGE)
+    origin = params.get("origin", Broadcast.Origin.BROADCAST)
+    found = _broadcasts(request).prefetch_related("billee").filter(origin=origin)
+    if "before" in params:
+        found = found.filter(pk__lt=params["before"])
+    page = list(found.order_by("-pk")[: limit + 1])
+    return JsonResponse({"results": [broadcast_json(b, request) for b in page[:limit]],
+                         "next": next_page(request, "before", page[limit - 1].pk) if len(page) > limit else None})
+
+
+def broadcast_create(request: HttpRequest) -> JsonResponse:
     """Create and queue a broadcast; the same Idempotency-Key with the same request returns the
     same broadcast (200), with a different request a 422."""
     require_send(request)
     key = scheduling.scoped_key(request.user, idempotency_key(request))
     payload = json_body(request, "Message")
     existed = Broadcast.objects.filter(idempotency_key=key).exists()
-    form = compose_form(payload, request.user, key)
-    data = form.cleaned_data
-    named = payload.get("billee")
-    billee = find_billee(named["model"], named["id"], request.user) if named else None
+    message = read_message(payload, request.user, key)
     # Always off the request: the answer is the broadcast "preparing"; GET it to follow it.
-    broadcast = commit(data["selection"], request.user, data["methods"], form.draft(), key, typology=data["typology"],
-                       background=True, billee=billee)
+    broadcast = commit(message.selection, request.user, message.methods, message.draft(), key,
+                       typology=message.typology, background=True, billee=message.billee)
     response = JsonResponse(broadcast_json(_broadcast(request, broadcast.pk), request), status=200 if existed else 201)
     response["Location"] = reverse("sender_api:broadcast", args=[broadcast.pk])
     return response
@@ -97,29 +129,20 @@ def broadcast_recipients(request: HttpRequest, pk: int) -> JsonResponse:
     if method := params.get("method"):
         rows = rows.filter(message_sent_id__in=[i for i, m in methods.items() if m == method])
     page = list(rows[: limit + 1])
-    results = [row_json(row, methods) for row in page[:limit]]
-    following = None
-    if len(page) > limit:
-        following_query = request.GET.copy()
-        following_query["after"] = page[limit - 1].pk
-        following = request.build_absolute_uri(f"{request.path}?{following_query.urlencode()}")
-    return JsonResponse({"results": results, "next": following})
+    return JsonResponse({"results": [row_json(row, methods) for row in page[:limit]],
+                         "next": next_page(request, "after", page[limit - 1].pk) if len(page) > limit else None})
 
 
 @endpoint("POST")
 def broadcast_cancel(request: HttpRequest, pk: int) -> JsonResponse:
-    found = _broadcast(request, pk)
-    if found.sender_id != request.user.pk and not request.user.is_superuser:
-        raise PermissionDenied(_("Only the person who sent it can cancel this broadcast."))
+    found = _managed(request, pk, _("Only the person who sent it can cancel this broadcast."))
     n = cancel(found, request.user)
     return JsonResponse({"cancelled": n, "broadcast": broadcast_json(_broadcast(request, pk), request)})
 
 
 @endpoint("POST")
 def broadcast_resume(request: HttpRequest, pk: int) -> JsonResponse:
-    found = _broadcast(request, pk)
-    if found.sender_id != request.user.pk and not request.user.is_superuser:
-        raise PermissionDenied(_("Only the person who sent it can resume this broadcast."))
+    found = _managed(request, pk, _("Only the person who sent it can resume this broadcast."))
     resumed = resume_broadcast(found, request.user)
     if not resumed:
         raise ApiError(409, _("Nothing of this broadcast is paused."))
@@ -157,6 +180,20 @@ def templates(request: HttpRequest) -> JsonResponse:
     return JsonResponse({"results": [template_json(t) for t in found]})
 
 
+@endpoint("GET")
+def audiences(request: HttpRequest) -> JsonResponse:
+    """Every saved audience (they are shared by all senders), by name. Read-only: they are
+    saved, renamed and deleted on the compose page."""
+    require_send(request)
+    return JsonResponse({"results": [audience_json(a) for a in Audience.objects.select_related("owner")]})
+
+
+@endpoint("GET")
+def audience(request: HttpRequest, pk: int) -> JsonResponse:
+    require_send(request)
+    return JsonResponse(audience_json(get_object_or_404(Audience.objects.select_related("owner"), pk=pk)))
+
+
 @endpoint("POST")
 def schedules(request: HttpRequest) -> JsonResponse:
     require_send(request)
@@ -182,6 +219,7 @@ def schedule(request: HttpRequest, pk: int) -> JsonResponse:
         payload = json_body(request, "ScheduleChange")
         current = {"selection": scheduled.selection, "methods": scheduled.methods, "typology": scheduled.typology_id,
                    "subject": scheduled.subject, "body": scheduled.body, "transliterate": scheduled.transliterate,
+                   "body_format": FORMAT_NAMES.get(scheduled.body_format, "text"),
                    "attachments": [a.pk for a in scheduled.attachments.all()]}
         form = compose_form(payload, request.user, current=current)
         data = form.cleaned_data

@@ -123,6 +123,13 @@ def search_billees(label: str, text: str, user: AbstractBaseUser, limit: int = B
     found = list(queryset[:limit])
     total = len(found) if len(found) < limit else queryset.count()
     return BilleeMatches(found, total)
+def named_billee(named: dict | None, user: AbstractBaseUser) -> Model | None:
+    """The billee a request names as {"model": "app_label.model", "id": ...}, or None if it
+    names none. Preview and send both call it, so a billee a send would refuse is refused
+    before anything is sent."""
+    if not named:
+        return None
+    return find_billee(named["model"], named["id"], user)
 
 
 @receiver(setting_changed)

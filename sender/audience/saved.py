@@ -17,6 +17,7 @@ from django.utils.translation import gettext as _
 from sender.audience.models import Audience
 from sender.audience.resolve import selected_queryset
 from sender.audience.selection import Selection
+from sender.exceptions import SelectionError
 
 NAME_MAX = Audience._meta.get_field("name").max_length
 
@@ -88,6 +89,17 @@ def loaded(audience: Audience, user: AbstractBaseUser) -> dict[str, Any]:
         else:
             parts[part.label] = {"ids": list(part.ids)}
     return {"id": audience.pk, "name": audience.name, "selection": parts}
+
+
+def audience_for_send(pk: int) -> Audience:
+    """The saved audience a send names by id. Any sender may use any audience (the rule above):
+    only its stored selection is taken, and the send resolves it with the sender's own
+    visibility, so an audience saved by someone who sees more reaches no one this sender may
+    not see. SelectionError when there is no such audience."""
+    found = Audience.objects.filter(pk=pk).first()
+    if found is None:
+        raise SelectionError(_("There is no saved audience %(id)s.") % {"id": pk})
+    return found
 
 
 def listed(user: AbstractBaseUser) -> list[dict[str, Any]]:

@@ -44,6 +44,10 @@ BAD_MESSAGES = {
     "NUL in subject": {"subject": "a\x00b"},
     "lone surrogate in a key": {"selection": {"recipients.customer\ud800": {"filter": ""}}},
     "subject too long": {"subject": "s" * 256},
+    "body_format html": {"body_format": "html"},
+    "body_format null": {"body_format": None},
+    "an audience besides the selection": {"audience": 1},
+    "audience past 2**63": {"audience": HUGE},
 }
 
 

@@ -189,7 +189,7 @@ ARGS = {
     "sender_api:api_not_found": {"rest": "broadcasts/abc"},
     "sender:sms_answer": {"pk": "sms_reply"},
     "sender:audience": {"pk": "audience"}, "sender:audience_rename": {"pk": "audience"},
-    "sender:audience_delete": {"pk": "audience"},
+    "sender:audience_delete": {"pk": "audience"}, "sender_api:audience": {"pk": "audience"},
     "sender:sms_status_hook": {"gateway": "twilio"}, "sender:sms_incoming_hook": {"gateway": "twilio"},
 }
 
@@ -213,7 +213,7 @@ STATUS = {
     "sender:start":                   "login/login  inbox/inbox  inbox/inbox  302/302      302/302      302/302",
     # the API (bearer tokens): staff only; sending needs the permission; own broadcasts unless admin
     "sender_api:preview":             "405/401      405/401      405/401      405/403      405/415      405/415",
-    "sender_api:broadcasts":          "405/401      405/401      405/401      405/403      405/400      405/400",
+    "sender_api:broadcasts":          "401/401      401/401      401/401      200/403      200/400      200/400",
     "sender_api:broadcast":           "401/405      401/405      401/405      404/405      200/405      200/405",
     "sender_api:recipients":          "401/405      401/405      401/405      404/405      200/405      200/405",
     "sender_api:api_root":            "401/401      401/401      401/401      404/404      404/404      404/404",
@@ -223,6 +223,9 @@ STATUS = {
     "sender_api:resume":              "405/401      405/401      405/401      405/404      405/409      405/409",
     "sender_api:attachments":         "405/401      405/401      405/401      405/403      405/400      405/400",
     "sender_api:templates":           "401/405      401/405      401/405      403/405      200/405      200/405",
+    # saved audiences, read-only: for those who may send, as on the compose page
+    "sender_api:audiences":           "401/405      401/405      401/405      403/405      200/405      200/405",
+    "sender_api:audience":            "401/405      401/405      401/405      403/405      200/405      200/405",
     "sender_api:schedules":           "405/401      405/401      405/401      405/403      405/400      405/400",
     "sender_api:schedule_api":        "401/405      401/405      401/405      404/405      200/405      200/405",
     "sender_api:schedule_cancel_api": "405/401      405/401      405/401      405/404      405/200      405/200",
