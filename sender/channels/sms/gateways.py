@@ -41,6 +41,12 @@ REST = timedelta(seconds=60)
 """How long a gateway that failed transiently is tried last."""
 
 
+def env_secret(name: str) -> str:
+    """The secret held by the environment variable `name` ("" when unnamed or unset): a gateway
+    row stores only the names."""
+    return os.environ.get(name, "") if name else ""
+
+
 def words(value: str) -> tuple[str, ...]:
     return tuple(w.strip() for w in value.split(",") if w.strip())
 
@@ -52,7 +58,7 @@ def spec_for(gateway: SmsGateway) -> Spec:
         template=gateway.request_template or {}, flash_params=gateway.flash_params or {},
         per_number=gateway.per_number, auth=gateway.auth,
         username=gateway.username, auth_header=gateway.auth_header,
-        secret=os.environ.get(gateway.secret_env, "") if gateway.secret_env else "",
+        secret=env_secret(gateway.secret_env),
         success_path=gateway.success_path, success_values=words(gateway.success_values), id_path=gateway.id_path,
         error_path=gateway.error_path, failover_words=words(gateway.failover_words),
         status_mapping=gateway.status_mapping or {}, status_push=gateway.status_push or {},
@@ -85,7 +91,7 @@ class _Skebby:
     that did go out is recognised instead of being ended `unknown`."""
 
     def __init__(self, gateway: SmsGateway, message_type: str, encoding: str, max_segments: int):
-        self.client = SkebbyClient(gateway.url, gateway.username, os.environ.get(gateway.secret_env, ""),
+        self.client = SkebbyClient(gateway.url, gateway.username, env_secret(gateway.secret_env),
                                    timeout=gateway.timeout, retries=1, backoff=0.5, backoff_max=2)
         self.message_type, self.encoding, self.max_segments = message_type, encoding, max_segments
 
@@ -235,7 +241,7 @@ def polled_orders(row_ids: Sequence[int]) -> list[tuple[str, int, int]]:
 
 def verify(gateway: SmsGateway, key: str, signature: str, body: bytes) -> bool:
     """The push carries the gateway's secret (?key=) or signs its body with it, compared in constant time."""
-    secret = os.environ.get(gateway.push_secret_env, "") if gateway.push_secret_env else ""
+    secret = env_secret(gateway.push_secret_env)
     if not secret:
         return False
     if key:

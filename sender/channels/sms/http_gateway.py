@@ -138,13 +138,18 @@ def read_answer(spec: Spec, status_code: int, data: Any) -> str:
     return str(message_id or "")
 
 
+def status_entry(entry: Any) -> tuple[str, str]:
+    """A status table entry, [status] or [status, reason], as (status, reason)."""
+    status, reason = (list(entry) + [""])[:2]
+    return status, reason
+
+
 def map_status(spec: Spec, word: str) -> tuple[str, str]:
     """(our status, reason) for a provider word; PENDING means "not final yet"."""
     entry = spec.status_mapping.get(word)
     if entry is None:
         return Status.UNKNOWN, _("The gateway reported an unknown state: %(state)s.") % {"state": word}
-    status, reason = (list(entry) + [""])[:2]
-    return status, reason
+    return status_entry(entry)
 
 
 def parse_push(fields: Mapping[str, str], content_type: str, body: bytes, params: Mapping[str, str]) -> dict[str, str]:
