@@ -104,7 +104,7 @@ def build(spec: Spec, numbers: list[str], text: str, sender: str, ref: str, flas
     url = render(spec.url, values)
     if not url.startswith(("http://", "https://")):
         raise SpecError(_("The URL must start with http:// or https://."))
-    body = render({**spec.template, **(spec.flash_params if flash else {})}, values)
+    body = render({**dict(spec.template), **(dict(spec.flash_params) if flash else {})}, values)
     request: dict[str, Any] = {"method": spec.http_method.upper(), "url": url, "headers": {}}
     if spec.body_format == "json":
         request["json"] = body
