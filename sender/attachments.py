@@ -282,7 +282,7 @@ def save_checked(checked: CheckedFile, user: AbstractBaseUser) -> MessageAttachm
     attachment.file.save(f"{uuid.uuid4().hex}.{checked.ext}", ContentFile(checked.data), save=False)
     try:
         attachment.save()
-    except Exception:
+    except Exception:  # whatever kept the row from being saved, its file goes too; the error goes on
         attachment.file.delete(save=False)
         raise
     return attachment

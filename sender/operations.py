@@ -76,7 +76,7 @@ def queue_stats(now: datetime | None = None) -> dict:
 def check_queue(max_age: float = 600) -> Check:
     try:
         stats = queue_stats()
-    except Exception as exc:
+    except Exception as exc:  # a queue that cannot be read is reported as down, and the endpoint must still answer
         return Check("queue", False, type(exc).__name__)
     late = stats["oldest_ready_seconds"] is not None and stats["oldest_ready_seconds"] > max_age
     return Check("queue", not late, f"{stats['ready']} ready" + (" (workers behind)" if late else ""), stats)

@@ -25,6 +25,7 @@ import logging
 from functools import reduce
 from operator import or_
 
+from django.core.exceptions import FieldDoesNotExist
 from django.db import DatabaseError, connections
 from django.db.backends.base.base import BaseDatabaseWrapper
 from django.db.models import CharField, Model, Q, TextField
@@ -49,7 +50,7 @@ def columns(model: type[Model]) -> list[str] | None:
     for name in fields:
         try:
             field = model._meta.get_field(name)
-        except Exception:
+        except FieldDoesNotExist:  # a related path ("school__name"): not a column of this table
             return None
         if not isinstance(field, CharField | TextField) or field.is_relation or not field.concrete:
             return None

@@ -2,7 +2,6 @@
 Telegram Bot API, each only when its method points at loopback (a real gateway configured
 means no sandbox), with one line per gateway saying which it is."""
 
-import os
 from collections.abc import Callable
 from contextlib import contextmanager
 from typing import Iterator
@@ -13,6 +12,8 @@ from django.db import connections
 from django.utils.translation import gettext as _
 
 from sender.channels import methods
+from sender.channels.sms.gateways import env_secret
+from sender.channels.sms.http_gateway import status_entry
 from sender.channels.sms.method import SmsMethod
 from sender.channels.sms.models import SmsGateway
 from sender.channels.sms.tracking import ensure_polling, sms_aliases
@@ -72,10 +73,10 @@ def push_targets(site: str) -> Callable[[Arrival], PushTarget | None]:
         try:
             for gateway in SmsGateway.objects.filter(enabled=True, kind=SmsGateway.Kind.HTTP):
                 path = urlsplit(gateway.url.replace("{username}", gateway.username)).path
-                secret = os.environ.get(gateway.push_secret_env, "") if gateway.push_secret_env else ""
+                secret = env_secret(gateway.push_secret_env)
                 if path != arrival.path or not secret:
                     continue
-                mapping = {word: (list(entry) + [""])[:2] for word, entry in (gateway.status_mapping or {}).items()}
+                mapping = {word: status_entry(entry) for word, entry in (gateway.status_mapping or {}).items()}
                 delivered = next((w for w, (status, _r) in mapping.items() if status == "delivered"), "delivered")
                 failures = {w: reason or w for w, (status, reason) in mapping.items() if status == "failed"}
                 hooks = f"{site}/hooks/sms/{gateway.name}"

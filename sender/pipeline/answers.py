@@ -79,7 +79,7 @@ def route(messages: Iterable[IncomingMessage]) -> int:
             if found:
                 try:
                     handler(Reply(message, found if isinstance(found, re.Match) else None))
-                except Exception:
+                except Exception:  # the project's own code may raise anything: logged, the next replies go on
                     logger.exception("SMS handler %s failed on reply %s", handler, message.pk)
                 handled += 1
                 break

@@ -70,3 +70,19 @@ def test_send_a_test_sms_shows_the_result(db, twilio, monkeypatch):
     refused = client.post(LIST, {**action, "number": "+393471234567", "text": "Prova"}, follow=True).content.decode()
     assert "Twilio: not sent: twilio refused the SMS: Authenticate" in refused
     assert "wrong" not in refused and "s3cret" not in refused
+
+
+def test_the_form_explains_flash_fields_and_a_test_sms_asked_as_flash_is_refused_where_there_are_none(
+        db, twilio, monkeypatch):
+    monkeypatch.setenv("TWILIO_TOKEN", "s3cret")
+    client = staff(perm=True)
+    vonage = client.get(ADD + "?sample=vonage").content.decode()
+    assert "Flash SMS fields" in vonage and "message-class" in vonage and "Twilio has no such field" in vonage
+    url = TWILIO["url"].replace("https://api.twilio.com", twilio.url)
+    gateway = SmsGateway.objects.create(name="twilio", **{**TWILIO, "url": url}, username="AC123", sender_id="Shop",
+                                        secret_env="TWILIO_TOKEN")
+    action = {"action": "send_test_sms", "_selected_action": [gateway.pk], "number": "+393471234567", "text": "Prova"}
+    refused = client.post(LIST, {**action, "flash": "on"}, follow=True).content.decode()
+    assert "Twilio: not sent: twilio cannot send flash SMS." in refused and twilio.received == {}
+    sent = client.post(LIST, action, follow=True).content.decode()
+    assert "Twilio: sent, message id SM" in sent and twilio.received == {"+393471234567": 1}

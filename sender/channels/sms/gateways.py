@@ -6,6 +6,10 @@ gateway fails with a transient error (connection, 5xx, no credit) the rows it ha
 go to the next one. Each row taken is written at once as an `SmsDispatch` (gateway, its
 message id, price), and a row with a dispatch is never handed to any gateway again: after a
 lost answer the row ends `unknown` rather than risk a second SMS to the same number.
+
+A flash SMS goes only through the gateways that can send one (`SmsGateway.can_flash`: flash
+fields filled in), failing over among them alone: it is never sent as an ordinary SMS by a
+gateway that would drop the flag.
 """
 
 import hashlib
@@ -37,6 +41,12 @@ REST = timedelta(seconds=60)
 """How long a gateway that failed transiently is tried last."""
 
 
+def env_secret(name: str) -> str:
+    """The secret held by the environment variable `name` ("" when unnamed or unset): a gateway
+    row stores only the names."""
+    return os.environ.get(name, "") if name else ""
+
+
 def words(value: str) -> tuple[str, ...]:
     return tuple(w.strip() for w in value.split(",") if w.strip())
 
@@ -45,9 +55,10 @@ def spec_for(gateway: SmsGateway) -> Spec:
     """The network description of a gateway, with its secret read from the environment."""
     return Spec(
         name=gateway.name, url=gateway.url, http_method=gateway.http_method, body_format=gateway.body_format,
-        template=gateway.request_template or {}, per_number=gateway.per_number, auth=gateway.auth,
+        template=gateway.request_template or {}, flash_params=gateway.flash_params or {},
+        per_number=gateway.per_number, auth=gateway.auth,
         username=gateway.username, auth_header=gateway.auth_header,
-        secret=os.environ.get(gateway.secret_env, "") if gateway.secret_env else "",
+        secret=env_secret(gateway.secret_env),
         success_path=gateway.success_path, success_values=words(gateway.success_values), id_path=gateway.id_path,
         error_path=gateway.error_path, failover_words=words(gateway.failover_words),
         status_mapping=gateway.status_mapping or {}, status_push=gateway.status_push or {},
@@ -65,6 +76,8 @@ def problems(gateway: SmsGateway) -> list[str]:
     if gateway.kind == SmsGateway.Kind.SKEBBY:
         if not (gateway.url and gateway.username and gateway.secret_env):
             found.append(_("Skebby needs the URL, the username and the environment variable of the password."))
+        if gateway.flash_params:
+            found.append(_("Skebby's API has no flash SMS field: leave the flash SMS fields empty."))
         return found
     return found + http_gateway.check(spec_for(gateway), gateway.sample_answer)
 
@@ -78,11 +91,13 @@ class _Skebby:
     that did go out is recognised instead of being ended `unknown`."""
 
     def __init__(self, gateway: SmsGateway, message_type: str, encoding: str, max_segments: int):
-        self.client = SkebbyClient(gateway.url, gateway.username, os.environ.get(gateway.secret_env, ""),
+        self.client = SkebbyClient(gateway.url, gateway.username, env_secret(gateway.secret_env),
                                    timeout=gateway.timeout, retries=1, backoff=0.5, backoff_max=2)
         self.message_type, self.encoding, self.max_segments = message_type, encoding, max_segments
 
-    def send(self, numbers: list[str], text: str, sender: str, ref: str) -> str:
+    def send(self, numbers: list[str], text: str, sender: str, ref: str, flash: bool = False) -> str:
+        if flash:  # Skebby's API has no flash field: refused, never sent as an ordinary SMS
+            raise DeliveryError(_("Skebby cannot send flash SMS."), permanent=True)
         return self.client.send_sms(ref, text, numbers, self.message_type, self.encoding, sender,
                                     self.max_segments).order_id
 
@@ -99,17 +114,25 @@ def client_for(gateway: SmsGateway, message_type: str = "GP", encoding: str = "g
     return HttpGateway(spec_for(gateway))
 
 
+def can_flash(alias: str) -> bool:
+    """Whether some enabled gateway of `alias` can send a flash SMS."""
+    return any(g.can_flash for g in SmsGateway.objects.filter(method=alias, enabled=True))
+
+
 def deliver(alias: str, rows: Sequence[MessageRecipient], text: str, order_ref, message_type: str = "GP",
-            encoding: str = "gsm", max_segments: int = 7, prefer: str = "") -> list[Outcome]:
+            encoding: str = "gsm", max_segments: int = 7, prefer: str = "", flash: bool = False) -> list[Outcome]:
     """Send `rows` through the enabled gateways of `alias`, in priority order (`prefer` first:
-    an answer goes back the way the reply came; one that failed within REST last), failing over.
-    `order_ref(chunk)` names a batch (the same rows, the same name). Raises DeliveryError
-    when nothing went out and the rows may be tried again later."""
+    an answer goes back the way the reply came; one that failed within REST last), failing over;
+    a flash SMS only through, and over, those that can send flash. `order_ref(chunk)` names a
+    batch (the same rows, the same name). Raises DeliveryError when nothing went out: permanent
+    when no gateway could take these rows, transient when they may be tried again later."""
     now = timezone.now()
     gateways = sorted(SmsGateway.objects.filter(method=alias, enabled=True),
                       key=lambda g: (g.name != prefer, bool(g.resting_until and g.resting_until > now)))
     if not gateways:
         raise DeliveryError(_("No SMS gateway is enabled for the send method %(alias)s.") % {"alias": alias})
+    if flash:
+        gateways = [g for g in gateways if g.can_flash]
     done = {d.recipient_id: d for d in SmsDispatch.objects.filter(recipient__in=list(rows)).select_related("gateway")}
     outcomes = [_accepted(r, done[r.id].gateway, done[r.id].provider_id) for r in rows if r.id in done]
     todo = [r for r in rows if r.id not in done]
@@ -118,7 +141,7 @@ def deliver(alias: str, rows: Sequence[MessageRecipient], text: str, order_ref, 
         mine = [r for r in todo if gateway.serves(r.address)]
         if not mine:
             continue
-        taken, failed, error = _through(gateway, mine, text, order_ref, message_type, encoding, max_segments)
+        taken, failed, error = _through(gateway, mine, text, order_ref, message_type, encoding, max_segments, flash)
         outcomes.extend(taken + failed)
         handled = {o.row_id for o in taken + failed}
         todo = [r for r in todo if r.id not in handled]
@@ -127,11 +150,23 @@ def deliver(alias: str, rows: Sequence[MessageRecipient], text: str, order_ref, 
             break
     if todo:
         if not outcomes:
-            raise last_error or DeliveryError(_("No enabled SMS gateway serves these numbers."), permanent=True)
-        reason = last_error.message if last_error else _("No enabled SMS gateway serves this number.")
+            raise last_error or DeliveryError(_nobody(alias, flash, bool(gateways), several=True), permanent=True)
+        reason = last_error.message if last_error else _nobody(alias, flash, bool(gateways), several=False)
         status = RETRY if last_error and not last_error.permanent else Status.FAILED
         outcomes.extend(Outcome(r.id, status, reason) for r in todo)
     return outcomes
+
+
+def _nobody(alias: str, flash: bool, any_gateway: bool, several: bool) -> str:
+    """Why rows found no gateway: none can send flash at all, or none (that can) serves them."""
+    if flash and not any_gateway:
+        return _("No enabled SMS gateway of the send method %(alias)s can send flash SMS (they need flash SMS "
+                 "fields; Twilio and Skebby have none), so the flash SMS was not sent.") % {"alias": alias}
+    if flash:
+        return (_("No enabled SMS gateway that can send flash SMS serves these numbers.") if several
+                else _("No enabled SMS gateway that can send flash SMS serves this number."))
+    return (_("No enabled SMS gateway serves these numbers.") if several
+            else _("No enabled SMS gateway serves this number."))
 
 
 def _accepted(row: MessageRecipient, gateway: SmsGateway, provider_id: str) -> Outcome:
@@ -142,7 +177,8 @@ def _accepted(row: MessageRecipient, gateway: SmsGateway, provider_id: str) -> O
 
 
 def _through(gateway: SmsGateway, rows: list[MessageRecipient], text: str, order_ref, message_type: str,
-             encoding: str, max_segments: int) -> tuple[list[Outcome], list[Outcome], DeliveryError | None]:
+             encoding: str, max_segments: int, flash: bool = False
+             ) -> tuple[list[Outcome], list[Outcome], DeliveryError | None]:
     """Send what this gateway takes. Returns (taken, ended, transient error that stopped it)."""
     client = client_for(gateway, message_type, encoding, max_segments)
     per_number = gateway.kind == SmsGateway.Kind.HTTP and gateway.per_number
@@ -153,7 +189,8 @@ def _through(gateway: SmsGateway, rows: list[MessageRecipient], text: str, order
         for start in range(0, len(rows), size):
             chunk = rows[start:start + size]
             try:
-                provider_id = client.send([r.address for r in chunk], text, gateway.sender_id, order_ref(chunk))
+                provider_id = client.send([r.address for r in chunk], text, gateway.sender_id, order_ref(chunk),
+                                          flash)
             except LostAnswer as exc:
                 reason = _("%(error)s Not sent again, so that it never arrives twice.") % {"error": exc.message}
                 ended.extend(Outcome(r.id, Status.UNKNOWN, reason, charged=True, unit_price=gateway.price_per_segment)
@@ -204,7 +241,7 @@ def polled_orders(row_ids: Sequence[int]) -> list[tuple[str, int, int]]:
 
 def verify(gateway: SmsGateway, key: str, signature: str, body: bytes) -> bool:
     """The push carries the gateway's secret (?key=) or signs its body with it, compared in constant time."""
-    secret = os.environ.get(gateway.push_secret_env, "") if gateway.push_secret_env else ""
+    secret = env_secret(gateway.push_secret_env)
     if not secret:
         return False
     if key:

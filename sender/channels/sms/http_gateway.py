@@ -1,7 +1,8 @@
 """A generic HTTP SMS gateway, described by data (an `SmsGateway` row turned into a `Spec`).
 
 The request is built from templates (`{to}`, `{to_digits}`, `{text}`, `{sender}`, `{ref}`,
-`{username}`; a value that is exactly "{recipients}" becomes the list of numbers), the
+`{username}`; a value that is exactly "{recipients}" becomes the list of numbers; a flash SMS
+adds the `flash_params` fields, and a gateway without them refuses flash), the
 answer is read with dotted paths ("messages.0.message-id"), and pushes are parsed by field
 names. The only module that speaks such a provider's HTTP; it knows no model.
 
@@ -41,6 +42,7 @@ class Spec:
     http_method: str = "POST"
     body_format: str = "form"  # form | json | query
     template: Mapping[str, Any] = field(default_factory=dict)
+    flash_params: Mapping[str, Any] = field(default_factory=dict)  # added for a flash SMS; empty: no flash
     per_number: bool = True  # one request per number; otherwise one per batch with {recipients}
     auth: str = "none"  # none | basic | bearer | header
     username: str = ""
@@ -94,14 +96,15 @@ def dig(data: Any, path: str) -> Any:
     return data
 
 
-def build(spec: Spec, numbers: list[str], text: str, sender: str, ref: str) -> dict[str, Any]:
-    """The arguments of the HTTP request for these numbers (one number when `per_number`)."""
+def build(spec: Spec, numbers: list[str], text: str, sender: str, ref: str, flash: bool = False) -> dict[str, Any]:
+    """The arguments of the HTTP request for these numbers (one number when `per_number`); a
+    flash SMS carries the gateway's flash fields too (HttpGateway.send refuses flash without them)."""
     values = {"to": ",".join(numbers), "to_digits": ",".join(n.lstrip("+") for n in numbers), "text": text,
               "sender": sender, "ref": ref, "username": spec.username, "recipients": numbers}
     url = render(spec.url, values)
     if not url.startswith(("http://", "https://")):
         raise SpecError(_("The URL must start with http:// or https://."))
-    body = render(dict(spec.template), values)
+    body = render({**dict(spec.template), **(dict(spec.flash_params) if flash else {})}, values)
     request: dict[str, Any] = {"method": spec.http_method.upper(), "url": url, "headers": {}}
     if spec.body_format == "json":
         request["json"] = body
@@ -135,13 +138,18 @@ def read_answer(spec: Spec, status_code: int, data: Any) -> str:
     return str(message_id or "")
 
 
+def status_entry(entry: Any) -> tuple[str, str]:
+    """A status table entry, [status] or [status, reason], as (status, reason)."""
+    status, reason = (list(entry) + [""])[:2]
+    return status, reason
+
+
 def map_status(spec: Spec, word: str) -> tuple[str, str]:
     """(our status, reason) for a provider word; PENDING means "not final yet"."""
     entry = spec.status_mapping.get(word)
     if entry is None:
         return Status.UNKNOWN, _("The gateway reported an unknown state: %(state)s.") % {"state": word}
-    status, reason = (list(entry) + [""])[:2]
-    return status, reason
+    return status_entry(entry)
 
 
 def parse_push(fields: Mapping[str, str], content_type: str, body: bytes, params: Mapping[str, str]) -> dict[str, str]:
@@ -172,9 +180,12 @@ class HttpGateway:
     def close(self) -> None:
         self.http.close()
 
-    def send(self, numbers: list[str], text: str, sender: str, ref: str) -> str:
-        """Hand one request over; return the provider's message id."""
-        request = build(self.spec, numbers, text, sender, ref)
+    def send(self, numbers: list[str], text: str, sender: str, ref: str, flash: bool = False) -> str:
+        """Hand one request over; return the provider's message id. A flash SMS to a gateway
+        without flash fields is refused for good, never sent as an ordinary one."""
+        if flash and not self.spec.flash_params:
+            raise DeliveryError(_("%(gateway)s cannot send flash SMS.") % {"gateway": self.spec.name}, permanent=True)
+        request = build(self.spec, numbers, text, sender, ref, flash)
         self.calls["send"] += 1
         try:
             response = self.http.request(**request)
@@ -197,8 +208,10 @@ class HttpGateway:
 def check(spec: Spec, sample_answer: Any) -> list[str]:
     """Why this description cannot work, as sentences (empty: it can build and read)."""
     problems = []
+    if not isinstance(spec.flash_params, Mapping):
+        problems.append(_("The flash SMS fields must be an object of field → value, or empty."))
     try:
-        build(spec, ["+393471234567"], "Test", "Sender", "ref")
+        build(spec, ["+393471234567"], "Test", "Sender", "ref", flash=isinstance(spec.flash_params, Mapping))
     except SpecError as exc:
         problems.append(str(exc))
     if sample_answer in (None, "", {}):

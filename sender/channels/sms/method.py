@@ -153,8 +153,11 @@ class SmsMethod(BaseMethod):
         return load_backend(self.options, self.alias)
 
     def supports_flash(self) -> bool:
-        """Whether the configured gateway can send flash SMS (gateways kept as data cannot yet)."""
-        return self.options["backend"] != "gateways" and self.backend().supports_flash
+        """Whether the configured gateway can send flash SMS; for the gateways kept as data,
+        whether some enabled one can (a flash SMS fails over only among those)."""
+        if self.options["backend"] == "gateways":
+            return gateways.can_flash(self.alias)
+        return self.backend().supports_flash
 
     @contextmanager
     def hold(self, backend: BaseSmsBackend | None = None) -> Iterator[BaseSmsBackend]:
@@ -237,8 +240,6 @@ class SmsMethod(BaseMethod):
                      texts: dict[int, sms_text.SmsText]) -> list[Outcome]:
         """Send rows whose texts are known to fit."""
         if self.options["backend"] == "gateways":
-            if message.extra.get("flash"):  # their request templates have no flash field yet
-                raise DeliveryError(_("This SMS gateway cannot send flash SMS."), permanent=True)
             outcomes = self._through_gateways(message, rows, texts)
             if message.extra.get("status_report", True):
                 orders = gateways.polled_orders([o.row_id for o in outcomes if o.status == Status.SENT])
@@ -300,7 +301,7 @@ class SmsMethod(BaseMethod):
             try:
                 outcomes += gateways.deliver(self.alias, group, info.text, order_id, self.message_type,
                                              _encoding(info), int(self.options["max_segments"]),
-                                             message.extra.get("gateway", ""))
+                                             message.extra.get("gateway", ""), bool(message.extra.get("flash")))
             except DeliveryError as exc:
                 failed.append((group, exc))
         if failed and not outcomes:

@@ -101,6 +101,11 @@ class SmsGateway(models.Model):
         _("request template"), default=dict, blank=True,
         help_text=_("Field → value with {to}, {to_digits}, {text}, {sender}, {ref}, {username}; "
                     "“{recipients}” alone becomes the list of numbers."))
+    flash_params = models.JSONField(
+        _("flash SMS fields"), default=dict, blank=True,
+        help_text=_("Field → value added to the request for a flash SMS (shown at once, not stored), with the "
+                    "same placeholders; Vonage: {\"message-class\": \"0\"}. Empty: this gateway cannot send flash "
+                    "SMS and never gets one (Twilio has no such field; neither has Skebby)."))
     per_number = models.BooleanField(_("one request per number"), default=True)
     sender_id = models.CharField(_("sender id"), max_length=32, blank=True)
     auth = models.CharField(_("authentication"), max_length=8, choices=Auth.choices, default=Auth.NONE)
@@ -144,6 +149,12 @@ class SmsGateway(models.Model):
 
     def __str__(self) -> str:
         return self.name
+
+    @property
+    def can_flash(self) -> bool:
+        """Whether a flash SMS may go through this gateway: a generic HTTP one whose flash fields
+        are filled in. Skebby's API has no flash field."""
+        return self.kind == self.Kind.HTTP and bool(self.flash_params)
 
     def prefix_list(self) -> list[str]:
         return [p if p.startswith("+") else f"+{p}" for p in self.prefixes.replace(",", " ").split()]

@@ -12,6 +12,8 @@ TWILIO: dict[str, Any] = {
     "kind": "http", "url": "https://api.twilio.com/2010-04-01/Accounts/{username}/Messages.json",
     "http_method": "POST", "body_format": "form", "per_number": True, "auth": "basic",
     "request_template": {"To": "{to}", "From": "{sender}", "Body": "{text}"},
+    # The Messages API has no flash (class 0) parameter: no flash fields, so a flash SMS never goes to Twilio.
+    "flash_params": {},
     "success_path": "", "success_values": "", "id_path": "sid", "error_path": "message", "failover_words": "",
     "sample_answer": {"sid": "SM00000000000000000000000000000000", "status": "queued"},
     "status_mapping": {
@@ -29,6 +31,8 @@ VONAGE: dict[str, Any] = {
     # (1 throttled, 5 internal error, 9 quota exceeded: worth another gateway).
     "kind": "http", "url": "https://rest.nexmo.com/sms/json", "http_method": "POST", "body_format": "form",
     "per_number": True, "auth": "basic", "request_template": {"from": "{sender}", "to": "{to_digits}", "text": "{text}"},
+    # `message-class` (0-3, the data coding scheme's class; anything else is status 3): 0 is a flash SMS.
+    "flash_params": {"message-class": "0"},
     "success_path": "messages.0.status", "success_values": "0", "id_path": "messages.0.message-id",
     "error_path": "messages.0.error-text", "failover_words": "1,5,9",
     "sample_answer": {"message-count": "1", "messages": [{"to": "393471234567", "message-id": "0A0000000123ABCD1",

@@ -68,7 +68,7 @@ async def _shared_application(method) -> Application:
         except asyncio.CancelledError:
             pending.cancel()
             raise
-        except Exception as exc:
+        except Exception as exc:  # whatever failed, the requests waiting on this future get the same error
             pending.set_exception(exc)
             pending.exception()  # retrieved: the requests waiting get it, nobody else needs to
             raise

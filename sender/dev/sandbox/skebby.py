@@ -428,8 +428,6 @@ def _substitute(text: str, values: dict) -> tuple[str, str]:
 
 def _length(text: str, encoding: str) -> int:
     """Characters as the gateway counts them: GSM-7 septets (extension characters count two) or UTF-16 units."""
-    from sender.channels.sms.text import analyze
-
     info = analyze(text)
     return len(info.text.encode("utf-16-le")) // 2 if encoding == "ucs2" or info.encoding == "UCS-2" else info.units
 

@@ -7,6 +7,12 @@ and as a plain HTTP gateway (`POST /http/send`, JSON or form with to/text/from, 
 `{"result": "OK", "id"}`), so an `SmsGateway` of any kind can point at it. Credentials are not
 checked: it is a sandbox.
 
+Flash SMS, as each kind has them: Vonage's `message-class` 0 (the field takes 0 to 3, anything
+else is its status "3", invalid parameters); the plain gateway's `flash` (true or false); Twilio
+has no such parameter and, like other fields its Messages API does not know, the fake ignores
+one (Twilio documents no refusal of unknown fields), so a flash flag sent there would be lost:
+Sender never sends it one. The page marks a flash SMS as such.
+
 Every SMS that arrives is listed on the page (`GET /_sandbox/`), with buttons to report it
 delivered or failed, and to answer it. For Skebby the report is what the next poll of the order
 gets and the answer waits in the received-SMS list; for the other kinds the sandbox pushes them
@@ -38,6 +44,7 @@ PAGE_CSP = "default-src 'none'; style-src 'self'; form-action 'self'; base-uri '
 
 STYLE = """body{font:15px system-ui;margin:2em}form{display:inline-block;margin:.1em .4em .1em 0}
 td,th{padding:.3em .6em;border-bottom:1px solid #ddd;text-align:left;vertical-align:top}
+.flash{color:#a40000}
 """
 """Served at /_sandbox/style.css."""
 
@@ -55,6 +62,7 @@ class Arrival:
     number: str
     sender: str
     text: str
+    flash: bool = False  # class 0: shown on the screen at once, not stored
     at: datetime = field(default_factory=lambda: datetime.now(UTC))
     id: int = field(default_factory=lambda: next(_ids))
     status: str = "accepted"
@@ -100,31 +108,48 @@ def twilio(path: str, form: dict[str, Any]) -> tuple[int, dict, list[Arrival]]:
                  "body": form["Body"]}, [arrival]
 
 
+VONAGE_CLASSES = ("0", "1", "2", "3")
+"""The values Vonage's `message-class` takes (the data coding scheme's message class); 0 is flash."""
+
+
 def vonage(path: str, form: dict[str, Any]) -> tuple[int, dict, list[Arrival]]:
-    """Vonage's SMS API: always 200; status "0" is success, "2" a missing parameter."""
+    """Vonage's SMS API: always 200; status "0" is success, "2" a missing parameter, "3" an
+    invalid one (a `message-class` outside 0-3; the error text's wording is assumed)."""
     missing = [name for name in ("from", "to", "text") if not form.get(name)]
     if missing:
         return 200, {"message-count": "1", "messages": [{"status": "2", "error-text": f"Missing {missing[0]}"}]}, []
+    message_class = str(form.get("message-class", ""))
+    if "message-class" in form and message_class not in VONAGE_CLASSES:
+        return 200, {"message-count": "1", "messages": [{"status": "3",
+                                                         "error-text": "Invalid message-class param"}]}, []
     message_id = uuid.uuid4().hex[:16].upper()
     number = str(form["to"])
     arrival = Arrival("vonage", path, message_id, number if number.startswith("+") else f"+{number}",
-                      str(form["from"]), str(form["text"]))
+                      str(form["from"]), str(form["text"]), flash=message_class == "0")
     return 200, {"message-count": "1", "messages": [{"to": number, "message-id": message_id, "status": "0",
                                                      "remaining-balance": "10.00", "message-price": "0.0333",
                                                      "network": "22201"}]}, [arrival]
 
 
+FLASH_WORDS = {True: True, False: False, "true": True, "false": False, "1": True, "0": False}
+"""What the plain gateway's `flash` takes (JSON booleans or form words)."""
+
+
 def plain(path: str, data: dict[str, Any]) -> tuple[int, dict, list[Arrival]]:
-    """A plain HTTP gateway: `to` (a number, a comma-separated list or a list), `text`, `from`."""
+    """A plain HTTP gateway: `to` (a number, a comma-separated list or a list), `text`, `from`,
+    and `flash` (true or false, refused otherwise)."""
     numbers = data.get("to") or data.get("recipients") or data.get("recipient") or ""
     numbers = numbers if isinstance(numbers, list) else [n for n in str(numbers).split(",") if n]
     text = data.get("text") or data.get("message") or data.get("body")
     if not numbers or not text:
         return 400, {"result": "KO", "error": "to and text are required"}, []
+    flash = data.get("flash", False)
+    if not isinstance(flash, bool | str) or flash not in FLASH_WORDS:
+        return 400, {"result": "KO", "error": "flash must be true or false"}, []
     message_id = "H" + uuid.uuid4().hex[:15]
     sender = str(data.get("from") or data.get("sender") or "")
-    return 200, {"result": "OK", "id": message_id}, [Arrival("http", path, message_id, str(n), sender, str(text))
-                                                     for n in numbers]
+    return 200, {"result": "OK", "id": message_id}, [
+        Arrival("http", path, message_id, str(n), sender, str(text), flash=FLASH_WORDS[flash]) for n in numbers]
 
 
 ROUTES: dict[str, Callable[[str, dict[str, Any]], tuple[int, dict, list[Arrival]]]] = {
@@ -218,6 +243,7 @@ Report one delivered or failed, or answer it as its recipient would.</p>{banner}
 
 def _row(a: Arrival, where: str, actions: str) -> str:
     status = _e(a.status) + "".join(f"<br>reply: {_e(r)}" for r in a.replies)
-    return (f'<tr data-sms="{a.id}"><td>{_e(a.number)}</td><td>{_e(a.sender)}</td><td>{_e(a.text)}</td>'
+    flash = '<strong class="flash">Flash SMS</strong> (class 0: shown at once, not stored)<br>' if a.flash else ""
+    return (f'<tr data-sms="{a.id}"><td>{_e(a.number)}</td><td>{_e(a.sender)}</td><td>{flash}{_e(a.text)}</td>'
             f'<td>{a.at:%Y-%m-%d %H:%M:%S}</td><td>{_e(where)}</td><td class="status">{status}</td>'
             f"<td>{actions}</td></tr>")

@@ -189,7 +189,7 @@ def send(selection: Selection, user: AbstractBaseUser, methods: list[str], body:
                 stored.append(save_checked(checked, user))
             draft = Draft(body=body, subject=subject, attachments=stored)
             return commit(selection, user, methods, draft, key, typology=typology, billee=billee)
-    except BaseException:
+    except BaseException:  # whatever stopped the commit (even Ctrl-C), no stored file stays behind; it goes on
         for attachment in stored:
             attachment.file.delete(save=False)
         raise

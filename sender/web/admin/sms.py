@@ -40,6 +40,9 @@ class SmsGatewayForm(forms.ModelForm):
 class TestSmsForm(forms.Form):
     number = forms.CharField(label=gettext_lazy("Number (E.164)"), max_length=32)
     text = forms.CharField(label=gettext_lazy("Text"), max_length=160, initial=gettext_lazy("A test SMS from Sender."))
+    flash = forms.BooleanField(label=gettext_lazy("Flash SMS"), required=False,
+                               help_text=gettext_lazy("Shown at once and not stored; only a gateway with flash SMS "
+                                                      "fields sends it, the others refuse it."))
 
 
 class ManagedByPermission:
@@ -86,7 +89,7 @@ class SmsGatewayAdmin(ManagedByPermission, admin.ModelAdmin):
             client = gateways.client_for(gateway)
             try:
                 ref = client.send([form.cleaned_data["number"]], form.cleaned_data["text"], gateway.sender_id,
-                                  uuid.uuid4().hex)
+                                  uuid.uuid4().hex, form.cleaned_data["flash"])
             except DeliveryError as exc:
                 self.message_user(request, _("%(gateway)s: not sent: %(error)s") % {"gateway": gateway, "error": exc},
                                   messages.ERROR)

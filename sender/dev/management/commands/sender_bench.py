@@ -34,6 +34,7 @@ from contextlib import contextmanager, nullcontext
 from pathlib import Path
 from urllib.parse import urlsplit
 
+import psycopg
 from django.conf import settings
 from django.contrib.auth.models import Permission, User
 from django.core.files.base import ContentFile
@@ -166,9 +167,7 @@ def postgres_name(workdir: Path) -> str:
     return "sender_bench_" + re.sub(r"[^a-z0-9]", "_", workdir.name.lower())
 
 
-def _postgres_admin(url: str):
-    import psycopg
-
+def _postgres_admin(url: str) -> psycopg.Connection:
     parts = urlsplit(url)
     return psycopg.connect(host=parts.hostname or None, port=parts.port or None, user=parts.username or None,
                            password=parts.password or None, dbname="postgres", autocommit=True)
@@ -181,7 +180,7 @@ def create_postgres(workdir: Path) -> str:
     try:
         with _postgres_admin(server) as conn:
             conn.execute(f'CREATE DATABASE "{name}"')
-    except Exception as exc:
+    except (psycopg.Error, ValueError) as exc:  # the server refused or is not there; a URL it cannot read
         raise CommandError(f"Cannot create a PostgreSQL database on {server}: {exc}") from exc
     return f"{server}/{name}"
 
