@@ -27,7 +27,7 @@ from sender.models import Broadcast, MessageRecipient, MessageSent
 
 CHUNK = 10_000
 COLUMNS = ["id", "recipient_type", "recipient_id", "address", "status", "reason", "gateway_ref", "segments",
-           "cost", "attempts", "created_at", "sent_at"]
+           "cost", "attempts", "created_at", "sent_at", "text"]
 FINISHED = [MessageSent.Status.DONE, MessageSent.Status.CANCELLED, MessageSent.Status.FAILED]
 
 
@@ -86,7 +86,7 @@ def export(rows, storage, name: str) -> tuple[int, str]:
             writer.writerow(COLUMNS)
             for row in rows.order_by("id").values_list(
                     "id", "content_type_id", "object_id", "address", "status", "reason", "gateway_ref", "segments",
-                    "cost", "attempts", "created_at", "sent_at").iterator(chunk_size=CHUNK):
+                    "cost", "attempts", "created_at", "sent_at", "text").iterator(chunk_size=CHUNK):
                 row = list(row)
                 if row[1] not in labels:
                     content_type = ContentType.objects.get_for_id(row[1])

@@ -252,8 +252,8 @@ class MessageRecipient(models.Model):
     segments = models.PositiveSmallIntegerField(_("segments"), default=0)
     cost = models.DecimalField(_("cost"), max_digits=10, decimal_places=4, default=Decimal(0))
     text = models.TextField(_("text"), blank=True, default="", db_default="",
-                            help_text=_("What this recipient read when it differs from the message's body "
-                                        "(placeholders filled in); kept by the storage method."))
+                            help_text=_("What this recipient was sent when it differs from the message's body "
+                                        "(placeholders filled in); kept by every method."))
     attempts = models.PositiveSmallIntegerField(_("attempts"), default=0)
     is_sender = models.BooleanField(_("copy to sender"), default=False)
     batch = models.PositiveIntegerField(_("batch"), default=0)

@@ -101,3 +101,13 @@ def test_an_unfinished_broadcast_is_never_archived(sender_user, archive_dir, db)
 
     assert "0 rows in total" in run("--older-than", "90d")
     assert MessageRecipient.objects.filter(message_sent__broadcast=old).count() == 6
+
+
+def test_the_archive_keeps_each_rows_own_text(sender_user, smtp_server, run_worker, archive_dir):
+    people = customers(2)
+    broadcast = commit(EVERYONE, sender_user, ["email"], Draft(body="Dear {{ first_name }}", subject="Old"), "texts")
+    run_worker()
+    Broadcast.objects.filter(pk=broadcast.pk).update(created_at=timezone.now() - timedelta(days=100))
+    run("--older-than", "90d")
+    rows = read_archive(f"broadcasts/{broadcast.pk}/email.csv.gz")
+    assert {r["address"]: r["text"] for r in rows} == {p.email: f"Dear {p.first_name}" for p in people}

@@ -188,6 +188,7 @@ def row_json(row: MessageRecipient, methods: dict[int, str]) -> dict[str, Any]:
         if content_type else None,
         "address": row.address, "status": row.status, "reason_code": row.reason_code, "reason": row.reason, "attempts": row.attempts,
         "segments": row.segments, "cost": str(row.cost), "sent_at": when(row.sent_at),
+        **({"text": row.text} if row.text else {}),  # only where placeholders made it differ from the body
     }
 
 

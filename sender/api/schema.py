@@ -247,6 +247,9 @@ RESPONSE_SCHEMAS: dict[str, Any] = {
                        "description": "sent: the gateway took it; delivered: confirmed to have arrived."},
             "reason_code": {"enum": FailureCode.values, "description": "Who refused a failed row."},
             "reason": STRING, "attempts": INTEGER, "segments": INTEGER, "cost": STRING, "sent_at": DATETIME,
+            "text": {"type": "string",
+                     "description": "What this recipient was sent, placeholders filled in; present only when it "
+                                   "differs from the broadcast's body."},
         },
     },
     "BroadcastPage": {

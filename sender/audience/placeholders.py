@@ -16,12 +16,14 @@ sit between `{% verbatim %}` and `{% endverbatim %}`.
 import re
 
 from collections import Counter, defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from functools import lru_cache
+from itertools import batched
 from typing import Any
 
 from django.contrib.contenttypes.models import ContentType
 from django.core.exceptions import FieldDoesNotExist, ValidationError
+from django.db import connections, router
 from django.template import Context, Engine, Template, TemplateSyntaxError
 from django.template.base import Lexer, Parser, TokenType, Variable
 from django.utils.translation import gettext as _
@@ -36,6 +38,7 @@ FILTERS = frozenset({"upper", "lower", "title", "capfirst", "default", "default_
                      "truncatewords"})
 OPERATORS = frozenset({"and", "or", "not", "==", "!="})
 CHUNK = 2000  # ids per query when reading many recipients' values
+KEEP_CHUNK = 5000  # rows per UPDATE when keeping their texts
 
 ENGINE = Engine(loaders=[], libraries={}, autoescape=False, string_if_invalid="")
 ESCAPED = re.compile(r"\\(\{[{%#])")
@@ -181,6 +184,41 @@ def row_texts(text: str, rows: Sequence[Any]) -> dict[int, str]:
             rendered[key] = render(text, dict(zip(names, key, strict=True)))
         result[row.id] = rendered[key]
     return result
+
+
+def keep_texts(body: str, texts: Mapping[int, str]) -> int:
+    """Keep on each row (row id → text) the text its recipient is sent, when it is not the
+    body itself, so staff and the inbox can show what each person read. Returns rows written.
+
+    A channel calls it with the very strings it sends, for a body with placeholders only:
+    a plain broadcast writes nothing more. One statement per few thousand rows, joined on
+    the ids: Django's `bulk_update` builds a CASE with a branch per row, which SQLite walks
+    for every row, quadratic (BENCHMARKS.md, "Each recipient's text kept on its row")."""
+    changed = [(row_id, text) for row_id, text in texts.items() if text != body]
+    if not changed:
+        return 0
+    db = router.db_for_write(MessageRecipient)
+    connection = connections[db]
+    if connection.vendor not in ("postgresql", "sqlite"):
+        MessageRecipient.objects.using(db).bulk_update(
+            [MessageRecipient(id=row_id, text=text) for row_id, text in changed], ["text"], batch_size=1000)
+        return len(changed)
+    quote = connection.ops.quote_name
+    table, text_column, id_column = (quote(MessageRecipient._meta.db_table), quote("text"), quote("id"))
+    limit = connection.features.max_query_params
+    size = min(KEEP_CHUNK, limit // 2) if limit and connection.vendor == "sqlite" else KEEP_CHUNK
+    with connection.cursor() as cursor:
+        for chunk in batched(changed, size):
+            if connection.vendor == "postgresql":  # two array parameters, whatever the chunk's size
+                cursor.execute(f"UPDATE {table} SET {text_column} = v.text "
+                               f"FROM unnest(%s::bigint[], %s::text[]) AS v(id, text) WHERE {table}.{id_column} = v.id",
+                               [[row_id for row_id, _text in chunk], [text for _row_id, text in chunk]])
+            else:
+                cursor.execute(f"UPDATE {table} SET {text_column} = v.column2 FROM (VALUES "
+                               + ", ".join(["(%s, %s)"] * len(chunk))
+                               + f") AS v WHERE {table}.{id_column} = v.column1",
+                               [value for pair in chunk for value in pair])
+    return len(changed)
 
 
 def text_counts(text: str, keys: Iterable[tuple[int, str]]) -> Counter[str]:

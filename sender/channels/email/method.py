@@ -21,7 +21,7 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
 from sender.audience.optout import unsubscribe_token
-from sender.audience.placeholders import recipients, render, uses_placeholders
+from sender.audience.placeholders import keep_texts, row_texts, uses_placeholders
 from sender.channels.base import RETRY, BaseMethod, Draft, Outcome, report
 from sender.channels.email import formatted
 from sender.channels.email.gateway import ConnectionLost, SMTPGateway, dot_stuff
@@ -183,21 +183,15 @@ class EmailMethod(BaseMethod):
     def personal(self, message: MessageSent,
                  rows: Sequence[MessageRecipient]) -> Callable[[MessageRecipient], tuple[bytes, bytes]]:
         """A function giving each row's (extra headers, message): placeholders filled in,
-        unsubscribe link added. Recipients are fetched with one query per model."""
+        unsubscribe link added. The texts are rendered (and kept on the rows) by `texts`."""
         broadcast = message.broadcast
         if is_markdown(message):
             return self.personal_formatted(broadcast, rows)
         parts = self.parts(broadcast)
-        values = {}
-        if parts.text is None:
-            found_rows = MessageRecipient.objects.filter(pk__in=[r.id for r in rows])
-            keys = {i: (c, o) for i, c, o in found_rows.values_list("id", "content_type_id", "object_id")}
-            found = recipients(keys.values())
-            values = {row_id: found.get(key, {}) for row_id, key in keys.items()}
+        texts = self.texts(broadcast, rows) if parts.text is None else {}
 
         def one(row: MessageRecipient) -> tuple[bytes, bytes]:
-            text = parts.text if parts.text is not None else _stuffed(_quoted_printable(
-                render(broadcast.body, values.get(row.id, {}))))
+            text = parts.text if parts.text is not None else _stuffed(_quoted_printable(texts[row.id]))
             headers = b""
             if self.site_url:
                 url = self.site_url + reverse("sender:unsubscribe", args=[unsubscribe_token(self.alias, row.address)])
@@ -212,25 +206,26 @@ class EmailMethod(BaseMethod):
                            rows: Sequence[MessageRecipient]) -> Callable[[MessageRecipient], tuple[bytes, bytes]]:
         """`personal` for a Markdown body: each row's whole multipart message is built from its
         own text (the alternatives cannot share pre-encoded pieces the way plain text does)."""
-        values = self.values(rows) if uses_placeholders(broadcast.body) else {}
+        texts = self.texts(broadcast, rows) if uses_placeholders(broadcast.body) else {}
         files = self.files(broadcast)  # read once per batch, not once per recipient
 
         def one(row: MessageRecipient) -> tuple[bytes, bytes]:
             url = self.unsubscribe_url(row)
             headers = (b"List-Unsubscribe: <%s>\r\nList-Unsubscribe-Post: List-Unsubscribe=One-Click\r\n" % url.encode()
                        if url else b"")
-            text = render(broadcast.body, values.get(row.id, {})) if values else broadcast.body
-            built = self.build(broadcast, markdown=True, text=text, unsubscribe=url, files=files)
+            built = self.build(broadcast, markdown=True, text=texts.get(row.id, broadcast.body), unsubscribe=url,
+                               files=files)
             return headers, dot_stuff(built.as_bytes(policy=POLICY))
 
         return one
 
-    def values(self, rows: Sequence[MessageRecipient]) -> dict[int, dict[str, str]]:
-        """Placeholder values per row id, one query per recipient model."""
-        found_rows = MessageRecipient.objects.filter(pk__in=[r.id for r in rows])
-        keys = {i: (c, o) for i, c, o in found_rows.values_list("id", "content_type_id", "object_id")}
-        found = recipients(keys.values())
-        return {row_id: found.get(key, {}) for row_id, key in keys.items()}
+    def texts(self, broadcast: Broadcast, rows: Sequence[MessageRecipient]) -> dict[int, str]:
+        """Each row's body with its placeholders filled in (row id → text), rendered once per
+        distinct set of values, and kept on the rows before anything goes out: the string the
+        recipient is sent is the one the ledger shows."""
+        texts = row_texts(broadcast.body, rows)
+        keep_texts(broadcast.body, texts)
+        return texts
 
     def unsubscribe_url(self, row: MessageRecipient) -> str:
         if not self.site_url:

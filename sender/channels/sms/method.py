@@ -188,7 +188,8 @@ class SmsMethod(BaseMethod):
         """Each row's SMS as it goes out (placeholders filled in, then lookalikes replaced and
         transliterated as the message asked). A text with placeholders may cost each row a
         different number of segments: the rows' `segments` are set to theirs (one UPDATE per
-        distinct count), so the ledger charges what the gateway bills."""
+        distinct count), so the ledger charges what the gateway bills, and keep their texts
+        (the very strings the gateway is given) for staff to see what each number received."""
         body = message.broadcast.body
         transliterate = bool(message.extra.get("transliterate"))
         if not uses_placeholders(body):
@@ -209,6 +210,7 @@ class SmsMethod(BaseMethod):
             MessageRecipient.objects.filter(pk__in=[r.id for r in group]).update(segments=segments)
             for row in group:
                 row.segments = segments
+        placeholders.keep_texts(body, {row_id: info.text for row_id, info in result.items()})
         return result
 
     def deliver(self, message: MessageSent, rows: Sequence[MessageRecipient]) -> list[Outcome]:

@@ -4,7 +4,7 @@ from collections.abc import Sequence
 
 from django.utils.translation import gettext_lazy as _
 
-from sender.audience.placeholders import row_texts, uses_placeholders
+from sender.audience.placeholders import keep_texts, row_texts, uses_placeholders
 from sender.channels.base import BaseMethod, Outcome
 from sender.models import MessageRecipient, MessageSent
 
@@ -16,10 +16,8 @@ class StorageMethod(BaseMethod):
 
     def deliver(self, message: MessageSent, rows: Sequence[MessageRecipient]) -> list[Outcome]:
         """Each row keeps its reader's text when placeholders (or escaped braces) make it differ
-        from the body; the inbox shows that text. One UPDATE per batch."""
+        from the body; the inbox shows that text."""
         body = message.broadcast.body
         if uses_placeholders(body):
-            texts = row_texts(body, rows)
-            MessageRecipient.objects.bulk_update(
-                [MessageRecipient(id=row.id, text=texts[row.id]) for row in rows], ["text"], batch_size=1000)
+            keep_texts(body, row_texts(body, rows))
         return [Outcome(row.id, MessageRecipient.Status.DELIVERED) for row in rows]

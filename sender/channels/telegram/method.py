@@ -23,7 +23,7 @@ from django.utils.translation import gettext_lazy, ngettext
 from PIL import Image, UnidentifiedImageError
 from telegram.error import BadRequest, ChatMigrated, Forbidden, NetworkError, RetryAfter, TimedOut
 
-from sender.audience.placeholders import row_texts, uses_placeholders
+from sender.audience.placeholders import keep_texts, row_texts, uses_placeholders
 from sender.channels.base import RETRY, BaseMethod, Draft, Outcome
 from sender.channels.telegram import gateway, links
 from sender.channels.telegram.gateway import LOOP, Gateway
@@ -164,7 +164,9 @@ class TelegramMethod(BaseMethod):
         per_row: dict[int, list[Item]] = {}
         if uses_placeholders(broadcast.body):  # each chat reads its own text; equal texts share their items
             by_text: dict[str, list[Item]] = {}
-            for row_id, text in row_texts(broadcast.body, rows).items():
+            texts = row_texts(broadcast.body, rows)
+            keep_texts(broadcast.body, texts)  # what each chat reads, before it goes out: the chat page shows it
+            for row_id, text in texts.items():
                 if text not in by_text:
                     by_text[text] = self.items(text, attachments)
                 per_row[row_id] = by_text[text]

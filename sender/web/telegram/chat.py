@@ -37,8 +37,9 @@ def history(obj: models.Model, user: AbstractBaseUser, limit: int = HISTORY) -> 
             .select_related("message_sent__broadcast__sender").order_by("-created_at", "-id")[:limit])
     received = (IncomingMessage.objects.filter(content_type=ct, object_id=str(obj.pk), method__in=aliases)
                 .order_by("-received_at", "-id")[:limit])
-    entries = [Entry("out", row.sent_at or row.created_at, row.message_sent.broadcast.body, row.pk, row.status,
-                     str(row.get_status_display()), row.reason, str(row.message_sent.broadcast.sender))
+    # A row keeps its own text when placeholders made it differ from the body: show what the person read.
+    entries = [Entry("out", row.sent_at or row.created_at, row.text or row.message_sent.broadcast.body, row.pk,
+                     row.status, str(row.get_status_display()), row.reason, str(row.message_sent.broadcast.sender))
                for row in sent]
     entries += [incoming_entry(message) for message in received]
     return sorted(entries, key=lambda e: (e.at, e.direction == "in", e.id))

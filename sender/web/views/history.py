@@ -120,7 +120,8 @@ def csv_cell(value: object) -> object:
 
 def csv_header() -> list[str]:
     return [_("method"), _("recipient type"), _("recipient id"), _("name"), _("address"), _("status"),
-            _("reason code"), _("reason"), _("gateway reference"), _("segments"), _("cost"), _("attempts"), _("sent at")]
+            _("reason code"), _("reason"), _("gateway reference"), _("segments"), _("cost"), _("attempts"),
+            _("sent at"), _("text")]
 
 
 def csv_lines(rows: Iterable[tuple], sents: dict[int, MessageSent], header: list[str]) -> Iterator[str]:
@@ -133,14 +134,16 @@ def csv_lines(rows: Iterable[tuple], sents: dict[int, MessageSent], header: list
     writer.writerow(header)
     for chunk in batched(rows, CSV_CHUNK):
         found = people((row[1], row[2]) for row in chunk if row[1])
-        for sent_id, ct_id, object_id, address, status, code, reason, ref, segments, cost, attempts, sent_at in chunk:
+        for (sent_id, ct_id, object_id, address, status, code, reason, ref, segments, cost, attempts, sent_at,
+             text) in chunk:
             if ct_id not in labels:
                 content_type = ct_id and ContentType.objects.get_for_id(ct_id)  # cached: one query per type at most
                 labels[ct_id] = f"{content_type.app_label}.{content_type.model}" if content_type else ""
             person = found.get((ct_id, object_id))
             writer.writerow([sents[sent_id].method, labels[ct_id], object_id, csv_cell(person.name if person else ""),
                              csv_cell(address), status, code, csv_cell(reason), csv_cell(ref), segments, cost,
-                             attempts, timezone.localtime(sent_at).isoformat() if sent_at else ""])
+                             attempts, timezone.localtime(sent_at).isoformat() if sent_at else "",
+                             csv_cell(text)])  # empty unless placeholders made this row's text differ
         yield buffer.getvalue()
         buffer.seek(0)
         buffer.truncate()
@@ -166,7 +169,7 @@ def broadcast_csv(request: HttpRequest, pk: int) -> StreamingHttpResponse:
     queryset = filterset.qs if filterset.is_valid() else filterset.queryset.none()
     rows = queryset.order_by("message_sent_id", "id").values_list(
         "message_sent_id", "content_type_id", "object_id", "address", "status", "reason_code", "reason", "gateway_ref", "segments",
-        "cost", "attempts", "sent_at",
+        "cost", "attempts", "sent_at", "text",
     ).iterator(chunk_size=CSV_CHUNK)
     lines = csv_lines(rows, sents, csv_header())
     response = StreamingHttpResponse(_async_lines(lines) if isinstance(request, ASGIRequest) else lines,

@@ -47,6 +47,7 @@ from django_tasks_db.management.commands.db_worker import Worker
 from django_tasks_db.models import DBTaskResult
 from pyinstrument import Profiler
 
+from sender.audience.placeholders import personal
 from sender.audience.selection import Selection
 from sender.channels import Draft
 from sender.dev.demo import seed_recipients
@@ -348,6 +349,10 @@ def verify(result: dict, method: str, expected: dict, received: int | None, kill
         problems.append(f"message counters: {counters}")
     if received is not None and received != expected["valid"] and not killed:
         problems.append(f"the SMTP sink received {received} messages, expected {expected['valid']}")
+    if personal(sent.broadcast.body):  # each row that went out keeps the text its recipient was sent
+        kept = MessageRecipient.objects.filter(message_sent=sent).exclude(text="").count()
+        if kept != expected["valid"]:
+            problems.append(f"rows keeping their own text: {kept}, expected {expected['valid']}")
 
     failed = DBTaskResult.objects.exclude(status="SUCCESSFUL").exclude(task_path="sender.channels.sms.tracking.poll_sms")
     if killed:
