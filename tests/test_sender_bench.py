@@ -13,11 +13,14 @@ from django.db import connection
 from sender.audience.models import Customer
 from sender.dev.management.commands.sender_bench import bench
 
-KEYS = {"n", "method", "valid", "duplicate", "invalid", "preview_s", "commit_s", "deliver_s", "msgs_per_s",
-        "sql_queries", "peak_rss_mb", "verified"}
+KEYS = {"n", "method", "valid", "duplicate", "invalid", "preview_s", "send_request_s", "send_background",
+        "commit_task_s", "commit_s", "deliver_s", "end_to_end_s", "total_s", "msgs_per_s", "sql_queries",
+        "peak_rss_mb", "verified"}
 
 # Exact SQL statements (transaction BEGINs included) per phase, as measured on SQLite:
 PREVIEW = 4           # permissions (user, groups), content type, one streamed SELECT of the recipients
+SEND_REQUEST = 5      # Send's request, before the commit: session, user, the user's and groups' permissions,
+                      # and COUNT of the selection (to commit in the request or in a task)
 COMMIT_FIXED = 6      # idempotency check, BEGIN, broadcast, sent row, recipients SELECT, counters (published as written)
 PER_INSERT = 1        # one INSERT per BATCH_SIZE recipient rows, whatever their status
 OPT_OUTS = {"storage": 0, "email": 1}  # preview and commit each load the opt-outs of methods with addresses
@@ -61,6 +64,36 @@ def test_it_can_deliver_with_worker_processes():
     assert result["verified"] is True and result["valid"] == 300
 
 
+def assert_times_add_up(result: dict) -> None:
+    """End to end runs from pressing Send to the last message received; every part is timed."""
+    parts = result["send_request_s"] + result["commit_task_s"] + result["deliver_s"]
+    assert result["end_to_end_s"] == pytest.approx(parts, abs=0.002)
+    assert result["total_s"] == pytest.approx(result["preview_s"] + parts, abs=0.002)
+    assert result["commit_s"] == pytest.approx(result["send_request_s"] + result["commit_task_s"], abs=0.002)
+    assert 0 < result["send_request_s"] < result["end_to_end_s"] and result["deliver_s"] > 0
+
+
+def test_send_below_the_threshold_writes_the_rows_in_its_request():
+    result = run("--n", "300", "--method", "email", "--commit-in-task-above", "1000")
+    assert (result["verified"], result["received"], result["send_background"]) == (True, result["valid"], False)
+    assert result["commit_task_s"] == 0 and result["sql_by_phase"]["commit_task"] == 0
+    assert_times_add_up(result)
+
+
+@pytest.mark.parametrize("workers", [1, 2])
+def test_send_above_the_threshold_answers_and_leaves_the_rows_to_the_commit_task(workers):
+    result = run("--n", "300", "--method", "email", "--commit-in-task-above", "100", "--workers", str(workers),
+                 "--batch-size", "100")
+    assert (result["verified"], result["received"], result["send_background"]) == (True, result["valid"], True)
+    assert result["commit_in_task_above"] == 100
+    assert result["commit_task_s"] > 0
+    # The request wrote the broadcast and queued the task; the task wrote the 300 rows (3 INSERTs) and
+    # queued the batches: the request's statements do not grow with the recipients, the task's do.
+    assert result["sql_by_phase"]["send_request"] < result["sql_by_phase"]["commit_task"]
+    assert_times_add_up(result)
+    assert {"send_request", "commit_task", "deliver", "sink", "verify"} <= set(result["rss_mb_after"])
+
+
 def test_it_refuses_a_database_outside_its_throwaway_folder(db, tmp_path):
     with pytest.raises(CommandError, match="Refusing"):
         call_command("sender_bench", "--n", "10", "--workdir", str(tmp_path))
@@ -74,8 +107,10 @@ def expected_queries(method: str, n: int, valid: int, batch: int) -> dict:
     begins = connection.vendor == "sqlite"
     return {
         "preview": PREVIEW + OPT_OUTS[method],
-        "commit": (COMMIT_FIXED + OPT_OUTS[method] + JUDGE[method] - (not begins) + PER_INSERT * math.ceil(n / batch)
-                   + PER_ENQUEUE * batches),
+        # Below COMMIT_IN_TASK_ABOVE Send's request writes every row itself, and no commit task runs:
+        "send_request": (SEND_REQUEST + COMMIT_FIXED + OPT_OUTS[method] + JUDGE[method] - (not begins)
+                         + PER_INSERT * math.ceil(n / batch) + PER_ENQUEUE * batches),
+        "commit_task": 0,
         "deliver": DELIVER_FIXED[method] - (not begins) + (PER_BATCH[method] - 2 * (not begins)) * batches,
     }
 

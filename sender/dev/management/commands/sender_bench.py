@@ -6,7 +6,9 @@
 The command never touches the configured database: it re-executes itself in a child
 process whose DATABASE_URL (and SENDER_VAR_DIR) point into a fresh temporary folder,
 migrates there, seeds N recipients (85% valid, 10% duplicate, 5% invalid), and times
-preview, commit and delivery through the real task worker. Email goes to a local SMTP
+preview, Send (the dashboard's compose view, posted through Django's test client by a
+logged-in sender), the commit task that Send leaves to a worker above
+`COMMIT_IN_TASK_ABOVE`, and delivery through the real task worker. Email goes to a local SMTP
 sink: Postfix's `smtp-sink` when installed, otherwise an aiosmtpd process that counts.
 Any count that does not match what was seeded fails the run.
 
@@ -42,21 +44,24 @@ from django.core.management import call_command
 from django.core.management.base import BaseCommand, CommandError
 from django.db import connection
 from django.db.models import Count, Sum
-from django.test import override_settings
+from django.test import Client, override_settings
+from django.urls import reverse
 from django_tasks_db.management.commands.db_worker import Worker
 from django_tasks_db.models import DBTaskResult
 from pyinstrument import Profiler
 
 from sender.audience.placeholders import personal
+from sender.audience.models import Customer
 from sender.audience.selection import Selection
 from sender.channels import Draft
+from sender.conf import sender_settings
 from sender.dev.demo import seed_recipients
 from sender.dev.sandbox.skebby import BenchGateway
 from sender.dev.sms_bench import FailoverGateways
 from sender.dev.telegram_bench import bench_telegram
-from sender.models import MessageAttachment, MessageRecipient, MessageSent
+from sender.models import Broadcast, MessageAttachment, MessageRecipient, MessageSent
 from sender.pipeline import progress
-from sender.pipeline.commit import commit
+from sender.pipeline.commit import commit_task
 from sender.pipeline.deliver import expired_batches, recover_expired
 from sender.pipeline.preview import preview
 
@@ -146,12 +151,19 @@ class SMTPSink:
             except subprocess.TimeoutExpired:
                 self.process.kill()
                 self.process.wait()
-        counts = re.findall(r"mesg=(\d+)", self.log.read_text(errors="replace"))
+        counts = re.findall(r"mesg=(\d+)", self.tail())
         return int(counts[-1]) if counts else 0
+
+    def tail(self, size: int = 4096) -> str:
+        """The end of the sink's log: smtp-sink -c rewrites its counter line once per message
+        (about 20 MB at a million), and only the last line counts."""
+        with self.log.open("rb") as log:
+            log.seek(max(0, log.seek(0, os.SEEK_END) - size))
+            return log.read().decode(errors="replace")
 
     def distinct(self) -> dict[str, int] | None:
         """After stop(), the aiosmtpd sink's count of distinct recipients and of extra copies."""
-        found = re.findall(r"distinct=(\d+) twice=(\d+)", self.log.read_text(errors="replace"))
+        found = re.findall(r"distinct=(\d+) twice=(\d+)", self.tail())
         return {"distinct": int(found[-1][0]), "twice": int(found[-1][1])} if found else None
 
     def sender_settings(self) -> dict:
@@ -296,28 +308,82 @@ def recover_killed(timeout: float = KILL_LEASE_SECONDS + 60) -> None:
         run_worker(1)
 
 
+def logged_in(user: User, method: str, draft: Draft) -> Client:
+    """A browser session of `user` as it is when Send is pressed: logged in, and the draft
+    previewed once (here for one recipient), so the web process has loaded its URLs, views
+    and send methods as a running server has; the first request of a fresh process spends
+    about 2 s importing them."""
+    client = Client()
+    client.force_login(user)
+    first = Customer.objects.order_by("pk").values_list("pk", flat=True).first()
+    data = {"selection": json.dumps({"recipients.customer": {"ids": [str(first)]}}), "methods": [method],
+            "subject": draft.subject, "body": draft.body, "body_format": draft.format}
+    with override_settings(ALLOWED_HOSTS=["testserver"]):
+        response = client.post(reverse("sender:preview"), data, secure=True)
+    if response.status_code != 200:
+        raise CommandError(f"The preview answered {response.status_code}.")
+    return client
+
+
+def press_send(client: Client, selection: Selection, method: str, draft: Draft, key: str) -> None:
+    """POST the dashboard's compose form as a browser does when Send is pressed: the real view
+    (session, form, `commit`, redirect to the broadcast's page)."""
+    data = {"selection": json.dumps(selection.to_json()), "methods": [method], "subject": draft.subject,
+            "body": draft.body, "body_format": draft.format, "idempotency_key": key,
+            "attachments": [a.pk for a in draft.attachments]}
+    with override_settings(ALLOWED_HOSTS=["testserver"]):
+        response = client.post(reverse("sender:compose"), data, secure=True)
+    if response.status_code != 302:
+        raise CommandError(f"Send answered {response.status_code}, not a redirect to the broadcast: "
+                           f"{response.content[:2000].decode(errors='replace')}")
+
+
+def run_commit_task() -> None:
+    """Run the commit task Send queued, alone, in this process: delivery is timed apart."""
+    Worker(queue_names=[commit_task.queue_name], interval=0, batch=True, backend_name="default",
+           startup_delay=False, max_tasks=None, worker_id="bench-commit", excluded_queue_names=[]).run()
+
+
 def run_pipeline(selection: Selection, user: User, method: str, draft: Draft, workers: int = 1,
                  profile: str | None = None, kill_at: int | None = None) -> dict:
-    """Preview, commit and deliver one broadcast; time each step and count its SQL queries
-    (the in-process worker included; subprocess workers are not counted)."""
+    """Preview, press Send, run the commit task Send left (if it left one) and deliver one
+    broadcast; time each step and count its SQL queries (the in-process worker included;
+    subprocess workers are not counted)."""
     result: dict = {"sql_by_phase": {}, "rss_mb_after": {}}
     counter = QueryCounter()
+
+    def record(phase: str, before: int, seconds: float) -> None:
+        result[f"{phase}_s"] = round(seconds, 3)
+        result["sql_by_phase"][phase] = counter.count - before
+        result["rss_mb_after"][phase] = peak_rss_mb()
+
     with connection.execute_wrapper(counter):
-        for phase in ("preview", "commit", "deliver"):
-            before = counter.count
-            start = time.perf_counter()
-            with profiling(profile, phase):
-                if phase == "preview":
-                    result["preview"] = preview(selection, user, [method], draft)
-                elif phase == "commit":
-                    result["broadcast"] = commit(selection, user, [method], draft, uuid.uuid4().hex,
-                                                 background=False)  # commit_s: every row written
-                else:
-                    run_worker(workers, kill_at)
-            result[f"{phase}_s"] = round(time.perf_counter() - start, 3)
-            result["sql_by_phase"][phase] = counter.count - before
-            result["rss_mb_after"][phase] = peak_rss_mb()
-    result["sql_queries"] = counter.count
+        before, start = counter.count, time.perf_counter()
+        with profiling(profile, "preview"):
+            result["preview"] = preview(selection, user, [method], draft)
+        record("preview", before, time.perf_counter() - start)
+
+        client, key = logged_in(user, method, draft), uuid.uuid4().hex
+        before, start = counter.count, time.perf_counter()
+        with profiling(profile, "send"):
+            press_send(client, selection, method, draft, key)
+        record("send_request", before, time.perf_counter() - start)
+        result["broadcast"] = Broadcast.objects.get(idempotency_key=key)
+
+        background = MessageSent.objects.filter(broadcast=result["broadcast"],
+                                                status=MessageSent.Status.PREPARING).exists()
+        result["send_background"] = background
+        before, start = counter.count, time.perf_counter()
+        if background:
+            with profiling(profile, "commit"):
+                run_commit_task()
+        record("commit_task", before, time.perf_counter() - start if background else 0)
+
+        before, start = counter.count, time.perf_counter()
+        with profiling(profile, "deliver"):
+            run_worker(workers, kill_at)
+        record("deliver", before, time.perf_counter() - start)
+    result["sql_queries"] = sum(result["sql_by_phase"].values())  # the broadcast's, not the bench's own lookups
     return result
 
 
@@ -365,14 +431,14 @@ def verify(result: dict, method: str, expected: dict, received: int | None, kill
 
 def bench(n: int, method: str, attachment_kb: int = 0, workers: int = 1, batch_size: int | None = None,
           sink: str = "auto", workdir: Path | None = None, profile: str | None = None, kill: bool = False,
-          body: str = "", gateways: int = 1) -> dict:
+          body: str = "", gateways: int = 1, commit_in_task_above: int | None = None) -> dict:
     """The whole benchmark in the current database (which must be a throwaway one); `body`
     replaces the plain benchmark text (e.g. one with placeholders). SMS with `gateways=2`:
     two gateways kept in the database, the first failing half-way."""
     if workdir is None:
         with tempfile.TemporaryDirectory(prefix="sender-bench-") as tmp:
             return bench(n, method, attachment_kb, workers, batch_size, sink, Path(tmp), profile, kill, body,
-                         gateways)
+                         gateways, commit_in_task_above)
     if kill and (method != "email" or workers < 2):
         raise CommandError("--kill needs --method email and --workers 2 or more.")
     if kill:
@@ -392,18 +458,23 @@ def bench(n: int, method: str, attachment_kb: int = 0, workers: int = 1, batch_s
     config = dict(settings.SENDER)
     if batch_size:
         config["BATCH_SIZE"] = batch_size
+    config["COMMIT_IN_TASK_ABOVE"] = (sender_settings.COMMIT_IN_TASK_ABOVE if commit_in_task_above is None
+                                      else commit_in_task_above)
     gateway = BenchGateway(dict(settings.SENDER)) if method == "sms" else None  # the Skebby sandbox, counting
     if method == "sms" and gateways == 2:
         per_call = min(int(config.get("BATCH_SIZE", 2000)), int(config["METHODS"]["sms"].get("CHECKPOINT_ROWS", 1000)))
         gateway = FailoverGateways(dict(settings.SENDER), expected["valid"], per_call)
     with SMTPSink(workdir, sink) if method == "email" else gateway or nullcontext() as smtp:
         if smtp is not None:
-            config = {**smtp.sender_settings(), "BATCH_SIZE": config["BATCH_SIZE"]}
+            config = {**smtp.sender_settings(), "BATCH_SIZE": config["BATCH_SIZE"],
+                      "COMMIT_IN_TASK_ABOVE": config["COMMIT_IN_TASK_ABOVE"]}
         with override_settings(SENDER=config, DEBUG=False):
             result = run_pipeline(selection, user, method, draft, workers, profile,
                                   kill_at=expected["valid"] // 3 if kill else None)
         received = smtp.stop() if smtp is not None else None
+    result["rss_mb_after"]["sink"] = peak_rss_mb()
     problems = verify(result, method, expected, received, killed=kill)
+    result["rss_mb_after"]["verify"] = peak_rss_mb()
     crash = {}
     if kill:
         copies = smtp.distinct()
@@ -418,13 +489,21 @@ def bench(n: int, method: str, attachment_kb: int = 0, workers: int = 1, batch_s
     if problems:
         raise CommandError("Verification failed: " + "; ".join(problems))
     valid = expected["valid"]
+    end_to_end = round(result["send_request_s"] + result["commit_task_s"] + result["deliver_s"], 3)
     return {
         "n": n, "method": method, "attachment_kb": attachment_kb, "workers": workers, "database": connection.vendor,
-        "batch_size": config["BATCH_SIZE"], "sink": smtp.kind if smtp is not None else None,
+        "batch_size": config["BATCH_SIZE"], "commit_in_task_above": config["COMMIT_IN_TASK_ABOVE"], "sink": smtp.kind if smtp is not None else None,
         "valid": valid, "duplicate": expected["duplicate"], "invalid": expected["invalid"],
         "received": received, "seed_s": seed_s,
-        "preview_s": result["preview_s"], "commit_s": result["commit_s"], "deliver_s": result["deliver_s"],
-        "total_s": round(result["preview_s"] + result["commit_s"] + result["deliver_s"], 3),
+        "preview_s": result["preview_s"],
+        # Send's request (the rows too when Send wrote them itself), then the task that wrote them:
+        "send_request_s": result["send_request_s"], "send_background": result["send_background"],
+        "commit_task_s": result["commit_task_s"],
+        "commit_s": round(result["send_request_s"] + result["commit_task_s"], 3),  # until every row is written
+        "deliver_s": result["deliver_s"],
+        # From pressing Send to the last message received (the preview comes before Send):
+        "end_to_end_s": end_to_end,
+        "total_s": round(result["preview_s"] + end_to_end, 3),
         "msgs_per_s": round(valid / result["deliver_s"], 1) if result["deliver_s"] else None,
         "sql_queries": result["sql_queries"], "sql_by_phase": result["sql_by_phase"],
         "peak_rss_mb": peak_rss_mb(), "rss_mb_after": {"seed": seed_rss, **result["rss_mb_after"]},
@@ -444,6 +523,8 @@ class Command(BaseCommand):
         parser.add_argument("--attachment-kb", type=int, default=0, help="Attach a file of this many KB.")
         parser.add_argument("--workers", type=int, default=1, help="Worker processes (1 = in this process).")
         parser.add_argument("--batch-size", type=int, default=None, help='Override SENDER["BATCH_SIZE"].')
+        parser.add_argument("--commit-in-task-above", type=int, default=None,
+                            help='Override SENDER["COMMIT_IN_TASK_ABOVE"]: above it, Send leaves the rows to a task.')
         parser.add_argument("--sink", choices=["auto", "smtp-sink", "aiosmtpd"], default="auto",
                             help="SMTP sink: Postfix's smtp-sink when installed (auto), or aiosmtpd.")
         parser.add_argument("--profile", metavar="PREFIX", help="Write pyinstrument profiles to PREFIX-<phase>.*")
@@ -489,6 +570,8 @@ class Command(BaseCommand):
                 "--workers", str(options["workers"]), "--sink", options["sink"], "--gateways", str(options["gateways"])]
         if options["batch_size"]:
             argv += ["--batch-size", str(options["batch_size"])]
+        if options["commit_in_task_above"] is not None:
+            argv += ["--commit-in-task-above", str(options["commit_in_task_above"])]
         if options["profile"]:
             argv += ["--profile", str(Path(options["profile"]).resolve())]
         if options["json"]:
@@ -528,7 +611,7 @@ class Command(BaseCommand):
         else:
             result = bench(options["n"], options["method"], options["attachment_kb"], options["workers"],
                            options["batch_size"], options["sink"], workdir, options["profile"], options["kill"],
-                           options["body"], options["gateways"])
+                           options["body"], options["gateways"], options["commit_in_task_above"])
         if options["json"]:
             self.stdout.write(json.dumps(result))
             return
