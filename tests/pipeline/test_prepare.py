@@ -4,14 +4,16 @@ re-run of the task (retry, crash recovery) never doubles rows."""
 
 from collections import Counter
 
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 from django_tasks_db.models import DBTaskResult
 
 from sender.audience.selection import Selection
 from sender.channels import Draft
 from sender.models import MessageRecipient, MessageSent
 from sender.pipeline.cancel import cancel
-from sender.pipeline.commit import commit, recover_preparing
-from tests.factories import customers
+from sender.pipeline.commit import commit, names_more_than, recover_preparing
+from tests.factories import customers, subject
 
 EVERYONE = Selection.parse({"recipients.customer": {"filter": ""}})
 
@@ -43,6 +45,20 @@ def test_below_the_size_the_rows_are_written_in_the_request(sender_user, setting
     customers(20)
     sent = send(sender_user).sents.get()
     assert (sent.status, sent.pending_count) == (MessageSent.Status.QUEUED, 20)
+
+
+def test_the_size_counts_every_model_and_stops_at_the_limit(sender_user):
+    """Send's request decides on a COUNT that stops at the limit, so it costs the same at a
+    million recipients; the models of the selection add up."""
+    customers(15)
+    subject("Acme"), subject("Brio")
+    both = Selection.parse({"recipients.customer": {"filter": ""}, "recipients.externalsubject": {"filter": ""}})
+    assert names_more_than(both, sender_user, 16)
+    assert not names_more_than(both, sender_user, 17)
+    with CaptureQueriesContext(connection) as queries:
+        assert names_more_than(both, sender_user, 10)
+    counts = [q["sql"] for q in queries.captured_queries if "COUNT" in q["sql"].upper()]
+    assert len(counts) == 1 and "LIMIT 11" in counts[0]  # the customers alone decide it
 
 
 def test_cancel_while_preparing_sends_nothing(sender_user, smtp_server, run_worker, settings):
