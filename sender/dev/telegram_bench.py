@@ -34,8 +34,9 @@ def bench_telegram(n: int, user: User, run_worker, rate: float = 30, chat_interv
             (Customer(first_name="Bench", last_name=str(i), telegram_chat_id=str(FIRST_CHAT + i)) for i in range(n)),
             batch_size=2000)
     server = sandbox.start(rate=rate, chat_interval=chat_interval)
+    # The method's own settings kept (its CHECKPOINT_ROWS, as the worker processes read them).
     config = {**settings.SENDER, "METHODS": {**settings.SENDER["METHODS"], "telegram": {
-        "BACKEND": "sender.channels.telegram.method.TelegramMethod",
+        **settings.SENDER["METHODS"].get("telegram", {}), "BACKEND": "sender.channels.telegram.method.TelegramMethod",
         "OPTIONS": {"token": DEFAULT_TOKEN, "base_url": server.base_url, "base_file_url": f"{server.url}/file/bot",
                     "rate": rate, "chat_interval": chat_interval}}}}
     if batch_size:
