@@ -10,7 +10,8 @@ Crash safety rests on three facts:
   between each one is appended to the claim's crash journal (sender.pipeline.journal) the
   moment the gateway answered. When a worker dies, the next claimer reads its journal: the
   rows it proves taken are recorded, not sent again; of the rest, only those that were on
-  the wire (email: the one message after the last journaled row) are marked "may have been
+  the wire (email: the one message after the last journaled row; Telegram: the chats being
+  sent to concurrently; SMS: one gateway order) are marked "may have been
   sent" (`sent_at` set on a pending row): they are sent again, and end `unknown` ("may have
   arrived twice") rather than `sent`. Without a readable journal (a worker on another
   machine) the first `CHECKPOINT_ROWS` of the rows left are marked instead. Rows with a
@@ -341,9 +342,14 @@ def _sort_abandoned(claim: Claim, abandoned: list[int], holders: dict[int, uuid.
                 untouched.append(row_id)  # the gateway said "later": it did not go out
             else:
                 settled[row_id] = outcome
+        # Rows go out in id order, at most `wire` unanswered at once (email one, Telegram its
+        # concurrency): those below the last reported one were in flight, and with them the
+        # window is full. After a reboot the lines missing may be anywhere: a whole window more.
+        before = [i for i in unreported if last is not None and i < last]
         after = [i for i in unreported if last is None or i > last]
-        suspect += [i for i in unreported if last is not None and i < last] + after[:wire]
-        untouched += after[wire:]
+        room = max(wire - len(before), 0) if found.complete else wire
+        suspect += before + after[:room]
+        untouched += after[room:]
     if untouched:
         MessageRecipient.objects.filter(pk__in=untouched).update(sent_at=None)
     claim.suspect |= set(suspect)

@@ -62,6 +62,10 @@ class SmsMethod(BaseMethod):
         super().__init__(alias, params)
         self.options = {**DEFAULTS, **self.options}
         self.message_type = self.options["message_type"]
+        if self.options["backend"] != "gateways":
+            # One order on the wire at a time, journaled once accepted: after a crash only that
+            # order may have gone out unrecorded. Gateways kept as data report nothing: the chunk.
+            self.in_flight = int(self.options["batch_size"])
         price = self.options["prices"].get(self.message_type, params.get("PRICE", "0"))
         try:
             self.unit_price = Decimal(str(price))  # per segment, for the configured quality

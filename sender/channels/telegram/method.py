@@ -7,7 +7,9 @@ Each attachment is uploaded once and re-sent by `file_id` (kept in TelegramFile,
 batches and broadcasts reuse it); an image Telegram would refuse as a photo goes as a
 document. A `RetryAfter` pauses every request for the time Telegram asks and tries again;
 when the tries run out the row is retried later from the first message the chat has not
-had (TelegramProgress). A group upgraded to a supergroup is sent to at its new id, which
+had (TelegramProgress). Chats are sent to concurrently (OPTIONS["concurrency"] at once, taken
+in id order); each chat's outcome is `report()`ed the moment its last answer came, so after
+a crash only the chats that were in flight are sent again. A group upgraded to a supergroup is sent to at its new id, which
 replaces the old one on the recipient. A chat that blocked the bot or does not exist fails
 with Telegram's words and its link goes inactive, so it is not tried again.
 """
@@ -24,7 +26,7 @@ from PIL import Image, UnidentifiedImageError
 from telegram.error import BadRequest, ChatMigrated, Forbidden, NetworkError, RetryAfter, TimedOut
 
 from sender.audience.placeholders import keep_texts, row_texts, uses_placeholders
-from sender.channels.base import RETRY, BaseMethod, Draft, Outcome
+from sender.channels.base import RETRY, BaseMethod, Draft, Outcome, report
 from sender.channels.telegram import gateway, links
 from sender.channels.telegram.gateway import LOOP, Gateway
 from sender.channels.telegram.models import TelegramFile, TelegramProgress
@@ -97,6 +99,9 @@ class TelegramMethod(BaseMethod):
     def __init__(self, alias: str, params: dict[str, Any]):
         super().__init__(alias, params)
         self.options = {**DEFAULTS, **self.options}
+        # Chats are sent to `concurrency` at a time, in id order: after a crash, only that many
+        # rows past the last one reported may have gone out unrecorded.
+        self.in_flight = max(1, int(self.options["concurrency"]))
         if self.options["long_text"] == "split":
             self.max_length = None
 
@@ -240,16 +245,25 @@ class Delivery:
         # Upload each attachment once: chats one at a time until every file has an id.
         while queue and self._missing_files():
             row = queue.pop(0)
-            outcomes[row.id] = await self.one(chats, row)
-        semaphore = asyncio.Semaphore(int(self.method.options["concurrency"]))
+            outcomes[row.id] = self.answered(await self.one(chats, row))
+        # FIFO: chats go out in id order, at most `in_flight` of them unanswered at once.
+        semaphore = asyncio.Semaphore(self.method.in_flight)
 
         async def limited(row: MessageRecipient) -> Outcome:
             async with semaphore:
-                return await self.one(chats, row)
+                return self.answered(await self.one(chats, row))
 
         for outcome in await asyncio.gather(*(limited(row) for row in queue)):
             outcomes[outcome.row_id] = outcome
         return [outcomes[row.id] for row in rows]
+
+    def answered(self, outcome: Outcome) -> Outcome:
+        """Journal the chat's outcome now (the pipeline's listener), before its place goes to the
+        next chat. A chat stopped half-way by a flood wait is not: the parts it had are only
+        remembered at the end of the batch, so after a crash it counts as in flight."""
+        if outcome.row_id not in self.progress:
+            report(outcome)
+        return outcome
 
     async def one(self, chats: Gateway, row: MessageRecipient) -> Outcome:
         """Send one chat every item it has not had yet, in order; stop at the first refusal.

@@ -12,10 +12,10 @@ logged-in sender), the commit task that Send leaves to a worker above
 sink: Postfix's `smtp-sink` when installed, otherwise an aiosmtpd process that counts.
 Any count that does not match what was seeded fails the run.
 
-`--kill` (email, two workers or more) SIGKILLs one worker mid-batch, lets the others finish,
-waits for its lease to run out, queues its rows again as `sender_periodic` does and delivers
-them; the counting sink then reports messages lost, sent twice, and rows marked "may have
-arrived twice".
+`--kill` (email or Telegram, two workers or more) SIGKILLs one worker mid-batch, lets the
+others finish, waits for its lease to run out, queues its rows again as `sender_periodic` does
+and delivers them; the counting sink (or the Telegram sandbox) then reports messages lost, sent
+twice, and rows marked "may have arrived twice".
 """
 
 import argparse
@@ -32,6 +32,7 @@ import sys
 import tempfile
 import time
 import uuid
+from collections.abc import Callable
 from contextlib import contextmanager, nullcontext
 from pathlib import Path
 from urllib.parse import urlsplit
@@ -255,17 +256,24 @@ KILL_DELAY = 1.0
 """--kill: seconds between the threshold's checkpoint and the kill."""
 
 
-def run_worker(workers: int, kill_at: int | None = None) -> None:
-    """Run the task queue dry: in this process (as tests/worker.py), or in W subprocesses.
+def recorded_sent() -> int:
+    return MessageSent.objects.aggregate(n=Sum("sent_count"))["n"] or 0
 
-    With `kill_at`, worker 0 is SIGKILLed once that many messages are recorded sent, the others
-    finish, and the rows it left are queued again (after its lease) and delivered here."""
+
+def run_worker(workers: int, kill_at: int | None = None, progress: Callable[[], int] = recorded_sent,
+               env: dict[str, str] | None = None) -> None:
+    """Run the task queue dry: in this process (as tests/worker.py), or in W subprocesses
+    (`env`: settings they need beyond the email and SMS ones, e.g. the Telegram sandbox's).
+
+    With `kill_at`, worker 0 is SIGKILLed once `progress()` (default: messages recorded sent)
+    reaches it, the others finish, and the rows it left are queued again (after its lease) and
+    delivered here."""
     if workers <= 1:
 
         Worker(queue_names=["*"], interval=0, batch=True, backend_name="default", startup_delay=False,
                max_tasks=None, worker_id="bench-0", excluded_queue_names=[]).run()
         return
-    env = {**os.environ}
+    env = {**os.environ, **(env or {})}
     email = settings.SENDER["METHODS"].get("email", {}).get("OPTIONS", {})
     env.update(SENDER_SMTP_HOST=str(email.get("host", "127.0.0.1")), SENDER_SMTP_PORT=str(email.get("port", 25)),
                SENDER_BATCH_SIZE=str(settings.SENDER.get("BATCH_SIZE", 2000)))
@@ -279,7 +287,7 @@ def run_worker(workers: int, kill_at: int | None = None) -> None:
         env["SENDER_LEASE_SECONDS"] = str(KILL_LEASE_SECONDS)
     processes = [subprocess.Popen([*manage, "--worker-id", f"bench-{i}"], env=env) for i in range(workers)]
     if kill_at is not None:
-        while (MessageSent.objects.aggregate(n=Sum("sent_count"))["n"] or 0) < kill_at:
+        while progress() < kill_at:
             if processes[0].poll() is not None:
                 raise CommandError("The worker to kill finished before it could be killed.")
             time.sleep(0.2)
@@ -431,21 +439,23 @@ def verify(result: dict, method: str, expected: dict, received: int | None, kill
 
 def bench(n: int, method: str, attachment_kb: int = 0, workers: int = 1, batch_size: int | None = None,
           sink: str = "auto", workdir: Path | None = None, profile: str | None = None, kill: bool = False,
-          body: str = "", gateways: int = 1, commit_in_task_above: int | None = None) -> dict:
+          body: str = "", gateways: int = 1, commit_in_task_above: int | None = None, rate: float = 30) -> dict:
     """The whole benchmark in the current database (which must be a throwaway one); `body`
     replaces the plain benchmark text (e.g. one with placeholders). SMS with `gateways=2`:
-    two gateways kept in the database, the first failing half-way."""
+    two gateways kept in the database, the first failing half-way. Telegram: `rate` messages a
+    second at the sandbox and the method (Telegram's own is 30)."""
     if workdir is None:
         with tempfile.TemporaryDirectory(prefix="sender-bench-") as tmp:
             return bench(n, method, attachment_kb, workers, batch_size, sink, Path(tmp), profile, kill, body,
-                         gateways, commit_in_task_above)
-    if kill and (method != "email" or workers < 2):
-        raise CommandError("--kill needs --method email and --workers 2 or more.")
+                         gateways, commit_in_task_above, rate)
+    if kill and (method not in ("email", "telegram") or workers < 2):
+        raise CommandError("--kill needs --method email or telegram, and --workers 2 or more.")
     if kill:
         sink = "aiosmtpd"  # the sink that tells copies apart
     if method == "telegram":  # against the Bot API sandbox at Telegram's limits (sender/telegram/bench.py)
 
-        return bench_telegram(n, bench_user(), lambda: run_worker(workers), batch_size=batch_size)
+        return bench_telegram(n, bench_user(), lambda **kw: run_worker(workers, **kw), rate=rate,
+                              batch_size=batch_size, kill=kill, workers=workers)
     start = time.perf_counter()
     counts = seed_recipients(n)
     seed_s = round(time.perf_counter() - start, 3)
@@ -537,8 +547,12 @@ class Command(BaseCommand):
                             help="Send from code instead: send_mass_sms of --n numbers and send_text to one, "
                                  "into the Skebby sandbox.")
         parser.add_argument("--kill", action="store_true",
-                            help="Email, 2+ workers: SIGKILL one worker mid-batch, recover its rows, and report "
-                                 "messages lost, sent twice and marked (counted by the aiosmtpd sink).")
+                            help="Email or Telegram, 2+ workers: SIGKILL one worker mid-batch, recover its rows, "
+                                 "and report messages lost, sent twice and marked (counted by the aiosmtpd sink "
+                                 "or the Telegram sandbox).")
+        parser.add_argument("--rate", type=float, default=30,
+                            help="Telegram: messages a second allowed by the sandbox and sent by the method "
+                                 "(default 30, Telegram's own limit).")
         parser.add_argument("--body", default="", help="The message text (default: a plain notice); "
                                                         "e.g. one with {{ first_name }} placeholders.")
         parser.add_argument("--gateways", type=int, choices=[1, 2], default=1,
@@ -567,7 +581,8 @@ class Command(BaseCommand):
         # --skip-checks: production checks of methods the bench does not use (SMS credentials…) must not stop it.
         argv = [sys.executable, str(settings.BASE_DIR / "manage.py"), "sender_bench", "--skip-checks", "--workdir", str(workdir),
                 "--n", str(options["n"]), "--method", options["method"], "--attachment-kb", str(options["attachment_kb"]),
-                "--workers", str(options["workers"]), "--sink", options["sink"], "--gateways", str(options["gateways"])]
+                "--workers", str(options["workers"]), "--sink", options["sink"], "--gateways", str(options["gateways"]),
+                "--rate", str(options["rate"])]
         if options["batch_size"]:
             argv += ["--batch-size", str(options["batch_size"])]
         if options["commit_in_task_above"] is not None:
@@ -611,7 +626,7 @@ class Command(BaseCommand):
         else:
             result = bench(options["n"], options["method"], options["attachment_kb"], options["workers"],
                            options["batch_size"], options["sink"], workdir, options["profile"], options["kill"],
-                           options["body"], options["gateways"], options["commit_in_task_above"])
+                           options["body"], options["gateways"], options["commit_in_task_above"], options["rate"])
         if options["json"]:
             self.stdout.write(json.dumps(result))
             return

@@ -4,6 +4,7 @@ as a Telegram user, and a JSON control endpoint for other processes)."""
 import html
 import json
 import re
+import sys
 import threading
 import time
 from email.parser import BytesParser
@@ -190,6 +191,13 @@ class TelegramSandbox(ThreadingHTTPServer):
     @property
     def base_url(self) -> str:
         return f"{self.url}/bot"
+
+    def handle_error(self, request, client_address) -> None:
+        """A client that went away mid-request (a worker killed while waiting for its answer)
+        is Telegram's everyday life, not a fault of the sandbox: no traceback for it."""
+        if isinstance(sys.exc_info()[1], ConnectionError):
+            return
+        super().handle_error(request, client_address)
 
     def start(self) -> "TelegramSandbox":
         self.threads = [threading.Thread(target=self.serve_forever, name="telegram-sandbox", daemon=True),
