@@ -85,17 +85,23 @@ class Statement:
         return instances(self.model, self.columns, fetched, alias)
 
 
+_CONVERTERS: dict[tuple, tuple[list, list[str]]] = {}
+
+
 def instances(model: type[Model], fields: Sequence, rows: Iterable[Sequence], alias: str) -> list[Model]:
     """Database rows holding `fields` (in concrete field order) as model instances, each value
     converted as the ORM converts it (e.g. SQLite's text datetimes and UUIDs)."""
     connection = connections[alias]
-    converters = []
-    for index, field in enumerate(fields):
-        column = field.get_col(model._meta.db_table)
-        found = connection.ops.get_db_converters(column) + field.get_db_converters(connection)
-        if found:
-            converters.append((index, column, found))
-    names = [field.attname for field in fields]
+    key = (model, tuple(fields), connection.vendor)
+    if key not in _CONVERTERS:  # which fields need converting, found once
+        converters = []
+        for index, field in enumerate(fields):
+            column = field.get_col(model._meta.db_table)
+            found = connection.ops.get_db_converters(column) + field.get_db_converters(connection)
+            if found:
+                converters.append((index, column, found))
+        _CONVERTERS[key] = converters, [field.attname for field in fields]
+    converters, names = _CONVERTERS[key]
     result = []
     for row in rows:
         row = list(row)
