@@ -46,7 +46,6 @@ from sender.conf import sender_settings
 from sender.exceptions import DeliveryError, InvalidMethod
 from sender.models import MessageRecipient, MessageSent
 from sender.pipeline import journal, progress
-from sender.returning import update_returning
 from sender.signals import batch_delivered
 from sender.statements import Statement
 from sender.statuses import TAKEN, WENT_OUT, FailureCode, counter
