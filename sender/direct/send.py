@@ -32,11 +32,15 @@ from sender.exceptions import InvalidMethod, SelectionError
 from sender.models import Broadcast, MessageAttachment, MessageRecipient, MessageSent
 from sender.pipeline.commit import commit
 from sender.pipeline.deliver import checkpoint_rows, deliver_batch, deliver_task
+from sender.statements import Statement
 
 Status = MessageRecipient.Status
 NOT_SENT = (Status.FAILED, Status.INVALID, Status.OPTED_OUT, Status.DUPLICATE)
 """Row statuses that make a call raise NotSent (unless fail_silently)."""
 NOBODY = Selection(parts=())
+ROWS = Statement(MessageRecipient, "SELECT {columns} FROM {table} WHERE {message_sent} = %(sent)s ORDER BY {id}",
+                 columns=[f.name for f in MessageRecipient._meta.concrete_fields])
+"""The rows a call returns, whole; written out once (sender.statements): every call reads them."""
 
 
 def send_text(text: str, frm: str | None, to: Any, *, method: str = "sms", fail_silently: bool = False,
@@ -112,7 +116,7 @@ def _send(connection: Connection, draft: Draft, targets: list[Any], *, user: Abs
     if not queue and sent.pending_count:
         with connection:
             deliver_now(sent)
-    rows = list(MessageRecipient.objects.filter(message_sent=sent).order_by("id"))
+    rows = ROWS.rows(sent=sent.pk)
     refused = [row for row in rows if row.status in NOT_SENT]
     if refused and not fail_silently:
         raise NotSent(_("%(n)d of %(total)d not sent: %(reason)s")

@@ -23,6 +23,7 @@ A worker asked to stop (SIGTERM) finishes the chunk in hand, releases the rest o
 batch and queues it again at once.
 """
 
+import functools
 import logging
 import signal
 import time
@@ -35,7 +36,7 @@ from decimal import Decimal
 
 from django.core.exceptions import ImproperlyConfigured
 from django.db import transaction
-from django.db.models import Case, F, Q, Value, When
+from django.db.models import F, Q
 from django.tasks import task
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -46,9 +47,9 @@ from sender.conf import sender_settings
 from sender.exceptions import DeliveryError, InvalidMethod
 from sender.models import MessageRecipient, MessageSent
 from sender.pipeline import journal, progress
-from sender.returning import update_returning
 from sender.signals import batch_delivered
-from sender.statuses import TAKEN, WENT_OUT, FailureCode
+from sender.statements import Statement
+from sender.statuses import TAKEN, WENT_OUT, FailureCode, counter
 
 logger = logging.getLogger(__name__)
 Status = MessageRecipient.Status
@@ -255,26 +256,35 @@ def checkpoint_rows(alias: str, sent: MessageSent | None = None) -> int:
     return own or methods[alias].checkpoint_rows or sender_settings.CHECKPOINT_ROWS
 
 
+CLAIM = Statement(MessageRecipient, """
+    UPDATE {table} SET {claim} = %(claim)s, {lease_until} = %(lease_until)s, {attempts} = {attempts} + 1,
+        {sent_at} = CASE WHEN {claim} IS NOT NULL AND {sent_at} IS NULL THEN %(now)s ELSE {sent_at} END
+    WHERE {message_sent} = %(sent)s AND {batch} = %(batch)s AND {status} = %(pending)s
+        AND ({claim} IS NULL OR {lease_until} < %(now)s) AND {attempts} < %(max_attempts)s
+    RETURNING {columns}""", columns=["address", "code", "attempts", "segments", "sent_at"])
+"""Claim a batch's free rows (nobody holds them, or their holder's lease ran out), under
+MAX_ATTEMPTS. A row still claimed by someone else was abandoned mid-batch: its `sent_at` is
+stamped `now`, for take() to sort out."""
+
+
 def take(sent: MessageSent, batch: int) -> Claim | None:
     """Claim the batch's pending rows that nobody holds (or whose holder's lease ran out)."""
     token, now = uuid.uuid4(), timezone.now()
-    free = MessageRecipient.objects.filter(
-        Q(claim__isnull=True) | Q(lease_until__lt=now), message_sent_id=sent.pk, batch=batch, status=Status.PENDING)
+
+    def free():  # built only when needed: a queryset costs more to build than the claim to run
+        return MessageRecipient.objects.filter(Q(claim__isnull=True) | Q(lease_until__lt=now),
+                                               message_sent_id=sent.pk, batch=batch, status=Status.PENDING)
+
     # A journal left behind means a worker stopped mid-batch: note who held which row before taking them.
     left = journal.left_for(sent.pk, batch)
-    holders = dict(free.filter(claim__isnull=False).values_list("id", "claim")) if left else {}
-    # One statement claims the rows and reads them back (sender.returning), through the
-    # batch's index: the claim token has none.
-    rows = update_returning(
-        free.filter(attempts__lt=sender_settings.MAX_ATTEMPTS), ["address", "code", "attempts", "segments", "sent_at"],
-        claim=token, lease_until=now + timedelta(seconds=sender_settings.LEASE_SECONDS),
-        attempts=F("attempts") + 1,
-        # A row still claimed by someone else was abandoned mid-batch: stamp it to sort out below.
-        sent_at=Case(When(claim__isnull=False, sent_at__isnull=True, then=Value(now)), default=F("sent_at")),
-    )
+    holders = dict(free().filter(claim__isnull=False).values_list("id", "claim")) if left else {}
+    # One statement claims the rows and reads them back, through the batch's index (the claim
+    # token has none); written out once (sender.statements): it runs for every batch.
+    rows = CLAIM.rows(claim=token, lease_until=now + timedelta(seconds=sender_settings.LEASE_SECONDS), now=now,
+                      sent=sent.pk, batch=batch, pending=Status.PENDING, max_attempts=sender_settings.MAX_ATTEMPTS)
     if not rows:
         # Rows left only by workers that stopped MAX_ATTEMPTS times: end them, or they would wait forever.
-        _give_up_exhausted(sent, free.filter(attempts__gte=sender_settings.MAX_ATTEMPTS), now)
+        _give_up_exhausted(sent, free().filter(attempts__gte=sender_settings.MAX_ATTEMPTS), now)
         return None
     rows.sort(key=lambda row: row.id)
     if sent.status == MessageSent.Status.QUEUED:
@@ -426,18 +436,13 @@ def record(claim: Claim, rows: Sequence[MessageRecipient], outcomes: Sequence[Ou
     with transaction.atomic():
         for (status, reason, code, suspect, charged, price), group in groups.items():
             ids = [o.row_id for o in group]
-            fields = {"status": status, "reason": reason, "reason_code": code, "updated_at": now, "claim": None,
-                      "lease_until": None}
-            if status in FINAL:
-                fields["sent_at"] = now
-            elif not suspect:
-                fields["sent_at"] = None  # pending again; a suspect row keeps its mark until it ends
-            if charged and price:
-                fields["cost"] = F("segments") * price
+            # sent_at: set when the row ends; cleared when it is pending again, unless a
+            # suspect row keeps its mark until it ends.
+            stamp = "now" if status in FINAL else "keep" if suspect else "clear"
             refs = {o.gateway_ref for o in group}
-            if len(refs) == 1:
-                fields["gateway_ref"] = next(iter(refs))
-            n = MessageRecipient.objects.filter(pk__in=ids, claim=claim.token).update(**fields)
+            n = _outcome_statement(stamp, bool(charged and price), len(refs) == 1).execute(
+                ids=ids, token=claim.token, status=status, reason=reason, code=code, now=now, price=price,
+                ref=next(iter(refs)) if len(refs) == 1 else "")
             if n != len(ids):  # our lease ran out and another worker took some of these rows
                 ids = list(MessageRecipient.objects.filter(pk__in=ids, updated_at=now, status=status)
                            .values_list("id", flat=True))
@@ -461,6 +466,34 @@ def record(claim: Claim, rows: Sequence[MessageRecipient], outcomes: Sequence[Ou
     return max(backoff, min(retry_after or 0, sender_settings.RETRY_BACKOFF_MAX)), written
 
 
+MOVED = [name for name in MessageSent.COUNTERS if name != "pending_count"]
+MOVE_COUNTERS = Statement(MessageSent, """
+    UPDATE {table} SET {pending_count} = {pending_count} - %(done)s, {cost} = {cost} + %(cost)s,
+        {status} = CASE WHEN {pending_count} = %(done)s AND {status} IN (%(running)s) THEN %(finished)s
+                   ELSE {status} END,
+        {finished_at} = CASE WHEN {pending_count} = %(done)s AND {status} IN (%(running)s) THEN %(now)s
+                        ELSE {finished_at} END,
+        """ + ", ".join(f"{{{name}}} = {{{name}}} + %({name})s" for name in MOVED) + """
+    WHERE {id} = %(sent)s
+    RETURNING {columns}""", columns=REFRESH)
+"""Move `done` rows from pending to their final counters, add their cost, and finish the
+method when that was the last of its pending rows (the SET sees the row as it was)."""
+
+
+@functools.cache
+def _outcome_statement(stamp: str, charge: bool, ref: bool) -> Statement:
+    """The UPDATE that writes one group of outcomes, for rows still under this claim:
+    `stamp` sets `sent_at` to now, clears it or keeps it; `charge` prices the row by its
+    segments; `ref` sets the gateway reference the group shares."""
+    sets = ["{status} = %(status)s", "{reason} = %(reason)s", "{reason_code} = %(code)s", "{updated_at} = %(now)s",
+            "{claim} = NULL", "{lease_until} = NULL"]
+    sets += {"now": ["{sent_at} = %(now)s"], "clear": ["{sent_at} = NULL"], "keep": []}[stamp]
+    sets += ["{cost} = {segments} * %(price)s"] if charge else []
+    sets += ["{gateway_ref} = %(ref)s"] if ref else []
+    return Statement(MessageRecipient, f"UPDATE {{table}} SET {', '.join(sets)} "
+                                       "WHERE {id} IN (%(ids)s) AND {claim} = %(token)s")
+
+
 def _move_counters(sent: MessageSent, delta: dict[str, int], cost: Decimal, now: datetime) -> bool:
     """One UPDATE moves pending rows to their final counters and, when nothing is left
     pending, finishes the method; it returns the new counters into `sent` (True), so
@@ -468,14 +501,10 @@ def _move_counters(sent: MessageSent, delta: dict[str, int], cost: Decimal, now:
     done = sum(delta.values())
     if not done:
         return False
-    finishing = Q(pending_count=done, status__in=[MessageSent.Status.QUEUED, MessageSent.Status.SENDING])
-    moved = update_returning(
-        MessageSent.objects.filter(pk=sent.pk), REFRESH,
-        pending_count=F("pending_count") - done, cost=F("cost") + cost,
-        status=Case(When(finishing, then=Value(MessageSent.Status.DONE)), default=F("status")),
-        finished_at=Case(When(finishing, then=Value(now)), default=F("finished_at")),
-        **{f"{status}_count": F(f"{status}_count") + n for status, n in delta.items()},
-    )
+    moved = MOVE_COUNTERS.rows(
+        sent=sent.pk, done=done, cost=cost, now=now, finished=MessageSent.Status.DONE,
+        running=[MessageSent.Status.QUEUED, MessageSent.Status.SENDING],
+        **{name: 0 for name in MOVED} | {counter(status): n for status, n in delta.items()})
     for fresh in moved:
         for name in REFRESH:
             setattr(sent, name, getattr(fresh, name))

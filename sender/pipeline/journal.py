@@ -20,6 +20,7 @@ them when the worker dies). The journal only helps a worker that can read the fi
 other machines fall back to marking the whole chunk, unless JOURNAL_DIR is shared.
 """
 
+import functools
 import logging
 import os
 import time
@@ -47,8 +48,10 @@ def directory() -> Path:
     return Path(getattr(settings, "VAR_DIR", None) or Path(settings.BASE_DIR) / "var") / "journal"
 
 
+@functools.cache
 def boot_id() -> str:
-    """This boot of the machine: the page cache (every line written) survives a process, not a reboot."""
+    """This boot of the machine: the page cache (every line written) survives a process, not a reboot.
+    Read once per process (it cannot change under a running process; each claim used to read it)."""
     try:
         return Path("/proc/sys/kernel/random/boot_id").read_text().strip()
     except OSError:
@@ -64,8 +67,12 @@ class Journal:
 
     def __init__(self, sent_id: int, batch: int, token: uuid.UUID):
         self.path = path_for(sent_id, batch, token)
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        self.fd: int | None = os.open(self.path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
+        flags = os.O_WRONLY | os.O_CREAT | os.O_APPEND
+        try:
+            self.fd: int | None = os.open(self.path, flags, 0o600)
+        except FileNotFoundError:  # the first journal here: make the folder (not checked per claim)
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            self.fd = os.open(self.path, flags, 0o600)
         os.write(self.fd, f"#sender-journal 1 boot={boot_id()} pid={os.getpid()}\n".encode())
         self.seen: set[int] = set()
 
@@ -115,10 +122,13 @@ class Record:
 def left_for(sent_id: int, batch: int, besides: uuid.UUID | None = None) -> list[Path]:
     """Journal files of this batch's other claims (normally none: one only stays behind a dead worker)."""
     folder = directory()
-    if not folder.is_dir():
+    try:
+        names = os.listdir(folder)  # a plain listing: glob's pattern matching cost more than the claim
+    except (FileNotFoundError, NotADirectoryError):
         return []
-    mine = besides.hex if besides else None
-    return [p for p in folder.glob(f"{sent_id}-{batch}-*.log") if p.stem.rsplit("-", 1)[1] != mine]
+    prefix, mine = f"{sent_id}-{batch}-", f"{besides.hex}.log" if besides else None
+    return [folder / name for name in names
+            if name.startswith(prefix) and name.endswith(".log") and name[len(prefix):] != mine]
 
 
 def read(path: Path) -> Record | None:

@@ -57,14 +57,15 @@ def counters(sent: MessageSent) -> dict:
     }
 
 
-def _group_send(broadcast_id: int, event: dict) -> None:
+def _group_send(broadcast_id: int, event: dict | Callable[[], dict]) -> None:
+    """Send `event` (or what the callable makes: built only when someone may receive it)."""
     layer = get_channel_layer()
     if layer is None:
         return
     if isinstance(layer, InMemoryChannelLayer) and group_name(broadcast_id) not in layer.groups:
         return  # nobody watches in this process: skip the hop through async_to_sync (a thread per call)
     try:
-        async_to_sync(layer.group_send)(group_name(broadcast_id), event)
+        async_to_sync(layer.group_send)(group_name(broadcast_id), event() if callable(event) else event)
     except Exception:  # the layer is an optional observer; delivery must go on without it
         logger.warning("Could not publish progress for broadcast %s", broadcast_id, exc_info=True)
 
@@ -72,8 +73,10 @@ def _group_send(broadcast_id: int, event: dict) -> None:
 def publish(sent: MessageSent) -> None:
     """Publish the counters of `sent` as they are on the instance, now (a checkpoint)."""
     _coalesced.mark(sent.pk)
-    _group_send(sent.broadcast_id, {"type": "broadcast.progress", "sent_id": sent.pk, "method": sent.method,
-                                    **counters(sent)})
+    # The counters (a status label and money formatted) are made only for a watcher: a send
+    # from code publishes after every call, usually to nobody.
+    _group_send(sent.broadcast_id, lambda: {"type": "broadcast.progress", "sent_id": sent.pk, "method": sent.method,
+                                            **counters(sent)})
 
 
 def _publish_fresh(sent_id: int) -> None:

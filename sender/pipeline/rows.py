@@ -72,6 +72,7 @@ class RowWriter:
         self.constant = tuple(meta.get_field(name).get_db_prep_save(values[name], connection) for name in CONSTANT)
         self.constant_text = "\t".join(map(copy_text, self.constant))
         self.codes: list[str] = []
+        self.more_codes = 16
         self.connection = connection
         columns = ", ".join(connection.ops.quote_name(meta.get_field(name).column) for name in VARYING + CONSTANT)
         placeholders = ", ".join(["%s"] * (len(VARYING) + len(CONSTANT)))
@@ -81,8 +82,9 @@ class RowWriter:
 
     def row(self, sent_id: int, content_type_id: int, object_id: str, address: str, status: str, reason: str,
             segments: int, batch: int) -> tuple:
-        if not self.codes:
-            self.codes = random_codes(CODES_AT_ONCE)
+        if not self.codes:  # a few first (a send from code writes one row), then more at a time
+            self.codes = random_codes(self.more_codes)
+            self.more_codes = min(self.more_codes * 4, CODES_AT_ONCE)
         code = self.codes.pop()
         return (sent_id, content_type_id, object_id, address, status, reason, code, segments, batch, *self.constant)
 

@@ -38,6 +38,7 @@ from sender.channels.sms.tracking import after_send
 from sender.conf import sender_settings
 from sender.exceptions import DeliveryError, InvalidAddress, InvalidMethod
 from sender.models import MessageRecipient, MessageSent
+from sender.statements import Statement
 
 Status = MessageRecipient.Status
 MOBILE = {PhoneNumberType.MOBILE, PhoneNumberType.FIXED_LINE_OR_MOBILE}
@@ -324,12 +325,10 @@ class SmsMethod(BaseMethod):
     def _track(self, message: MessageSent, orders: Sequence[tuple]) -> None:
         """Record the orders to poll, (order id, rows[, gateway id]) each; after_send then
         makes sure the polling task runs."""
-        first = timezone.now() + timedelta(seconds=float(self.options["poll_interval"]))
-        GatewayOrder.objects.bulk_create(
-            [GatewayOrder(message_sent=message, order_id=order[0], size=order[1], next_poll_at=first,
-                          gateway_id=order[2] if len(order) > 2 else None) for order in orders],
-            ignore_conflicts=True,  # an order found again after a lost answer is already tracked
-        )
+        now = timezone.now()
+        first = now + timedelta(seconds=float(self.options["poll_interval"]))
+        TRACK.execute_many([{"sent": message.pk, "order": order[0], "size": order[1], "first": first, "now": now,
+                             "gateway": order[2] if len(order) > 2 else None} for order in orders])
 
     def check(self) -> list[checks.CheckMessage]:
         if self.options["backend"] == "gateways":
@@ -355,6 +354,14 @@ class SmsMethod(BaseMethod):
             errors.append(checks.Error(f"Send method '{self.alias}': a sender alias needs message_type GP.",
                                        hint="Clear SENDER_SMS_SENDER or set SENDER_SMS_QUALITY=GP.", id="sender.E025"))
         return errors
+
+
+TRACK = Statement(GatewayOrder, """
+    INSERT INTO {table} ({message_sent}, {order_id}, {gateway}, {size}, {open}, {next_poll_at}, {created_at})
+    VALUES (%(sent)s, %(order)s, %(gateway)s, %(size)s, TRUE, %(first)s, %(now)s)
+    ON CONFLICT DO NOTHING""")
+"""An order to poll; one found again after a lost answer is already tracked. Written out once
+(sender.statements): every send that waits for delivery reports runs it."""
 
 
 def _encoding(info: sms_text.SmsText) -> str:
