@@ -52,6 +52,7 @@ def classify(resolved: Iterable[Resolved], methods: Sequence[BaseMethod],
     seen: dict[str, AddressHashes | None] = {m.alias: AddressHashes() if m.address_field else None for m in methods}
     missing = {m.alias: _("No address for %(method)s.") % {"method": m.label} for m in methods if m.address_field}
     opted = {m.alias: _("The recipient opted out of %(method)s.") % {"method": m.label} for m in methods}
+    twice = _("Same address as another recipient of this message.")  # translated once, not per duplicate
     resolved = iter(resolved)
     # Opt-outs: one query for the whole run, or one per chunk when there are very many; never per address.
     if suppressions is None:
@@ -68,7 +69,7 @@ def classify(resolved: Iterable[Resolved], methods: Sequence[BaseMethod],
                 row.status, row.reason = Status.OPTED_OUT, opted[row.method]
             elif row.status == Status.PENDING and (addresses_seen := seen[row.method]) is not None:
                 if not addresses_seen.add(row.address):
-                    row.status, row.reason = Status.DUPLICATE, _("Same address as another recipient of this message.")
+                    row.status, row.reason = Status.DUPLICATE, twice
             yield row
 
 

@@ -287,13 +287,14 @@ def _fill(sents: dict[str, MessageSent], loaded: list[BaseMethod], selection: Se
     batch_size = sender_settings.BATCH_SIZE
     segments = {alias: int(sent.extra.get("segments", 1)) for alias, sent in sents.items()}
     writer = RowWriter()
+    sent_ids = {alias: sent.pk for alias, sent in sents.items()}
 
     def rows(classified: Iterable[Classified]) -> Iterator[tuple]:
         for c in classified:
             n = counts[c.method][c.status]
             counts[c.method][c.status] += 1
             valid = c.status == Status.PENDING
-            yield writer.row(sents[c.method].pk, c.content_type_id, c.object_id, c.address, c.status, c.reason,
+            yield writer.row(sent_ids[c.method], c.content_type_id, c.object_id, c.address, c.status, c.reason,
                              segments[c.method] if valid else 0, n // batch_size if valid else 0)
 
     if classified is not None:

@@ -33,21 +33,27 @@ CODES_AT_ONCE = 1024
 # COPY's text format: these four characters are written as backslash escapes; NULL is \N.
 COPY_ESCAPES = str.maketrans({"\\": "\\\\", "\t": "\\t", "\n": "\\n", "\r": "\\r"})
 NULL = "\\N"
-# Version 4 (random) UUIDs: the version nibble in byte 6, the variant bits in byte 8.
-VERSION4 = bytes((b & 0x0F) | 0x40 for b in range(256))
+# Version 7 UUIDs (RFC 9562): 48 bits of Unix milliseconds, the version nibble in byte 6, the
+# variant bits in byte 8, 74 random bits.
+VERSION7 = bytes((b & 0x0F) | 0x70 for b in range(256))
 VARIANT = bytes((b & 0x3F) | 0x80 for b in range(256))
 T = TypeVar("T")
 
 
 def random_codes(n: int) -> list[str]:
-    """`n` random version-4 UUIDs as 32 hex digits (the form both PostgreSQL's uuid input and
-    Django's SQLite storage take), from one `os.urandom` call: uuid4() one by one cost a sixth
-    of the commit."""
+    """`n` version-7 UUIDs as 32 hex digits (the form both PostgreSQL's uuid input and
+    Django's SQLite storage take), in ascending order, from one `os.urandom` call: uuid4() one
+    by one cost a sixth of the commit. Time-ordered codes go in at the right-hand end of the
+    unique index on `code` instead of at random places all over it: a commit touches a few
+    of its pages, not all of them (fewer page splits, less WAL, a working set that does not
+    grow with the table). 74 random bits still make a code unguessable."""
     raw = bytearray(os.urandom(16 * n))
-    raw[6::16] = raw[6::16].translate(VERSION4)
+    for i, byte in enumerate((time.time_ns() // 1_000_000 % (1 << 48)).to_bytes(6, "big")):
+        raw[i::16] = bytes((byte,)) * n
+    raw[6::16] = raw[6::16].translate(VERSION7)
     raw[8::16] = raw[8::16].translate(VARIANT)
     digits = raw.hex()
-    return [digits[i:i + 32] for i in range(0, 32 * n, 32)]
+    return sorted(digits[i:i + 32] for i in range(0, 32 * n, 32))
 
 
 def copy_text(value) -> str:
@@ -83,9 +89,9 @@ class RowWriter:
     def row(self, sent_id: int, content_type_id: int, object_id: str, address: str, status: str, reason: str,
             segments: int, batch: int) -> tuple:
         if not self.codes:  # a few first (a send from code writes one row), then more at a time
-            self.codes = random_codes(self.more_codes)
+            self.codes = random_codes(self.more_codes)[::-1]
             self.more_codes = min(self.more_codes * 4, CODES_AT_ONCE)
-        code = self.codes.pop()
+        code = self.codes.pop()  # the smallest left: ascending, as the index likes
         return (sent_id, content_type_id, object_id, address, status, reason, code, segments, batch, *self.constant)
 
     def copy_text(self, rows: Iterable[tuple]) -> str:

@@ -3,6 +3,7 @@
 import email.policy
 import email.quoprimime
 import mimetypes
+import re
 import uuid
 from collections import OrderedDict
 from collections.abc import Callable, Sequence
@@ -33,6 +34,21 @@ Status = MessageRecipient.Status
 # 7-bit transfer encodings keep the message valid on servers without 8BITMIME.
 POLICY = email.policy.SMTP.clone(cte_type="7bit")
 MARKDOWN = "markdown"
+# The common address, matched at once: ASCII only, a dot-atom before the single @, a host name
+# with a letter top-level domain after it. This is Django's EmailValidator (dot-atom, host
+# name, domain, TLD) with its character classes cut down to ASCII, so it accepts nothing the
+# full check refuses, and for an ASCII host the IDNA step changes nothing (each label 1 to 63
+# characters, which the pattern already requires). Anything else (IDNA, quoted local parts,
+# literals, `localhost`, trailing dots, very long addresses) takes the full check.
+# Profiled on 100,000 addresses, the full check was three quarters of classifying them.
+_ATOM = r"[-!#$%&'*+/=?^_`{}|~0-9A-Za-z]+"
+_PLAIN_ADDRESS = re.compile(
+    rf"{_ATOM}(?:\.{_ATOM})*@"
+    r"[a-zA-Z0-9](?:[a-zA-Z0-9-]{0,61}[a-zA-Z0-9])?"  # host
+    r"(?:\.(?!-)[a-zA-Z0-9-]{1,63}(?<!-))*"  # domain labels
+    r"\.(?!-)(?:[a-zA-Z-]{2,63}|xn--[a-zA-Z0-9]{1,59})(?<!-)"  # top-level domain, no trailing dot
+)
+PLAIN_MAX = 254  # RFC 5321's longest path; longer ones take the full check (it allows 320)
 TEXT_HEADERS = b'Content-Type: text/plain; charset="utf-8"\r\nContent-Transfer-Encoding: quoted-printable\r\n\r\n'
 
 
@@ -60,6 +76,26 @@ def _quoted_printable(text: str) -> bytes:
     return email.quoprimime.body_encode(text.encode("utf-8").decode("latin-1"), 76, "\r\n").encode("ascii")
 
 
+def full_normalize(address: str) -> str:
+    """EmailMethod.normalize without its shortcut: IDNA for the host, lowercase, then
+    Django's EmailValidator; for what the plain pattern does not take."""
+    local, at, domain = address.rpartition("@")
+    if not at or not local or not domain:
+        raise InvalidAddress(_("“%(address)s” is not an email address.") % {"address": address})
+    if not local.isascii():
+        raise InvalidAddress(_("“%(address)s” has non-ASCII characters before the @.") % {"address": address})
+    try:
+        domain = domain.encode("idna").decode("ascii")
+    except UnicodeError:
+        raise InvalidAddress(_("“%(address)s” has an invalid domain.") % {"address": address}) from None
+    candidate = f"{local}@{domain}".lower()
+    try:
+        validate_email(candidate)
+    except ValidationError:
+        raise InvalidAddress(_("“%(address)s” is not a valid email address.") % {"address": address}) from None
+    return candidate
+
+
 class EmailMethod(BaseMethod):
     kind = "email"
     label = gettext_lazy("Email")
@@ -72,22 +108,13 @@ class EmailMethod(BaseMethod):
         self._encoded: OrderedDict[int, bytes] = OrderedDict()
 
     def normalize(self, address: str) -> str:
+        """The address lowercased, its host in IDNA; InvalidAddress if Django's EmailValidator
+        refuses it. The common plain ASCII address is recognized by one pattern that accepts
+        nothing the full check refuses (tests compare both on tricky addresses)."""
         address = address.strip()
-        local, at, domain = address.rpartition("@")
-        if not at or not local or not domain:
-            raise InvalidAddress(_("“%(address)s” is not an email address.") % {"address": address})
-        if not local.isascii():
-            raise InvalidAddress(_("“%(address)s” has non-ASCII characters before the @.") % {"address": address})
-        try:
-            domain = domain.encode("idna").decode("ascii")
-        except UnicodeError:
-            raise InvalidAddress(_("“%(address)s” has an invalid domain.") % {"address": address}) from None
-        candidate = f"{local}@{domain}".lower()
-        try:
-            validate_email(candidate)
-        except ValidationError:
-            raise InvalidAddress(_("“%(address)s” is not a valid email address.") % {"address": address}) from None
-        return candidate
+        if len(address) <= PLAIN_MAX and _PLAIN_ADDRESS.fullmatch(address):
+            return address.lower()
+        return full_normalize(address)
 
     def gateway(self) -> SMTPGateway:
         o = self.options
