@@ -88,9 +88,9 @@ def export(rows, storage, name: str) -> tuple[int, str]:
                     "id", "content_type_id", "object_id", "address", "status", "reason", "gateway_ref", "segments",
                     "cost", "attempts", "created_at", "sent_at", "text").iterator(chunk_size=CHUNK):
                 row = list(row)
-                if row[1] not in labels:
-                    content_type = ContentType.objects.get_for_id(row[1])
-                    labels[row[1]] = f"{content_type.app_label}.{content_type.model}"
+                if row[1] not in labels:  # None: an address sent to from code, with no record behind it
+                    content_type = ContentType.objects.get_for_id(row[1]) if row[1] else None
+                    labels[row[1]] = f"{content_type.app_label}.{content_type.model}" if content_type else ""
                 row[1] = labels[row[1]]
                 row[10] = row[10].isoformat()
                 row[11] = row[11].isoformat() if row[11] else ""

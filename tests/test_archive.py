@@ -12,6 +12,7 @@ from django.core.files.storage import storages
 from django.core.management import call_command
 from django.utils import timezone
 
+import sender
 from sender.audience.selection import Selection
 from sender.channels import Draft
 from sender.models import Broadcast, MessageRecipient, MessageSent
@@ -111,3 +112,16 @@ def test_the_archive_keeps_each_rows_own_text(sender_user, smtp_server, run_work
     run("--older-than", "90d")
     rows = read_archive(f"broadcasts/{broadcast.pk}/email.csv.gz")
     assert {r["address"]: r["text"] for r in rows} == {p.email: f"Dear {p.first_name}" for p in people}
+
+
+def test_rows_sent_from_code_to_a_bare_address_are_archived_without_a_record_type(
+        smtp_server, transactional_db, archive_dir):
+    row = sender.send_text("Your code is 1234", None, "ada@example.com", method="email", subject="Code")
+    broadcast = row.message_sent.broadcast
+    Broadcast.objects.filter(pk=broadcast.pk).update(created_at=timezone.now() - timedelta(days=100))
+
+    assert "1 rows in total" in run("--older-than", "90d")
+
+    [archived] = read_archive(f"broadcasts/{broadcast.pk}/email.csv.gz")
+    assert (archived["address"], archived["recipient_type"], archived["recipient_id"]) == ("ada@example.com", "", "")
+    assert not MessageRecipient.objects.filter(pk=row.pk).exists()
