@@ -258,6 +258,7 @@ STATUS = {
     "sender:compose":                 "login/login  inbox/403    inbox/403  403/403      200/200      200/200",
     "sender:preview":                 "login/login  403/403      403/403    403/403      405/200      405/200",
     "sender:upload":                  "login/login  403/403      403/403    403/403      405/400      405/400",
+    "sender:billee_search":           "login/login  403/403      403/403    403/403      200/405      200/405",
     # saved audiences: shared by senders; renaming (400 here: no name posted) and deleting by owner or admin
     "sender:audiences":               "login/login  403/403      403/403    403/403      200/400      200/400",
     "sender:audience":                "login/login  403/403      403/403    403/403      200/405      200/405",

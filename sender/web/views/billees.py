@@ -5,6 +5,7 @@ from django.contrib.auth.models import AbstractBaseUser
 from django.db.models import Model
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
+from django.views.decorators.http import require_GET
 
 from sender.access import sender_required
 from sender.audience.billees import billee_label, billee_models, parse_billee_label, search_billees
@@ -41,6 +42,7 @@ def billee_choices(user: AbstractBaseUser, label: str = "", text: str = "", curr
 
 
 @sender_required
+@require_GET
 def billee_search(request: HttpRequest) -> HttpResponse:
     """The billee box after the model or the search changed (htmx swaps it in); a search the
     form refuses (too many words, a NUL) says why instead of searching."""
