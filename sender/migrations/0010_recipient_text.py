@@ -1,5 +1,5 @@
 """Each recipient row may keep the text it read (placeholders filled in): the storage method
-writes it, the inbox shows it. Placed before 0008: that migration must stay last (see there)."""
+writes it, the inbox shows it."""
 
 from django.db import migrations, models
 

@@ -112,3 +112,22 @@ def test_a_scheduled_formatted_email_stays_formatted(sender_user):
     scheduled, _preview = schedule(EVERYONE, sender_user, ["email"], Draft(body="**Hi**", subject="S", format="markdown"),
                                    timezone.now() + timedelta(hours=1), "k-s")
     assert scheduled.body_format == "markdown" and _draft(scheduled).format == "markdown"
+
+
+def test_editing_a_scheduled_formatted_email_on_its_page_keeps_it_formatted(client, sender_user):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from sender.pipeline.scheduling import schedule
+
+    customers(1)
+    when = timezone.localtime(timezone.now() + timedelta(hours=2))
+    scheduled, _preview = schedule(EVERYONE, sender_user, ["email"], Draft(body="**Hi**", subject="S", format="markdown"),
+                                   when, "k-edit")
+    client.force_login(sender_user)
+    response = client.post(scheduled.get_absolute_url(), {
+        "send_at": when.strftime("%Y-%m-%dT%H:%M"), "subject": "S", "body": "**Hello** again"})
+    assert response.status_code == 302
+    scheduled.refresh_from_db()
+    assert (scheduled.body, scheduled.body_format) == ("**Hello** again", "markdown")

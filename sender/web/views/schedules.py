@@ -35,7 +35,7 @@ def schedule(request: HttpRequest, pk: int) -> HttpResponse:
     if request.method == "POST" and form is not None and form.is_valid():
         data = form.cleaned_data
         draft = Draft(body=data["body"], subject=data["subject"], attachments=tuple(scheduled.attachments.all()),
-                      transliterate=scheduled.transliterate)
+                      transliterate=scheduled.transliterate, format=scheduled.body_format)
         try:
             scheduling.update(scheduled, request.user, draft=draft, send_at=data["send_at"])
         except (SelectionError, PermissionDenied) as exc:
