@@ -40,15 +40,18 @@ VARIANT = bytes((b & 0x3F) | 0x80 for b in range(256))
 T = TypeVar("T")
 
 
-def random_codes(n: int) -> list[str]:
+def random_codes(n: int, not_before_ms: int = 0) -> list[str]:
     """`n` version-7 UUIDs as 32 hex digits (the form both PostgreSQL's uuid input and
     Django's SQLite storage take), in ascending order, from one `os.urandom` call: uuid4() one
     by one cost a sixth of the commit. Time-ordered codes go in at the right-hand end of the
     unique index on `code` instead of at random places all over it: a commit touches a few
     of its pages, not all of them (fewer page splits, less WAL, a working set that does not
-    grow with the table). 74 random bits still make a code unguessable."""
+    grow with the table). 74 random bits still make a code unguessable. `not_before_ms`: the
+    lowest millisecond to stamp, so that a later call's codes sort after an earlier call's
+    even within the same millisecond (RFC 9562's monotonic clock)."""
     raw = bytearray(os.urandom(16 * n))
-    for i, byte in enumerate((time.time_ns() // 1_000_000 % (1 << 48)).to_bytes(6, "big")):
+    millisecond = max(time.time_ns() // 1_000_000, not_before_ms) % (1 << 48)
+    for i, byte in enumerate(millisecond.to_bytes(6, "big")):
         raw[i::16] = bytes((byte,)) * n
     raw[6::16] = raw[6::16].translate(VERSION7)
     raw[8::16] = raw[8::16].translate(VARIANT)
@@ -79,6 +82,7 @@ class RowWriter:
         self.constant_text = "\t".join(map(copy_text, self.constant))
         self.codes: list[str] = []
         self.more_codes = 16
+        self.next_ms = 0
         self.connection = connection
         columns = ", ".join(connection.ops.quote_name(meta.get_field(name).column) for name in VARYING + CONSTANT)
         placeholders = ", ".join(["%s"] * (len(VARYING) + len(CONSTANT)))
@@ -89,7 +93,8 @@ class RowWriter:
     def row(self, sent_id: int, content_type_id: int, object_id: str, address: str, status: str, reason: str,
             segments: int, batch: int) -> tuple:
         if not self.codes:  # a few first (a send from code writes one row), then more at a time
-            self.codes = random_codes(self.more_codes)[::-1]
+            self.codes = random_codes(self.more_codes, self.next_ms)[::-1]
+            self.next_ms = int(self.codes[0][:12], 16) + 1  # the next codes sort after these
             self.more_codes = min(self.more_codes * 4, CODES_AT_ONCE)
         code = self.codes.pop()  # the smallest left: ascending, as the index likes
         return (sent_id, content_type_id, object_id, address, status, reason, code, segments, batch, *self.constant)
