@@ -122,6 +122,7 @@ def wait_turn(limits: Sequence[Limit], limiter: SharedLimiter | None = None) -> 
 
 
 MARGIN = 1.04  # count a limit over a slightly longer time, so network jitter never crosses it
+JITTER = 0.05  # seconds more: a loaded machine delays one call by that much whatever the rate
 
 
 def per_second(key: str, rate: float) -> list[Limit]:
@@ -130,4 +131,4 @@ def per_second(key: str, rate: float) -> list[Limit]:
     if not rate:
         return []
     n = max(1, int(rate))
-    return [Limit(key, n, n / rate * MARGIN, 0.8 / rate)]
+    return [Limit(key, n, n / rate * MARGIN + JITTER, 0.8 / rate)]

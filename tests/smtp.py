@@ -24,12 +24,19 @@ class Recorder:
         self.refuse: dict[str, str] = {}  # address -> reply, e.g. "550 5.1.1 No such user"
         self.lock = threading.Lock()
         self.connections = 0
-        self.times: list[float] = []  # time.monotonic() of each message's DATA
+        self.times: list[float] = []  # time.monotonic() of each MAIL FROM, where a relay counts a message
 
     async def handle_EHLO(self, server, session, envelope, hostname, responses):
         self.connections += 1
         session.host_name = hostname  # aiosmtpd leaves this to a handler that takes EHLO
         return responses
+
+    async def handle_MAIL(self, server, session, envelope, address, mail_options):
+        with self.lock:
+            self.times.append(time.monotonic())
+        envelope.mail_from = address
+        envelope.mail_options.extend(mail_options)
+        return "250 OK"
 
     async def handle_RCPT(self, server, session, envelope, address, rcpt_options):
         if address in self.refuse:
@@ -41,7 +48,6 @@ class Recorder:
         message = email.message_from_bytes(envelope.content, policy=email.policy.default)
         with self.lock:
             self.messages.append(message)
-            self.times.append(time.monotonic())
             self.envelopes.append((envelope.mail_from, list(envelope.rcpt_tos)))
         return "250 Message accepted for delivery"
 
