@@ -10,6 +10,7 @@ from django.contrib.auth.models import AbstractBaseUser
 from django.db.models import QuerySet
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
+from django.utils.translation import gettext_lazy
 
 from sender.models import Broadcast, MessageAttachment
 from sender.permissions import can_send, is_staff
@@ -64,8 +65,13 @@ def visible_broadcasts(user: AbstractBaseUser) -> QuerySet[Broadcast]:
 
 def may_manage(user: AbstractBaseUser, broadcast: Broadcast) -> bool:
     """Who may cancel or resume a broadcast they see: the person who sent it, or a superuser
-    (seeing everyone's broadcasts is not enough)."""
+    (seeing everyone's broadcasts is not enough). The one rule for the dashboard and the API."""
     return broadcast.sender_id == user.pk or user.is_superuser
+
+
+# What both faces tell a user who sees a broadcast but may not manage it (`may_manage`).
+CANCEL_REFUSAL = gettext_lazy("Only the person who sent it can cancel this broadcast.")
+RESUME_REFUSAL = gettext_lazy("Only the person who sent it can resume this broadcast.")
 
 
 def visible_attachments(user: AbstractBaseUser) -> QuerySet[MessageAttachment]:

@@ -6,9 +6,10 @@ from django.db.models import QuerySet
 from django.http import HttpRequest, JsonResponse
 from django.shortcuts import get_object_or_404
 from django.urls import reverse
+from django.utils.functional import Promise
 from django.utils.translation import gettext as _
 
-from sender.access import may_manage, visible_broadcasts
+from sender.access import CANCEL_REFUSAL, RESUME_REFUSAL, may_manage, visible_broadcasts
 from sender.api.http import ApiError, endpoint, idempotency_key, json_body, next_page, query
 from sender.api.payloads import (
     FORMAT_NAMES,
@@ -52,12 +53,12 @@ def _broadcast(request: HttpRequest, pk: int) -> Broadcast:
     return get_object_or_404(_broadcasts(request), pk=pk)
 
 
-def _managed(request: HttpRequest, pk: int, refusal: str) -> Broadcast:
+def _managed(request: HttpRequest, pk: int, refusal: str | Promise) -> Broadcast:
     """A broadcast the user sees and may act on (cancel, resume): `refusal` (403) for one they
     only see, as on its dashboard page."""
     found = _broadcast(request, pk)
     if not may_manage(request.user, found):
-        raise PermissionDenied(refusal)
+        raise PermissionDenied(str(refusal))
     return found
 
 
@@ -135,14 +136,14 @@ def broadcast_recipients(request: HttpRequest, pk: int) -> JsonResponse:
 
 @endpoint("POST")
 def broadcast_cancel(request: HttpRequest, pk: int) -> JsonResponse:
-    found = _managed(request, pk, _("Only the person who sent it can cancel this broadcast."))
+    found = _managed(request, pk, CANCEL_REFUSAL)
     n = cancel(found, request.user)
     return JsonResponse({"cancelled": n, "broadcast": broadcast_json(_broadcast(request, pk), request)})
 
 
 @endpoint("POST")
 def broadcast_resume(request: HttpRequest, pk: int) -> JsonResponse:
-    found = _managed(request, pk, _("Only the person who sent it can resume this broadcast."))
+    found = _managed(request, pk, RESUME_REFUSAL)
     resumed = resume_broadcast(found, request.user)
     if not resumed:
         raise ApiError(409, _("Nothing of this broadcast is paused."))

@@ -8,10 +8,12 @@ from datetime import timedelta
 import pytest
 from asgiref.sync import async_to_sync
 from channels.testing import WebsocketCommunicator
-from django.contrib.auth.models import AnonymousUser, User
+from django.contrib.auth.models import AnonymousUser, Permission, User
+from django.contrib.messages import get_messages
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.db import transaction
 from django.test import Client
+from django.urls import reverse
 from django.utils import timezone
 from PIL import Image
 
@@ -21,12 +23,13 @@ from sender.audience.registry import recipient_models
 from sender.audience.resolve import visible
 from sender.audience.selection import Selection
 from sender.channels import Draft
-from sender.models import IncomingMessage
+from sender.models import IncomingMessage, MessageRecipient, MessageSent
 from sender.pipeline.commit import commit
 from sender.pipeline.models import ScheduledBroadcast
 from sender.web.routing import websocket_urlpatterns
 from tests.factories import customers
 from tests.security.roles import (  # noqa: F401  (world is a fixture)
+    ADMIN,
     ANON,
     CUSTOMER_EMAIL,
     CUSTOMER_NAME,
@@ -403,3 +406,35 @@ def test_a_sender_who_is_no_longer_staff_loses_every_door(world):
         return connected, code
 
     assert async_to_sync(attempt)() == (False, 4403)
+
+
+# --- Managing a broadcast: one rule (`sender.access.may_manage`) for the dashboard and the API ---
+
+def test_a_viewer_who_sees_a_broadcast_but_may_not_manage_it_is_refused_alike_on_both_faces(world):
+    """Seeing everyone's broadcasts does not let staff cancel or resume them: the page offers
+    no button, and a POST to either face is refused with the same words and changes nothing."""
+    viewer = world["users"][VIEWER]
+    viewer.user_permissions.add(Permission.objects.get(codename="view_all_messages"))
+    broadcast = commit(Selection.parse({"recipients.customer": {"ids": [world["customer"].pk]}}),
+                       world["users"][SENDER], ["storage"], Draft(body="Soon"), "manage")  # queued, not delivered
+    client = client_for(VIEWER, world)
+    page = client.get(broadcast.get_absolute_url())
+    assert page.status_code == 200 and "cancel-form" not in page.text
+    for action, status in (("cancel", MessageSent.Status.QUEUED), ("resume", MessageSent.Status.PAUSED)):
+        MessageSent.objects.filter(broadcast=broadcast).update(status=status)
+        assert ("resume-form" in client.get(broadcast.get_absolute_url()).text) is False
+        web = client.post(reverse(f"sender:{action}", args=[broadcast.pk]))
+        said_on_the_web = [str(m) for m in get_messages(web.wsgi_request)]
+        api = Client().post(f"/api/v1/broadcasts/{broadcast.pk}/{action}",
+                            headers={"Authorization": f"Bearer {world['tokens'][VIEWER]}"})
+        assert api.status_code == 403
+        assert said_on_the_web == api.json()["errors"] == [f"Only the person who sent it can {action} this broadcast."]
+        assert MessageSent.objects.get(broadcast=broadcast).status == status  # neither face changed it
+        assert MessageRecipient.objects.filter(message_sent__broadcast=broadcast,
+                                               status=MessageRecipient.Status.PENDING).count() == 1
+    admin = client_for(ADMIN, world)  # whom the rule lets through, on both faces
+    assert "resume-form" in admin.get(broadcast.get_absolute_url()).text
+    assert Client().post(f"/api/v1/broadcasts/{broadcast.pk}/resume",
+                         headers={"Authorization": f"Bearer {world['tokens'][ADMIN]}"}).status_code == 200
+    admin.post(reverse("sender:cancel", args=[broadcast.pk]))
+    assert MessageSent.objects.get(broadcast=broadcast).status == MessageSent.Status.CANCELLED

@@ -5,7 +5,15 @@ from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
 from django.views.decorators.http import require_POST
 
-from sender.access import inbox_for_recipients, staff_required, visible_attachments, visible_broadcasts
+from sender.access import (
+    CANCEL_REFUSAL,
+    RESUME_REFUSAL,
+    inbox_for_recipients,
+    may_manage,
+    staff_required,
+    visible_attachments,
+    visible_broadcasts,
+)
 from sender.inbox.files import file_response, thumbnail_response
 from sender.models import Broadcast, MessageSent
 from sender.permissions import can_send
@@ -29,7 +37,7 @@ def broadcast_detail(request: HttpRequest, pk: int) -> HttpResponse:
         pk=pk,
     )
     active = any(sent.status in ACTIVE for sent in broadcast.sents.all())
-    owner = broadcast.sender_id == request.user.pk or request.user.is_superuser
+    owner = may_manage(request.user, broadcast)
     may_cancel = active and owner
     may_resume = owner and any(sent.status == MessageSent.Status.PAUSED for sent in broadcast.sents.all())
     return render(request, "sender/broadcast.html", {"broadcast": broadcast, "may_cancel": may_cancel,
@@ -48,8 +56,8 @@ def attachment_download(request: HttpRequest, pk: int) -> HttpResponseBase:
 @require_POST
 def broadcast_cancel(request: HttpRequest, pk: int) -> HttpResponse:
     broadcast = get_object_or_404(visible_broadcasts(request.user), pk=pk)
-    if broadcast.sender_id != request.user.pk and not request.user.is_superuser:
-        messages.error(request, _("Only the person who sent it can cancel this broadcast."))
+    if not may_manage(request.user, broadcast):
+        messages.error(request, CANCEL_REFUSAL)
     else:
         n = cancel(broadcast, request.user)
         messages.success(request, ngettext("Cancelled: %(n)d message will not be sent.",
@@ -61,8 +69,8 @@ def broadcast_cancel(request: HttpRequest, pk: int) -> HttpResponse:
 @require_POST
 def broadcast_resume(request: HttpRequest, pk: int) -> HttpResponse:
     broadcast = get_object_or_404(visible_broadcasts(request.user), pk=pk)
-    if broadcast.sender_id != request.user.pk and not request.user.is_superuser:
-        messages.error(request, _("Only the person who sent it can resume this broadcast."))
+    if not may_manage(request.user, broadcast):
+        messages.error(request, RESUME_REFUSAL)
     elif resume_broadcast(broadcast, request.user):
         messages.success(request, _("Resumed: its pending messages are queued again."))
     else:

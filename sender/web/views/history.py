@@ -25,7 +25,7 @@ from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
 from django.views.decorators.http import require_POST
 
-from sender.access import staff_required, visible_broadcasts
+from sender.access import may_manage, staff_required, visible_broadcasts
 from sender.audience.people import people
 from sender.audience.registry import recipient_models
 from sender.audience.resolve import ADDRESS_KINDS, addresses_of, find_visible
@@ -54,9 +54,10 @@ class CountedPaginator(Paginator):
         return self.known_count
 
 
-def may_manage(user: AbstractBaseUser, broadcast: Broadcast) -> bool:
-    """Retry (like cancel) is for whoever sent it, or a superuser, while they may send."""
-    return can_send(user) and (broadcast.sender_id == user.pk or user.is_superuser)
+def may_retry(user: AbstractBaseUser, broadcast: Broadcast) -> bool:
+    """Retry sends again, so it is for whoever may manage the broadcast (`may_manage`, as
+    cancel and resume) while they may still send."""
+    return can_send(user) and may_manage(user, broadcast)
 
 
 def summarize(broadcast: Broadcast) -> dict:
@@ -104,10 +105,10 @@ def recipient_rows(request: HttpRequest, broadcast: Broadcast) -> dict:
         # A bare address sent from code (sender.direct) has no recipient record, hence no history page.
         label = f"{row.content_type.app_label}.{row.content_type.model}" if row.content_type else None
         row.history_label = label if label in known else None
-    may_retry = may_manage(request.user, broadcast)
+    allowed = may_retry(request.user, broadcast)
     for sent in sents.values():  # the page's retry buttons: what failed for a transient reason, and for good
-        sent.split = failed_split(sent) if may_retry and sent.failed_count else None
-    return {"row_filter": filterset, "row_page": page, "may_retry": may_retry}
+        sent.split = failed_split(sent) if allowed and sent.failed_count else None
+    return {"row_filter": filterset, "row_page": page, "may_retry": allowed}
 
 
 def csv_cell(value: object) -> object:
@@ -185,7 +186,7 @@ def retry(request: HttpRequest, pk: int, method: str) -> HttpResponse:
     for a transient reason, or all of them with `which=all`."""
     broadcast = get_object_or_404(visible_broadcasts(request.user), pk=pk)
     sent = get_object_or_404(MessageSent, broadcast=broadcast, method=method)
-    if not may_manage(request.user, broadcast):
+    if not may_retry(request.user, broadcast):
         messages.error(request, _("Only the person who sent it, while allowed to send, can retry this broadcast."))
     elif sent.status == MessageSent.Status.CANCELLED:
         messages.warning(request, _("This send was cancelled: its failed messages stay as they are."))
