@@ -170,14 +170,15 @@ def named_json(record: Model) -> dict[str, str]:
     return {"model": record._meta.label_lower, "id": str(record.pk), "name": name_of(record)}
 
 
-def billee_json(broadcast: Broadcast) -> dict[str, str] | None:
-    if not broadcast.billee_type_id:
+def billee_json(billed: Broadcast | ScheduledBroadcast) -> dict[str, str] | None:
+    """The billee of a broadcast or a schedule; one deleted since keeps its model and id, with no name."""
+    if not billed.billee_type_id:
         return None
-    record = broadcast.billee
+    record = billed.billee
     if record is not None:
         return named_json(record)
-    content_type = ContentType.objects.get_for_id(broadcast.billee_type_id)  # cached per type
-    return {"model": f"{content_type.app_label}.{content_type.model}", "id": broadcast.billee_id, "name": ""}
+    content_type = ContentType.objects.get_for_id(billed.billee_type_id)  # cached per type
+    return {"model": f"{content_type.app_label}.{content_type.model}", "id": billed.billee_id, "name": ""}
 
 
 def row_json(row: MessageRecipient, methods: dict[int, str]) -> dict[str, Any]:
@@ -204,7 +205,7 @@ def schedule_json(scheduled: ScheduledBroadcast, request) -> dict[str, Any]:
         "methods": scheduled.methods, "typology": scheduled.typology_id, "subject": scheduled.subject,
         "body": scheduled.body, "transliterate": scheduled.transliterate,
         "body_format": FORMAT_NAMES.get(scheduled.body_format, "text"),
-        "attachments": [a.pk for a in scheduled.attachments.all()],
+        "attachments": [a.pk for a in scheduled.attachments.all()], "billee": billee_json(scheduled),
         "broadcast": scheduled.broadcast_id, "error": scheduled.error, "created_at": when(scheduled.created_at),
         "url": request.build_absolute_uri(scheduled.get_absolute_url()),
     }

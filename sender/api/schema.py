@@ -152,10 +152,12 @@ def request_schemas() -> dict[str, Any]:
                         **id_of(Audience), "description": "A saved audience (GET /audiences): its selection, "
                                                           "resolved when sending, within what you may see."}}},
         "ScheduledMessage": {"type": "object", "required": ["selection", "methods", "send_at"],
-                             "additionalProperties": False, "properties": {**properties, "send_at": SEND_AT}},
+                             "additionalProperties": False,
+                             "properties": {**properties, "billee": billee(), "send_at": SEND_AT}},
         "ScheduleChange": {"type": "object", "additionalProperties": False,
-                           "description": "Any fields of ScheduledMessage; the rest stay as they are.",
-                           "properties": {**properties, "send_at": SEND_AT}},
+                           "description": "Any fields of ScheduledMessage; the rest stay as they are "
+                                          "(“billee”: null bills nobody).",
+                           "properties": {**properties, "billee": billee(), "send_at": SEND_AT}},
     }
 
 
@@ -287,6 +289,8 @@ RESPONSE_SCHEMAS: dict[str, Any] = {
             "typology": {"type": ["integer", "null"]}, "subject": STRING, "body": STRING,
             "transliterate": {"type": "boolean"}, "body_format": {"enum": ["text", "markdown"]},
             "attachments": {"type": "array", "items": INTEGER},
+            "billee": {**BILLEE, "description": "Who the broadcast will be billed to, if anyone (its name is "
+                                                "empty once it was deleted: the schedule then fails)."},
             "broadcast": {"type": ["integer", "null"], "description": "Set once a worker started it."},
             "error": STRING, "created_at": DATETIME, "url": STRING, "preview": ref("Preview"),
         },

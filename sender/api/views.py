@@ -26,6 +26,7 @@ from sender.api.payloads import (
 )
 from sender.api.schema import BROADCASTS_PAGE, openapi
 from sender.attachments import store_attachment
+from sender.audience.billees import named_billee
 from sender.audience.models import Audience
 from sender.conf import sender_settings
 from sender.models import Broadcast, MessageRecipient
@@ -202,8 +203,9 @@ def schedules(request: HttpRequest) -> JsonResponse:
     payload = json_body(request, "ScheduledMessage")
     form = compose_form(payload, request.user, key)
     data, draft = form.cleaned_data, form.draft()
+    billee = named_billee(payload.get("billee"), request.user)  # checked as a send's and the dashboard's
     scheduled, checked = scheduling.schedule(data["selection"], request.user, data["methods"], draft,
-                                             send_at(payload), key, typology=data["typology"])
+                                             send_at(payload), key, typology=data["typology"], billee=billee)
     body = schedule_json(scheduled, request)
     if checked is not None:
         body["preview"] = preview_json(checked, draft)
@@ -224,10 +226,12 @@ def schedule(request: HttpRequest, pk: int) -> JsonResponse:
                    "attachments": [a.pk for a in scheduled.attachments.all()]}
         form = compose_form(payload, request.user, current=current)
         data = form.cleaned_data
+        # Absent: the billee stays; null: nobody; named: checked as on creation.
+        billee = named_billee(payload["billee"], request.user) if "billee" in payload else False
         try:
             scheduled = scheduling.update(scheduled, request.user, selection=data["selection"],
                                           method_aliases=data["methods"], draft=form.draft(),
-                                          send_at=send_at(payload), typology=data["typology"])
+                                          send_at=send_at(payload), typology=data["typology"], billee=billee)
         except scheduling.NotEditable as exc:
             raise ApiError(409, exc.errors) from None
     return JsonResponse(schedule_json(scheduled, request))

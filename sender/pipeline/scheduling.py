@@ -108,9 +108,10 @@ def schedule(selection: Selection, user: AbstractBaseUser, method_aliases: Seque
 
 def update(scheduled: ScheduledBroadcast, user: AbstractBaseUser, *, selection: Selection | None = None,
            method_aliases: Sequence[str] | None = None, draft: Draft | None = None,
-           send_at: datetime | None = None, typology: MessageTypology | None | bool = False) -> ScheduledBroadcast:
-    """Change what is given (`typology=False`: keep it), re-checked like a new send; refused
-    with NotEditable once a worker started it or it was cancelled."""
+           send_at: datetime | None = None, typology: MessageTypology | None | bool = False,
+           billee: Model | None | bool = False) -> ScheduledBroadcast:
+    """Change what is given (`typology=False`, `billee=False`: keep it), re-checked like a new
+    send; refused with NotEditable once a worker started it or it was cancelled."""
     if not may_change(user, scheduled):
         raise PermissionDenied(_("Only the person who scheduled it can change this broadcast."))
     if not scheduled.editable:
@@ -133,6 +134,8 @@ def update(scheduled: ScheduledBroadcast, user: AbstractBaseUser, *, selection: 
             current.send_at = send_at
         if typology is not False:
             current.typology = typology
+        if billee is not False:
+            current.billee_type_id, current.billee_id = billee_key(billee) if billee is not None else (None, "")
         current.save()
         current.attachments.set(draft.attachments)
         if moved:

@@ -3,6 +3,7 @@ worker when the clock gets there (time-machine moves it)."""
 
 from datetime import timedelta
 
+import pytest
 import time_machine
 from django.urls import reverse
 from django.utils import timezone
@@ -11,6 +12,7 @@ from django_tasks_db.models import DBTaskResult
 from sender.models import Broadcast, MessageSent
 from sender.pipeline.models import ScheduledBroadcast
 from tests.factories import customers
+from tests.testapp.models import School
 
 EVERYONE = {"recipients.customer": {"filter": ""}}
 MESSAGE = {"selection": EVERYONE, "methods": ["storage"], "subject": "Soon", "body": "Opening on Monday."}
@@ -157,3 +159,81 @@ def test_the_compose_page_schedules_when_a_time_is_given(sender_user, client):
     assert response.status_code == 302 and response["Location"] == scheduled.get_absolute_url()
     assert timezone.localtime(scheduled.send_at).strftime("%Y-%m-%dT%H:%M") == local
     assert not Broadcast.objects.exists()
+
+
+# -- the billee: checked as a send checks it, kept until the broadcast starts ---------------
+
+
+@pytest.fixture
+def acme(settings, db) -> School:
+    settings.SENDER = {**settings.SENDER, "BILLEE_MODELS": ["testapp.School"]}
+    return School.objects.create(name="Acme School")
+
+
+def test_a_schedule_keeps_its_billee_and_the_broadcast_is_billed_to_it(api, acme, run_worker):
+    customers(2)
+    when = timezone.now() + timedelta(hours=1)
+    named = {"model": "testapp.school", "id": str(acme.pk), "name": "Acme School"}
+    response = plan(api, when, billee={"model": "testapp.school", "id": acme.pk})
+    assert response.status_code == 201 and response.json()["billee"] == named
+    pk = response.json()["id"]
+    assert api.get(f"/api/v1/schedules/{pk}").json()["billee"] == named
+    assert plan(api, when, key="nobody").json()["billee"] is None
+    with time_machine.travel(when + timedelta(minutes=1), tick=True):
+        run_worker()
+    broadcast = ScheduledBroadcast.objects.get(pk=pk).broadcast
+    assert broadcast.billee == acme
+    assert api.get(f"/api/v1/broadcasts/{broadcast.pk}").json()["billee"] == named
+
+
+@pytest.mark.parametrize("billee, status, words", [
+    ({"model": "testapp.school", "id": 999999}, 422, "There is no school 999999 to bill."),
+    ({"model": "auth.user", "id": 1}, 400, "“billee.model” must be one of"),
+])
+def test_a_schedule_refuses_the_billee_a_send_would_refuse(api, acme, billee, status, words):
+    customers(1)
+    send = api.post("/api/v1/broadcasts", {**MESSAGE, "billee": billee}, headers={"Idempotency-Key": "send"})
+    scheduled = plan(api, timezone.now() + timedelta(hours=1), billee=billee)
+    assert (scheduled.status_code, send.status_code) == (status, status)
+    assert scheduled.json()["errors"] == send.json()["errors"] and words in scheduled.json()["errors"][0]
+    assert not ScheduledBroadcast.objects.exists() and not Broadcast.objects.exists()
+
+
+def test_a_schedule_refuses_a_billee_the_user_may_not_see(api, outsider):
+    customers(1)
+    [hidden] = customers(1, owner=outsider, email="hidden@example.com", phone="+393471299999")
+    response = plan(api, timezone.now() + timedelta(hours=1), billee={"model": "recipients.customer", "id": hidden.pk})
+    assert response.status_code == 422 and "to bill" in response.json()["errors"][0]
+    assert not ScheduledBroadcast.objects.exists()
+
+
+def test_changing_a_schedule_changes_its_billee_only_when_asked(api, acme):
+    customers(1)
+    other = School.objects.create(name="Beta School")
+    pk = plan(api, timezone.now() + timedelta(hours=1), billee={"model": "testapp.school", "id": acme.pk}).json()["id"]
+    kept = api.patch(f"/api/v1/schedules/{pk}", {"body": "New words."})
+    assert kept.status_code == 200 and kept.json()["billee"]["name"] == "Acme School"
+    moved = api.patch(f"/api/v1/schedules/{pk}", {"billee": {"model": "testapp.school", "id": other.pk}})
+    assert moved.json()["billee"] == {"model": "testapp.school", "id": str(other.pk), "name": "Beta School"}
+    refused = api.patch(f"/api/v1/schedules/{pk}", {"billee": {"model": "testapp.school", "id": 999999},
+                                                    "body": "Not this."})
+    assert refused.status_code == 422 and refused.json()["errors"] == ["There is no school 999999 to bill."]
+    assert ScheduledBroadcast.objects.get(pk=pk).billee == other  # nothing of the refused change was kept
+    assert ScheduledBroadcast.objects.get(pk=pk).body == "New words."
+    cleared = api.patch(f"/api/v1/schedules/{pk}", {"billee": None})
+    assert cleared.json()["billee"] is None and ScheduledBroadcast.objects.get(pk=pk).billee is None
+
+
+def test_a_schedule_whose_billee_was_deleted_fails_and_says_why(api, acme, run_worker):
+    customers(1)
+    when = timezone.now() + timedelta(hours=1)
+    pk = plan(api, when, billee={"model": "testapp.school", "id": acme.pk}).json()["id"]
+    acme_pk = acme.pk
+    acme.delete()
+    with time_machine.travel(when + timedelta(minutes=1), tick=True):
+        run_worker()
+    body = api.get(f"/api/v1/schedules/{pk}").json()
+    assert body["status"] == "failed" and body["broadcast"] is None
+    assert body["error"] == f"The billee (school {acme_pk}) no longer exists."
+    assert body["billee"] == {"model": "testapp.school", "id": str(acme_pk), "name": ""}
+    assert not Broadcast.objects.exists()  # never sent billed to nobody
