@@ -185,6 +185,12 @@ class BaseMethod:
         """
         raise NotImplementedError
 
+    def recovered(self, message: "MessageSent", outcomes: Sequence[Outcome]) -> None:
+        """Outcomes a stopped worker journaled (sender.pipeline.journal), now recorded by the
+        worker that took its rows over. A method that leaves follow-up work behind a send
+        (SMS: orders to poll for delivery reports) does it here, as its `deliver` would have
+        once the batch ended; it must be idempotent (the dead worker may have done it)."""
+
     def check(self) -> list[checks.CheckMessage]:
         """System-check messages about this method's configuration."""
         return []

@@ -365,7 +365,9 @@ def _sort_abandoned(claim: Claim, abandoned: list[int], holders: dict[int, uuid.
     claim.suspect |= set(suspect)
     if settled:
         done = [row for row in claim.rows if row.id in settled]
-        record(claim, done, [settled[row.id] for row in done], method.unit_price, publish=False)
+        outcomes = [settled[row.id] for row in done]
+        record(claim, done, outcomes, method.unit_price, publish=False)
+        method.recovered(sent, outcomes)  # e.g. SMS orders the dead worker never registered for polling
         claim.rows = [row for row in claim.rows if row.id not in settled]
     for found in records.values():  # read and recorded: nobody needs it, unless its worker still holds rows
         if not MessageRecipient.objects.filter(claim=found.token).exists():

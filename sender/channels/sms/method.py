@@ -294,6 +294,29 @@ class SmsMethod(BaseMethod):
                    track=bool(orders and tracking))
         return outcomes
 
+    def recovered(self, message: MessageSent, outcomes: Sequence[Outcome]) -> None:
+        """Register for delivery reports the orders a stopped worker journaled, as `deliver`
+        does at the end of a batch (a worker killed between an order and that end never did):
+        otherwise their rows would stay `sent`, never polled. Registering twice is harmless
+        (one GatewayOrder per order id). The dead worker's reason says whether it meant to
+        poll: a backend given by path (never polled) left it empty."""
+        if not message.extra.get("status_report", True):
+            return
+        taken = [o for o in outcomes if o.status == Status.SENT and o.gateway_ref]
+        if self.options["backend"] == "gateways":
+            orders: list[tuple] = gateways.polled_orders([o.row_id for o in taken])
+        else:
+            if not self.backend().supports_tracking:
+                return
+            sizes: dict[str, int] = defaultdict(int)
+            for outcome in taken:
+                if outcome.reason:  # "waiting for the delivery report"
+                    sizes[outcome.gateway_ref] += 1
+            orders = list(sizes.items())
+        if orders:
+            self._track(message, orders)
+            after_send(self.alias, None, track=True)
+
     def _through_gateways(self, message: MessageSent, rows: Sequence[MessageRecipient],
                           texts: dict[int, sms_text.SmsText]) -> list[Outcome]:
         """The gateways kept as data, one text at a time (rows grouped by their rendered text).
