@@ -1,22 +1,18 @@
 """An SMS worker that stopped mid-chunk: the gateway order is the unit on the wire.
 
 One HTTP request carries a whole order (up to `batch_size` numbers), and each accepted order
-is journaled before the next goes. The dead worker is staged (its claim, an expired lease,
-the journal it wrote); the real worker then takes over against the Skebby sandbox, which
-counts every number it receives.
+is journaled before the next goes. The dead worker is staged (tests/crash.py); the real worker
+then takes over against the Skebby sandbox, which counts every number it receives.
 """
 
-import uuid
-from datetime import timedelta
-
-from django.utils import timezone
+import pytest
 
 from sender.channels import Outcome, methods
 from sender.channels.sms.backends import Sms
 from sender.channels.sms.method import order_id
 from sender.channels.sms.models import GatewayOrder
 from sender.models import MessageRecipient
-from sender.pipeline import journal
+from tests.crash import dead_worker
 from tests.factories import customers
 from tests.sms.conftest import time_passes
 from tests.sms.test_delivery import send, settle, with_options
@@ -25,7 +21,9 @@ Status = MessageRecipient.Status
 ORDER, CHUNK = 3, 9
 
 
-def test_a_crash_marks_only_the_order_that_was_in_flight(sender_user, skebby, run_worker, settings):
+@pytest.fixture
+def chunk(sender_user, skebby, settings) -> tuple:
+    """One chunk of three orders to nine numbers, committed and not sent: (sent, rows by id)."""
     with_options(settings, skebby, batch_size=ORDER)
     sms = settings.SENDER["METHODS"]["sms"]
     settings.SENDER = {**settings.SENDER, "METHODS": {**settings.SENDER["METHODS"],
@@ -33,15 +31,14 @@ def test_a_crash_marks_only_the_order_that_was_in_flight(sender_user, skebby, ru
     assert methods["sms"].in_flight == ORDER
     customers(CHUNK)
     sent = send(sender_user, body="Ciao")
-    rows = list(MessageRecipient.objects.filter(message_sent=sent).order_by("id"))
+    return sent, list(MessageRecipient.objects.filter(message_sent=sent).order_by("id"))
+
+
+def test_a_crash_marks_only_the_order_that_was_in_flight(chunk, skebby, run_worker):
+    sent, rows = chunk
     # The dead worker held the whole chunk (three orders): the first was accepted and journaled,
     # the second was on the wire when it died, the third never left.
-    token = uuid.uuid4()
-    MessageRecipient.objects.filter(message_sent=sent).update(
-        claim=token, lease_until=timezone.now() - timedelta(seconds=1), attempts=1)
-    log = journal.Journal(sent.pk, 0, token)
-    log.write([Outcome(r.id, Status.SENT, "", "dead-worker-order-1") for r in rows[:ORDER]])
-    log.close(keep=True)
+    dead_worker(sent, [Outcome(r.id, Status.SENT, "", "dead-worker-order-1") for r in rows[:ORDER]])
 
     settle(run_worker)
 
@@ -55,28 +52,16 @@ def test_a_crash_marks_only_the_order_that_was_in_flight(sender_user, skebby, ru
     assert (sent.status, sent.sent_count, sent.unknown_count, sent.pending_count) == ("done", 2 * ORDER, ORDER, 0)
 
 
-def test_an_order_recovered_from_the_journal_is_polled_for_its_delivery_report(sender_user, skebby, run_worker,
-                                                                               settings):
+def test_an_order_recovered_from_the_journal_is_polled_for_its_delivery_report(chunk, skebby, run_worker):
     """The dead worker's first order reached Skebby and was journaled, but the worker died
     before registering it for polling (that happens once the chunk is done): the worker that
     takes over registers it, so its rows end `delivered` like the ones it sent itself."""
-    with_options(settings, skebby, batch_size=ORDER)
-    sms = settings.SENDER["METHODS"]["sms"]
-    settings.SENDER = {**settings.SENDER, "METHODS": {**settings.SENDER["METHODS"],
-                                                      "sms": {**sms, "CHECKPOINT_ROWS": CHUNK}}}
-    customers(CHUNK)
-    sent = send(sender_user, body="Ciao")
-    rows = list(MessageRecipient.objects.filter(message_sent=sent).order_by("id"))
-    token = uuid.uuid4()
-    MessageRecipient.objects.filter(message_sent=sent).update(
-        claim=token, lease_until=timezone.now() - timedelta(seconds=1), attempts=1)
+    sent, rows = chunk
     first = rows[:ORDER]
     with methods["sms"].backend() as backend:  # the order the dead worker really sent
         accepted = backend.send(Sms(order_id(first), "Ciao", "gsm", "GP", "", [r.address for r in first]))
     waiting = f"Accepted by the gateway (order {accepted.order_id}); waiting for the delivery report."
-    log = journal.Journal(sent.pk, 0, token)
-    log.write([Outcome(r.id, Status.SENT, waiting, accepted.order_id) for r in first])
-    log.close(keep=True)
+    dead_worker(sent, [Outcome(r.id, Status.SENT, waiting, accepted.order_id) for r in first])
 
     settle(run_worker)
     assert GatewayOrder.objects.filter(message_sent=sent, order_id=accepted.order_id, size=ORDER).exists()

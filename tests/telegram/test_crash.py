@@ -1,15 +1,10 @@
-"""A Telegram worker that died mid-chunk, staged (its claim, an expired lease, the journal it
-wrote), then the real worker taking over against the sandbox, which counts every message.
-The real SIGKILL is in tests/scale/test_crash_telegram.py."""
-
-import uuid
-from datetime import timedelta
-
-from django.utils import timezone
+"""A Telegram worker that died mid-chunk, staged (tests/crash.py), then the real worker taking
+over against the sandbox, which counts every message. The real SIGKILL is in
+tests/scale/test_crash_telegram.py."""
 
 from sender.channels import Outcome, methods
 from sender.models import MessageRecipient
-from sender.pipeline import journal
+from tests.crash import dead_worker
 from tests.telegram.conftest import method_settings
 from tests.telegram.test_sending import linked_customers, send
 
@@ -25,15 +20,10 @@ def test_the_chats_in_flight_are_one_window_counted_from_the_first_unanswered(
     linked_customers(12)
     sent = send(sender_user, key="staged-crash")
     rows = list(MessageRecipient.objects.filter(message_sent=sent).order_by("id"))
-    token = uuid.uuid4()
-    MessageRecipient.objects.filter(message_sent=sent).update(
-        claim=token, lease_until=timezone.now() - timedelta(seconds=1), attempts=1)
     # Four chats at a time: the answers came for 1, 2, 4, 5 (and a refusal for 6); 3 was still
     # waiting, so with it at most three more (7, 8, 9) can have been on the wire; 10-12 never left.
-    log = journal.Journal(sent.pk, 0, token)
-    log.write([Outcome(rows[i].id, Status.DELIVERED, "", f"{rows[i].address}:1") for i in (0, 1, 3, 4)]
-              + [Outcome(rows[5].id, Status.FAILED, "Forbidden: bot was blocked by the user")])
-    log.close(keep=True)
+    dead_worker(sent, [Outcome(rows[i].id, Status.DELIVERED, "", f"{rows[i].address}:1") for i in (0, 1, 3, 4)]
+                + [Outcome(rows[5].id, Status.FAILED, "Forbidden: bot was blocked by the user")])
 
     run_worker()
 
