@@ -119,3 +119,19 @@ def test_a_push_without_a_secret_is_refused_and_the_page_says_so(sender_user, sk
     assert "No enabled gateway with a push secret" in httpx.get(
         f"{sandbox_base(skebby)}{answer.headers['Location']}", headers=BROWSER).text
     assert MessageRecipient.objects.get(address=person.phone).status == Status.SENT
+
+
+def test_the_fake_twilio_ignores_fields_it_does_not_know_and_refuses_only_what_twilio_does(skebby):
+    """Twilio's Messages API has no flash parameter and refuses no unknown field: the SMS is
+    taken as an ordinary one (the field lost); a missing To or Body is its 400 with its code."""
+    url = f"{sandbox_base(skebby)}/2010-04-01/Accounts/AC123/Messages.json"
+    taken = httpx.post(url, data={"To": "+393471234567", "From": "Shop", "Body": "Ciao", "Flash": "true",
+                                  "NoSuchField": "x"})
+    assert taken.status_code == 201 and taken.json()["sid"].startswith("SM")
+    [arrival] = skebby.state.arrived
+    assert (arrival.kind, arrival.number, arrival.text, arrival.flash) == ("twilio", "+393471234567", "Ciao", False)
+    no_to = httpx.post(url, data={"From": "Shop", "Body": "Ciao", "NoSuchField": "x"})
+    no_body = httpx.post(url, data={"To": "+393471234567", "From": "Shop"})
+    assert (no_to.status_code, no_to.json()["code"]) == (400, 21604)
+    assert (no_body.status_code, no_body.json()["code"]) == (400, 21602)
+    assert len(skebby.state.arrived) == 1

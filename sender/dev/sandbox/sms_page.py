@@ -9,9 +9,18 @@ checked: it is a sandbox.
 
 Flash SMS, as each kind has them: Vonage's `message-class` 0 (the field takes 0 to 3, anything
 else is its status "3", invalid parameters); the plain gateway's `flash` (true or false); Twilio
-has no such parameter and, like other fields its Messages API does not know, the fake ignores
-one (Twilio documents no refusal of unknown fields), so a flash flag sent there would be lost:
-Sender never sends it one. The page marks a flash SMS as such.
+has no such parameter, so a flash flag sent there would be lost: Sender never sends it one. The
+page marks a flash SMS as such.
+
+Unknown fields, decided after the real services and nothing more: Twilio's Messages API
+answers 400 with a 21xxx code for a parameter it knows given badly (21604 no `To`, 21602 no
+`Body`: the two the fake checks), and documents no refusal of a field it does not know; it
+accepts the message and the field is lost (no reference under /work/shared/reference/ says
+otherwise: it covers Skebby and Telegram). So the fake Twilio ignores unknown fields too:
+refusing them would fail sends here that Twilio takes. The price is that a misspelt field
+passes here unseen, as it would at Twilio; the Twilio sample (channels/sms/samples.py) keeps
+Twilio's own names, and the tests check what the fake received. The sandbox's Vonage and plain
+gateway likewise read only their own fields.
 
 Every SMS that arrives is listed on the page (`GET /_sandbox/`), with buttons to report it
 delivered or failed, and to answer it. For Skebby the report is what the next poll of the order
@@ -97,7 +106,8 @@ def form_or_json(content_type: str, raw: bytes) -> dict[str, Any]:
 
 
 def twilio(path: str, form: dict[str, Any]) -> tuple[int, dict, list[Arrival]]:
-    """Twilio's Messages resource: one number a request."""
+    """Twilio's Messages resource: one number a request; fields it does not know are ignored,
+    as Twilio ignores them (the module's docstring says why)."""
     if not form.get("To"):
         return 400, {"code": 21604, "message": "A 'To' phone number is required.", "status": 400}, []
     if not form.get("Body"):
