@@ -15,8 +15,8 @@ page marks a flash SMS as such.
 Unknown fields, decided after the real services and nothing more: Twilio's Messages API
 answers 400 with a 21xxx code for a parameter it knows given badly (21604 no `To`, 21602 no
 `Body`: the two the fake checks), and documents no refusal of a field it does not know; it
-accepts the message and the field is lost (no reference under /work/shared/reference/ says
-otherwise: it covers Skebby and Telegram). So the fake Twilio ignores unknown fields too:
+accepts the message and the field is lost (the gateway reference notes kept with the design
+cover Skebby and Telegram, and say nothing otherwise). So the fake Twilio ignores unknown fields too:
 refusing them would fail sends here that Twilio takes. The price is that a misspelt field
 passes here unseen, as it would at Twilio; the Twilio sample (channels/sms/samples.py) keeps
 Twilio's own names, and the tests check what the fake received. The sandbox's Vonage and plain
