@@ -257,8 +257,9 @@ def reply_address(path: str = "") -> models.Q:
     address (an SMS reply comes from a phone number; nothing looks an email row up by its
     address). Only these rows are in PostgreSQL's index of addresses, so that an email
     commit's rows, the bulk of them, cost it nothing; and PostgreSQL plans a query through
-    a partial index only when the query states its condition, so every lookup of rows by
-    address adds this Q (`path`: the relation to the recipient row, "recipient__")."""
+    a partial index only when the query states its condition, so every query that finds
+    rows by address adds this Q (one that only narrows rows found otherwise, as a receipt's
+    rows by their order, need not). `path`: the relation to the recipient row, "recipient__"."""
     return ~models.Q(**{f"{path}address__contains": "@"})
 
 
