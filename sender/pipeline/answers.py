@@ -28,7 +28,7 @@ from sender.channels import Draft
 from sender.channels.registry import aliases_of
 from sender.channels.sms.models import SmsDispatch
 from sender.conf import sender_settings
-from sender.models import Broadcast, IncomingMessage, MessageSent
+from sender.models import Broadcast, IncomingMessage, MessageSent, reply_address
 from sender.pipeline.commit import commit
 from sender.signals import message_received
 
@@ -109,7 +109,7 @@ def respond(message: IncomingMessage, text: str, user: AbstractBaseUser | None =
 
 def came_by(message: IncomingMessage) -> str:
     """The gateway that sent the message being answered to this number ("" when unknown)."""
-    return SmsDispatch.objects.filter(recipient__message_sent_id=message.message_sent_id,
+    return SmsDispatch.objects.filter(reply_address("recipient__"), recipient__message_sent_id=message.message_sent_id,
                                       recipient__address=message.sender).values_list("gateway__name", flat=True).first() or ""
 
 

@@ -11,6 +11,7 @@ its method has (one query; it finds none but in that rare case).
 from array import array
 
 from django.db import connection
+from django.db.models import Min
 
 from sender.models import MessageRecipient
 
@@ -60,15 +61,21 @@ def judge(sent_id: int, batch: int) -> int:
     hash collision: a duplicate whose address no valid row has (the first of them only, in
     case two such rows share an address). Returns how many.
 
-    The twin is looked up by address alone (`+ 0` and `|| ''` keep SQLite, which has no
-    statistics for rows written in this transaction, off the method's 1M-row index range)."""
+    The message's duplicates and valid rows are read through `(message_sent, status)` and
+    compared as sets (EXCEPT: a hashed set operation on PostgreSQL, never a loop over rows):
+    PostgreSQL has no index of email addresses (`reply_address`), and has no statistics yet
+    for rows written in this transaction, which once made a join plan loop over every valid
+    row for each duplicate. In all but the rare collision the difference is empty and
+    nothing is written."""
     table = MessageRecipient._meta.db_table
     with connection.cursor() as cursor:
         cursor.execute(
-            f"UPDATE {table} SET status = %s, reason = '', batch = %s "
-            f"WHERE id IN ("
-            f"  SELECT MIN(d.id) FROM {table} d WHERE d.message_sent_id = %s AND d.status = %s AND NOT EXISTS ("
-            f"    SELECT 1 FROM {table} p WHERE p.address = d.address AND p.message_sent_id + 0 = %s"
-            f"    AND p.status || '' = %s) GROUP BY d.address)",
-            [Status.PENDING, batch, sent_id, Status.DUPLICATE, sent_id, Status.PENDING])
-        return cursor.rowcount
+            f"SELECT address FROM {table} WHERE message_sent_id = %s AND status = %s "
+            f"EXCEPT SELECT address FROM {table} WHERE message_sent_id = %s AND status = %s",
+            [sent_id, Status.DUPLICATE, sent_id, Status.PENDING])
+        lonely = [address for (address,) in cursor.fetchall()]
+    if not lonely:
+        return 0
+    duplicates = MessageRecipient.objects.filter(message_sent_id=sent_id, status=Status.DUPLICATE)
+    first = duplicates.filter(address__in=lonely).values("address").annotate(first=Min("id")).values_list("first", flat=True)
+    return MessageRecipient.objects.filter(pk__in=list(first)).update(status=Status.PENDING, reason="", batch=batch)

@@ -19,7 +19,7 @@ from sender.channels import methods
 from sender.channels.sms.gateway import Received
 from sender.channels.sms.models import GatewayState
 from sender.exceptions import InvalidAddress
-from sender.models import Broadcast, IncomingMessage, MessageRecipient
+from sender.models import Broadcast, IncomingMessage, MessageRecipient, reply_address
 from sender.signals import message_received
 
 Status = MessageRecipient.Status
@@ -85,7 +85,7 @@ def store_incoming(alias: str, received: list[Received]) -> list[IncomingMessage
 
 def _latest_rows(alias: str, numbers: set[str]) -> dict[str, dict]:
     """number → the recipient and MessageSent of the latest row sent to it over `alias`."""
-    latest = (MessageRecipient.objects.filter(address__in=numbers, message_sent__method=alias)
+    latest = (MessageRecipient.objects.filter(reply_address(), address__in=numbers, message_sent__method=alias)
               .exclude(status__in=[Status.INVALID, Status.DUPLICATE])
               .values("address").annotate(last=Max("id")).values_list("last", flat=True))
     rows = MessageRecipient.objects.filter(pk__in=list(latest)).values_list(
