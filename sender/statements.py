@@ -71,8 +71,12 @@ class Statement:
             return
         connection = connections[using or router.db_for_write(self.model)]
         sql = self.sql(connection)
+        params = [{k: _prepared(v, connection) for k, v in row.items()} for row in rows]
         with connection.cursor() as cursor:
-            cursor.executemany(sql, [{k: _prepared(v, connection) for k, v in row.items()} for row in rows])
+            if len(params) == 1:  # psycopg runs executemany as a pipeline: for one row, dearer than execute
+                cursor.execute(sql, params[0])
+            else:
+                cursor.executemany(sql, params)
 
     def rows(self, using: str | None = None, **values: Any) -> list[Model]:
         """Run it; the rows it read or returned (`columns`), as model instances."""

@@ -30,6 +30,10 @@ from sender.models import MessageRecipient
 VARYING = ("message_sent", "content_type", "object_id", "address", "status", "reason", "code", "segments", "batch")
 CONSTANT = ("gateway_ref", "cost", "attempts", "is_sender", "created_at", "updated_at")
 CODES_AT_ONCE = 1024
+COPY_FROM = 64
+"""Chunks of fewer rows go in by one multi-row INSERT on PostgreSQL: COPY starts a writer
+thread and a protocol round of its own, which for one row (a send from code) cost several
+times the INSERT (BENCHMARKS.md, issue 15)."""
 # COPY's text format: these four characters are written as backslash escapes; NULL is \N.
 COPY_ESCAPES = str.maketrans({"\\": "\\\\", "\t": "\\t", "\n": "\\n", "\r": "\\r"})
 NULL = "\\N"
@@ -121,6 +125,11 @@ class RowWriter:
                 f"{object_id.translate(COPY_ESCAPES)}\t{address.translate(COPY_ESCAPES)}\t{status}\t"
                 f"{reason.translate(COPY_ESCAPES)}\t{code}\t{segments}\t{batch}\t{self.constant_text}\n")
 
+    def values_sql(self, n: int) -> str:
+        """The INSERT of `n` rows in one statement (`sql` with `n` groups of values)."""
+        head, values = self.sql.split(" VALUES ")
+        return f"{head} VALUES {', '.join([values] * n)}"
+
     def insert(self, rows: Iterable[tuple], meanwhile: Callable[[], T] | None = None) -> T | None:
         """Write `rows`; then run `meanwhile()` (which must not use the database) and return
         its result. On PostgreSQL `meanwhile` runs while the rows are still streaming to the
@@ -128,9 +137,14 @@ class RowWriter:
         (normalizing, deduplicating: pure Python) costs no extra time: the server's share of
         a commit and Python's overlap, on two cores."""
         result = None
+        rows = rows if isinstance(rows, list) else list(rows)
         with self.connection.cursor() as cursor:
             if not self.copy_sql:
-                cursor.executemany(self.sql, list(rows))
+                cursor.executemany(self.sql, rows)
+                return meanwhile() if meanwhile is not None else None
+            if len(rows) < COPY_FROM:  # one statement, one round trip, no writer thread
+                if rows:
+                    cursor.execute(self.values_sql(len(rows)), [value for row in rows for value in row])
                 return meanwhile() if meanwhile is not None else None
             start = time.monotonic()
             data = self.copy_text(rows).encode()

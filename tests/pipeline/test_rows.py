@@ -1,4 +1,5 @@
-"""Recipient rows go in by COPY on PostgreSQL and by executemany on SQLite: the same rows either way."""
+"""Recipient rows go in by COPY on PostgreSQL (a small chunk: one multi-row INSERT) and by
+executemany on SQLite: the same rows either way."""
 
 import pytest
 from django.contrib.contenttypes.models import ContentType
@@ -7,6 +8,7 @@ from django.test.utils import CaptureQueriesContext
 
 from sender.audience.models import Customer
 from sender.models import Broadcast, MessageRecipient, MessageSent
+from sender.pipeline import rows as rows_module
 from sender.pipeline.rows import RowWriter
 
 pytestmark = pytest.mark.skipif(connection.vendor != "postgresql",
@@ -21,7 +23,8 @@ def rows_of(sent: MessageSent) -> list[tuple]:
     return list(MessageRecipient.objects.filter(message_sent=sent).order_by("object_id").values_list(*COMPARED))
 
 
-def test_copy_writes_the_same_rows_as_executemany(sender_user):
+def test_copy_writes_the_same_rows_as_executemany(sender_user, monkeypatch):
+    monkeypatch.setattr(rows_module, "COPY_FROM", 1)  # these 12 rows by COPY, however few
     broadcast = Broadcast.objects.create(idempotency_key="rows", body="Hi", sender=sender_user)
     by_copy = MessageSent.objects.create(broadcast=broadcast, method="email")
     by_insert = MessageSent.objects.create(broadcast=broadcast, method="storage")
@@ -45,9 +48,10 @@ def test_copy_writes_the_same_rows_as_executemany(sender_user):
     assert MessageRecipient.objects.filter(message_sent=by_copy).values("code").distinct().count() == 12
 
 
-def test_plain_chunks_and_bare_addresses_go_in_unchanged(sender_user):
+def test_plain_chunks_and_bare_addresses_go_in_unchanged(sender_user, monkeypatch):
     """A chunk with nothing to escape takes the plain path; a bare address (no recipient
     type: NULL) or a value with a tab takes the escaped one; both give back the same values."""
+    monkeypatch.setattr(rows_module, "COPY_FROM", 1)  # the two-row chunk too
     broadcast = Broadcast.objects.create(idempotency_key="plain", body="Hi", sender=sender_user)
     sent = MessageSent.objects.create(broadcast=broadcast, method="email")
     ct = ContentType.objects.get_for_model(Customer).pk
@@ -68,3 +72,27 @@ def test_plain_chunks_and_bare_addresses_go_in_unchanged(sender_user):
     assert {r.code.version for r in rows} == {7}  # time-ordered: they go in at the end of the code index
     codes = [code.hex for code in rows.order_by("id").values_list("code", flat=True)]
     assert codes == sorted(codes)
+
+
+def test_a_small_chunk_goes_in_by_one_insert_with_the_same_rows_as_copy(sender_user, monkeypatch):
+    """Below COPY_FROM rows (one row: a send from code) a chunk is one multi-row INSERT, not a
+    COPY with its writer thread: the rows stored are the same, awkward characters included."""
+    broadcast = Broadcast.objects.create(idempotency_key="small", body="Hi", sender=sender_user)
+    by_insert = MessageSent.objects.create(broadcast=broadcast, method="email")
+    by_copy = MessageSent.objects.create(broadcast=broadcast, method="storage")
+    ct = ContentType.objects.get_for_model(Customer).pk
+    writer = RowWriter()
+
+    def tuples(sent_id: int) -> list[tuple]:
+        return [writer.row(sent_id, ct if i % 2 else None, f"{i:03d}", address, "invalid" if i % 2 else "pending",
+                           "Tab\tand\\ back" if i % 2 else "", i % 3, 0) for i, address in enumerate(ADDRESSES)]
+
+    with CaptureQueriesContext(connection) as queries:
+        writer.insert(tuples(by_insert.pk))
+    assert [q["sql"].split(" (")[0] for q in queries] == ['INSERT INTO "sender_messagerecipient"']  # one statement
+    monkeypatch.setattr(rows_module, "COPY_FROM", 1)
+    with CaptureQueriesContext(connection) as queries:
+        writer.insert(tuples(by_copy.pk))
+    assert [q["sql"].split(" (")[0] for q in queries] == ['COPY "sender_messagerecipient"']
+    assert rows_of(by_insert) == rows_of(by_copy)
+    assert len(rows_of(by_insert)) == len(ADDRESSES)
