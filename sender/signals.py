@@ -7,9 +7,7 @@ message_status_changed
 
 batch_delivered
     A worker finished a batch of one method: `sender=MessageSent`, `message_sent` (with fresh
-    counters). The inbox listens, so open inboxes re-read their unread count. A receiver that
-    changes the batch's rows returns how many (a send from code then reads them again
-    instead of returning them as their outcomes were recorded).
+    counters). The inbox listens, so open inboxes re-read their unread count.
 
 message_read
     Someone opened stored messages for the first time: `sender=MessageUserRead`,

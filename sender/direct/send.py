@@ -113,14 +113,10 @@ def _send(connection: Connection, draft: Draft, targets: list[Any], *, user: Abs
     except PermissionDenied as exc:
         return _refuse(SendError(str(exc)), fail_silently)
     [sent] = broadcast.sents.all()  # held by commit: no query
-    kept: dict[int, MessageRecipient] = {}
     if not queue and sent.pending_count:
         with connection:
-            deliver_now(sent, kept)
-    if kept and len(kept) == sent.total:  # every row as its outcome UPDATE returned it: no read
-        rows = [kept[pk] for pk in sorted(kept)]
-    else:
-        rows = ROWS.rows(sent=sent.pk)
+            deliver_now(sent)
+    rows = ROWS.rows(sent=sent.pk)
     refused = [row for row in rows if row.status in NOT_SENT]
     if refused and not fail_silently:
         raise NotSent(_("%(n)d of %(total)d not sent: %(reason)s")
@@ -134,9 +130,9 @@ def _refuse(error: SendError, fail_silently: bool) -> list:
     raise error
 
 
-def deliver_now(sent: MessageSent, keep: dict[int, MessageRecipient] | None = None) -> None:
+def deliver_now(sent: MessageSent) -> None:
     """Run the batches here, as a worker would; a batch that meets a transient error is
-    handed to the workers for its retry (its rows stay pending). `keep`: see deliver_batch.
+    handed to the workers for its retry (its rows stay pending).
 
     Outcomes are written once per batch, not per method checkpoint: the caller waits for the
     whole answer anyway, and 10,000 numbers cost a few statements per gateway order rather
@@ -147,7 +143,7 @@ def deliver_now(sent: MessageSent, keep: dict[int, MessageRecipient] | None = No
         sent.extra = {**sent.extra, "checkpoint_rows": sender_settings.BATCH_SIZE}
         MessageSent.objects.filter(pk=sent.pk).update(extra=sent.extra)
     for batch in range(math.ceil(sent.pending_count / sender_settings.BATCH_SIZE)):
-        delay = deliver_batch(sent.pk, batch, sent=sent, keep=keep)
+        delay = deliver_batch(sent.pk, batch, sent=sent)
         if delay is not None:
             deliver_task.using(run_after=timezone.now() + timedelta(seconds=delay)).enqueue(sent.pk, batch)
 

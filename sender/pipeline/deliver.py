@@ -76,22 +76,15 @@ class Claim:
     leased_at: float
     fresh: bool = False
     """The MessageSent in hand holds the counters as the last write left them."""
-    keep: dict[int, MessageRecipient] | None = None
-    """Where record() puts each row as its outcome UPDATE left it (None: not asked for)."""
 
 
-def deliver_batch(sent_id: int, batch: int, sent: MessageSent | None = None,
-                  keep: dict[int, MessageRecipient] | None = None) -> float | None:
+def deliver_batch(sent_id: int, batch: int, sent: MessageSent | None = None) -> float | None:
     """Deliver batch `batch` of MessageSent `sent_id`.
 
     Returns None when the batch is finished, or the delay in seconds after which it
     must run again (rows met a transient error, or were released on shutdown). A caller
     that holds the MessageSent (and its broadcast) as just written may pass it as `sent`,
-    saving the read; it is kept up to date. A caller that wants the rows afterwards (a send
-    from code returns them) may pass `keep`: each row whose outcome was written is put there
-    whole, as that UPDATE returned it, saving a read; rows written otherwise (released,
-    settled from a journal, given a gateway reference of their own, or changed by a
-    `batch_delivered` receiver) are left out, so the caller reads what is missing.
+    saving the read; it is kept up to date.
     """
     if sent is None or sent.pk != sent_id:
         sent = MessageSent.objects.select_related("broadcast").get(pk=sent_id)
@@ -106,7 +99,6 @@ def deliver_batch(sent_id: int, batch: int, sent: MessageSent | None = None,
     claim = take(sent, batch)
     if claim is None:
         return None
-    claim.keep = keep
     log = {"broadcast": sent.broadcast_id, "method": sent.method, "sent": sent.pk, "batch": batch}
     logger.info("batch claimed: %d rows (%d may have been sent before)", len(claim.rows), len(claim.suspect),
                 extra={**log, "rows": len(claim.rows), "suspect": len(claim.suspect)})
@@ -121,9 +113,7 @@ def deliver_batch(sent_id: int, batch: int, sent: MessageSent | None = None,
     if not claim.fresh:  # the last write returned the counters otherwise
         sent.refresh_from_db(fields=REFRESH)
     progress.publish(sent)
-    answers = batch_delivered.send(sender=MessageSent, message_sent=sent)
-    if keep is not None and any(changed for _receiver, changed in answers):
-        keep.clear()  # a receiver changed rows after they were recorded (it says how many): read them again
+    batch_delivered.send(sender=MessageSent, message_sent=sent)
     logger.info("batch done: %d rows recorded", written, extra={**log, "recorded": written, "retry_in": delay})
     return delay
 
@@ -452,16 +442,9 @@ def record(claim: Claim, rows: Sequence[MessageRecipient], outcomes: Sequence[Ou
             # suspect row keeps its mark until it ends.
             stamp = "now" if status in FINAL else "keep" if suspect else "clear"
             refs = {o.gateway_ref for o in group}
-            statement = _outcome_statement(stamp, bool(charged and price), len(refs) == 1,
-                                           returning=claim.keep is not None and len(refs) == 1)
-            values = dict(ids=ids, token=claim.token, status=status, reason=reason, code=code, now=now, price=price,
-                          ref=next(iter(refs)) if len(refs) == 1 else "")
-            if statement.columns:  # the rows as written, for the caller that keeps them
-                returned = statement.rows(**values)
-                claim.keep.update((row.pk, row) for row in returned)
-                n = len(returned)
-            else:
-                n = statement.execute(**values)
+            n = _outcome_statement(stamp, bool(charged and price), len(refs) == 1).execute(
+                ids=ids, token=claim.token, status=status, reason=reason, code=code, now=now, price=price,
+                ref=next(iter(refs)) if len(refs) == 1 else "")
             if n != len(ids):  # our lease ran out and another worker took some of these rows
                 ids = list(MessageRecipient.objects.filter(pk__in=ids, updated_at=now, status=status)
                            .values_list("id", flat=True))
@@ -499,24 +482,18 @@ MOVE_COUNTERS = Statement(MessageSent, """
 method when that was the last of its pending rows (the SET sees the row as it was)."""
 
 
-ALL_COLUMNS = [f.name for f in MessageRecipient._meta.concrete_fields]
-
-
 @functools.cache
-def _outcome_statement(stamp: str, charge: bool, ref: bool, returning: bool = False) -> Statement:
+def _outcome_statement(stamp: str, charge: bool, ref: bool) -> Statement:
     """The UPDATE that writes one group of outcomes, for rows still under this claim:
     `stamp` sets `sent_at` to now, clears it or keeps it; `charge` prices the row by its
-    segments; `ref` sets the gateway reference the group shares; `returning` gives back
-    the rows it wrote, whole."""
+    segments; `ref` sets the gateway reference the group shares."""
     sets = ["{status} = %(status)s", "{reason} = %(reason)s", "{reason_code} = %(code)s", "{updated_at} = %(now)s",
             "{claim} = NULL", "{lease_until} = NULL"]
     sets += {"now": ["{sent_at} = %(now)s"], "clear": ["{sent_at} = NULL"], "keep": []}[stamp]
     sets += ["{cost} = {segments} * %(price)s"] if charge else []
     sets += ["{gateway_ref} = %(ref)s"] if ref else []
     return Statement(MessageRecipient, f"UPDATE {{table}} SET {', '.join(sets)} "
-                                       "WHERE {id} IN (%(ids)s) AND {claim} = %(token)s"
-                                       + (" RETURNING {columns}" if returning else ""),
-                     columns=ALL_COLUMNS if returning else ())
+                                       "WHERE {id} IN (%(ids)s) AND {claim} = %(token)s")
 
 
 def _move_counters(sent: MessageSent, delta: dict[str, int], cost: Decimal, now: datetime) -> bool:

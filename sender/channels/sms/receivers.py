@@ -9,10 +9,8 @@ from sender.signals import batch_delivered
 
 
 @receiver(batch_delivered, dispatch_uid="sender_sms_pending_pushes")
-def apply_early_pushes(sender, message_sent: MessageSent, **kwargs) -> int:
+def apply_early_pushes(sender, message_sent: MessageSent, **kwargs) -> None:
     """Delivery reports pushed before the batch's rows were recorded apply now (only methods
-    sending through SmsGateway rows: no query for any other batch). Returns how many rows
-    changed (deliver_batch then drops the rows it kept as recorded)."""
+    sending through SmsGateway rows: no query for any other batch)."""
     if methods.settings.get(message_sent.method, {}).get("OPTIONS", {}).get("backend") == "gateways":
-        return match_pending(message_sent.pk)
-    return 0
+        match_pending(message_sent.pk)
