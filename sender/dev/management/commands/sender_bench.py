@@ -80,6 +80,10 @@ from aiosmtpd.controller import Controller
 class Sink:
     count = 0
     seen = Counter()
+    async def handle_EHLO(self, server, session, envelope, hostname, responses):
+        session.host_name = hostname
+        responses.insert(1, "250-PIPELINING")  # as Postfix says; aiosmtpd reads pipelined commands in order
+        return responses
     async def handle_DATA(self, server, session, envelope):
         Sink.count += 1
         Sink.seen.update(envelope.rcpt_tos)
