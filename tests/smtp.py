@@ -25,10 +25,15 @@ class Recorder:
         self.lock = threading.Lock()
         self.connections = 0
         self.times: list[float] = []  # time.monotonic() of each MAIL FROM, where a relay counts a message
+        # Offered as Postfix and most relays do (RFC 2920): commands may arrive before the
+        # replies to earlier ones. aiosmtpd reads them in order either way; it just does not say so.
+        self.pipelining = True
 
     async def handle_EHLO(self, server, session, envelope, hostname, responses):
         self.connections += 1
         session.host_name = hostname  # aiosmtpd leaves this to a handler that takes EHLO
+        if self.pipelining:
+            responses.insert(1, "250-PIPELINING")
         return responses
 
     async def handle_MAIL(self, server, session, envelope, address, mail_options):

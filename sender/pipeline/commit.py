@@ -144,10 +144,12 @@ def names_more_than(selection: Selection, user: AbstractBaseUser, limit: int) ->
     """Whether the selection names more than `limit` recipients (related recipients are not
     counted). Each model's COUNT stops at what is still needed, so Send's request costs the
     same at a million as at `limit`. Checks visibility too, so a refused id is still answered
-    in the request."""
+    in the request. The count is unordered: a model's default ordering inside the limited
+    subquery made PostgreSQL sort the whole table to find the first rows (0.4 s at a million
+    customers), where any `limit + 1` of them will do."""
     left = limit
     for part in selection.parts:
-        left -= selected_queryset(part, user)[:left + 1].count()
+        left -= selected_queryset(part, user).order_by()[:left + 1].count()
         if left < 0:
             return True
     return False

@@ -96,13 +96,22 @@ def deliver_batch(sent_id: int, batch: int, sent: MessageSent | None = None) -> 
     except InvalidMethod as exc:  # removed from the settings after commit: end it, never loop
         fail_unconfigured(sent, exc)
         return None
-    claim = take(sent, batch)
+    # The journal exists before the claim: a worker killed right after claiming leaves an empty
+    # journal (nothing went out, at most the first row is marked), not no journal at all
+    # (the whole first chunk marked).
+    token = uuid.uuid4()
+    log_file = journal.Journal(sent.pk, batch, token)
+    try:
+        claim = take(sent, batch, token)
+    except BaseException:
+        log_file.close(keep=True)  # the claim may have happened: the next claimer reads (and removes) it
+        raise
     if claim is None:
+        log_file.close()
         return None
     log = {"broadcast": sent.broadcast_id, "method": sent.method, "sent": sent.pk, "batch": batch}
     logger.info("batch claimed: %d rows (%d may have been sent before)", len(claim.rows), len(claim.suspect),
                 extra={**log, "rows": len(claim.rows), "suspect": len(claim.suspect)})
-    log_file = journal.Journal(sent.pk, batch, claim.token)
     try:
         with reporting_to(log_file):
             delay, written = _deliver_claim(method, sent, claim, log_file, log)
@@ -267,16 +276,17 @@ MAX_ATTEMPTS. A row still claimed by someone else was abandoned mid-batch: its `
 stamped `now`, for take() to sort out."""
 
 
-def take(sent: MessageSent, batch: int) -> Claim | None:
-    """Claim the batch's pending rows that nobody holds (or whose holder's lease ran out)."""
-    token, now = uuid.uuid4(), timezone.now()
+def take(sent: MessageSent, batch: int, token: uuid.UUID | None = None) -> Claim | None:
+    """Claim the batch's pending rows that nobody holds (or whose holder's lease ran out),
+    under `token` (a new one by default; deliver_batch opens its journal first)."""
+    token, now = token or uuid.uuid4(), timezone.now()
 
     def free():  # built only when needed: a queryset costs more to build than the claim to run
         return MessageRecipient.objects.filter(Q(claim__isnull=True) | Q(lease_until__lt=now),
                                                message_sent_id=sent.pk, batch=batch, status=Status.PENDING)
 
     # A journal left behind means a worker stopped mid-batch: note who held which row before taking them.
-    left = journal.left_for(sent.pk, batch)
+    left = journal.left_for(sent.pk, batch, besides=token)
     holders = dict(free().filter(claim__isnull=False).values_list("id", "claim")) if left else {}
     # One statement claims the rows and reads them back, through the batch's index (the claim
     # token has none); written out once (sender.statements): it runs for every batch.

@@ -95,3 +95,38 @@ def test_a_method_reports_to_the_journal_as_the_gateway_answers(tmp_path, settin
     assert found.outcomes == {1: Outcome(1, Status.SENT, "order 9 ok", "9"), 2: Outcome(2, Status.SENT, "", "9")}
     log.close()
     assert not log.path.exists()
+
+
+def test_a_worker_killed_right_after_its_claim_leaves_a_journal_and_marks_one_row_at_most(
+        sender_user, smtp_server, run_worker, monkeypatch):
+    """The journal is opened before the claim: a worker that dies between claiming and sending
+    leaves an empty journal, so the next worker marks only the row that could have been on
+    the wire, not the whole chunk (which it did when the journal was opened after the claim)."""
+    from sender.pipeline import deliver
+
+    customers(8)
+    sent = commit(Selection.parse({"recipients.customer": {"filter": ""}}), sender_user, ["email"],
+                  Draft(body="Hello", subject="Journal"), "claimed-then-killed").sents.get()
+    claim = deliver.take
+
+    def take_then_die(*args, **kwargs):
+        claim(*args, **kwargs)
+        raise KeyboardInterrupt  # the process ends here, as under SIGKILL: nothing sent
+
+    monkeypatch.setattr(deliver, "take", take_then_die)
+    try:
+        deliver.deliver_batch(sent.pk, 0)
+    except KeyboardInterrupt:
+        pass
+    monkeypatch.setattr(deliver, "take", claim)
+    held = MessageRecipient.objects.filter(message_sent=sent, claim__isnull=False, status=Status.PENDING)
+    assert held.count() == 8 and smtp_server.recipients() == []
+    assert len(journal.left_for(sent.pk, 0)) == 1
+    held.update(lease_until=timezone.now() - timedelta(seconds=1))  # its lease runs out
+
+    run_worker()
+
+    assert Counter(smtp_server.recipients()) == Counter(MessageRecipient.objects.filter(
+        message_sent=sent).values_list("address", flat=True))  # each once
+    assert statuses(sent).count("unknown") == 1 and statuses(sent).count("sent") == 7
+    assert not journal.left_for(sent.pk, 0)

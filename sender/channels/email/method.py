@@ -273,8 +273,9 @@ class EmailMethod(BaseMethod):
                 if personal is not None:
                     extra, body = personal(row)
                     headers += extra
+                following = rows[index + 1].address if index + 1 < len(rows) else None
                 try:
-                    reply = smtp.send(sender, row.address, headers + body)
+                    reply = smtp.send(sender, row.address, headers + body, following)
                 except ConnectionLost as exc:
                     if exc.maybe_sent:
                         outcomes.append(Outcome(row.id, Status.UNKNOWN, _(
