@@ -107,6 +107,26 @@ def delivery_status(now: datetime | None = None) -> dict:
     }
 
 
+def statistics_stale() -> bool:
+    """Whether SQLite's statistics describe a recipient table far smaller than today's (a
+    broadcast of many rows committed since the last ANALYZE): with them its planner scans
+    the table for each batch's rows. Two reads of a few pages, so sender_periodic asks every
+    round. PostgreSQL plans from the table's current size: never stale here."""
+    if connection.vendor != "sqlite":
+        return False
+    table = MessageRecipient._meta.db_table
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT 1 FROM sqlite_master WHERE name = 'sqlite_stat1'")
+        if cursor.fetchone() is None:
+            return False  # no statistics: SQLite plans by rule, through the indexes
+        cursor.execute("SELECT stat FROM sqlite_stat1 WHERE tbl = %s LIMIT 1", [table])
+        row = cursor.fetchone()
+        cursor.execute(f"SELECT MAX(id) - MIN(id) + 1 FROM {connection.ops.quote_name(table)}")
+        rows = cursor.fetchone()[0] or 0
+    counted = int(row[0].split()[0]) if row else 0
+    return rows > 2 * counted + 10_000
+
+
 def refresh_statistics() -> None:
     """Refresh the query planner's statistics (sampled, so quick at any size). Without them
     SQLite walks a reader's 100,000 inbox rows instead of starting from the few messages the

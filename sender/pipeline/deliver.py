@@ -270,7 +270,7 @@ CLAIM = Statement(MessageRecipient, """
         {sent_at} = CASE WHEN {claim} IS NOT NULL AND {sent_at} IS NULL THEN %(now)s ELSE {sent_at} END
     WHERE {message_sent} = %(sent)s AND {batch} = %(batch)s AND {status} = %(pending)s
         AND ({claim} IS NULL OR {lease_until} < %(now)s) AND {attempts} < %(max_attempts)s
-    RETURNING {columns}""", columns=["address", "code", "attempts", "segments", "sent_at"])
+    RETURNING {columns}""", columns=["address", "code", "attempts", "segments", "sent_at"], index="recipient_batch_status")
 """Claim a batch's free rows (nobody holds them, or their holder's lease ran out), under
 MAX_ATTEMPTS. A row still claimed by someone else was abandoned mid-batch: its `sent_at` is
 stamped `now`, for take() to sort out."""

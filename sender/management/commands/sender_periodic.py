@@ -16,7 +16,7 @@ from django.core.management.base import BaseCommand
 from django.utils.translation import gettext as _
 
 from sender.channels.sms.tracking import ensure_polling, sms_aliases
-from sender.operations import refresh_statistics
+from sender.operations import refresh_statistics, statistics_stale
 from sender.pipeline.commit import recover_preparing
 from sender.pipeline.deliver import recover_expired
 
@@ -42,7 +42,7 @@ class Command(BaseCommand):
             signal.signal(signal.SIGTERM, on_signal)
         analysed = -STATISTICS_EVERY
         while True:
-            if time.monotonic() - analysed >= STATISTICS_EVERY:
+            if time.monotonic() - analysed >= STATISTICS_EVERY or statistics_stale():
                 refresh_statistics()
                 analysed = time.monotonic()
             queued = recover_expired()
