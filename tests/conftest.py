@@ -46,6 +46,20 @@ def _private_storage(settings, tmp_path):
 
 
 @pytest.fixture(autouse=True)
+def _no_process_state_left(django_db_blocker):
+    """What one test leaves in the process must not reach the next: a progress publication
+    still on its timer would query after the test's database is gone, and a Skebby session
+    would be offered to the next sandbox that happens to get the same port."""
+    yield
+    from sender.channels.sms import gateway
+    from sender.pipeline import progress
+
+    with django_db_blocker.unblock():
+        progress.cancel_pending()
+    gateway.forget_sessions()
+
+
+@pytest.fixture(autouse=True)
 def _default_language():
     """A request in Italian leaves Italian active in the thread; each test starts in English."""
     yield

@@ -146,3 +146,30 @@ def test_changes_between_checkpoints_fold_into_one_publish():
     now[0] = 11.0
     publish(7)
     assert sent == [7, 8, 7] and len(FakeTimer.started) == 3
+
+
+def test_cancelled_publications_never_run_and_leave_no_thread():
+    import threading
+    import time
+
+    from sender.pipeline.progress import Coalescer
+
+    sent, running, release = [], threading.Event(), threading.Event()
+
+    def send(key):
+        if key == "slow":
+            running.set()
+            release.wait(5)
+        sent.append(key)
+
+    publish = Coalescer(send, interval=60.0)
+    publish("slow")  # due at once: it is running when the cancel comes
+    assert running.wait(5)
+    publish.mark("late")
+    publish("late")  # due in a minute: still waiting
+    threading.Thread(target=lambda: (time.sleep(0.1), release.set())).start()
+    publish.cancel()
+    assert sent == ["slow"]  # the running one was waited for, the waiting one dropped
+    assert not [t for t in threading.enumerate() if isinstance(t, threading.Timer) and t.is_alive()]
+    publish("late")  # a cancel forgets what was scheduled: the key can be scheduled again
+    publish.cancel()

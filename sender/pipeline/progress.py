@@ -99,6 +99,7 @@ class Coalescer:
         self.lock = threading.Lock()
         self.last: dict[Hashable, float] = {}
         self.scheduled: set[Hashable] = set()
+        self.timers: set[threading.Timer] = set()
 
     def __call__(self, key: Hashable) -> None:
         if not self.enabled():
@@ -108,7 +109,21 @@ class Coalescer:
                 return
             self.scheduled.add(key)
             wait = max(self.last.get(key, float("-inf")) + self.interval - self.clock(), 0.0)
-        self.timer(wait, self._fire, [key]).start()
+            timer = self.timer(wait, self._fire, [key])
+            self.timers.add(timer)
+        timer.start()
+
+    def cancel(self) -> None:
+        """Drop the calls still waiting and wait for those running, so that nothing queries
+        after the caller has closed the database (a test's teardown; a process that exits
+        needs none of this: Python joins the timer threads, at most `interval` away)."""
+        with self.lock:
+            timers, self.timers = self.timers, set()
+            self.scheduled.clear()
+        for timer in timers:
+            timer.cancel()
+            if timer.is_alive() and timer is not threading.current_thread():
+                timer.join()
 
     def mark(self, key: Hashable) -> None:
         """`key` was just sent by other means: the interval starts again."""
@@ -128,6 +143,8 @@ class Coalescer:
             self.send(key)
         finally:
             connections.close_all()  # the timer thread's own connections
+            with self.lock:
+                self.timers.discard(threading.current_thread())
 
 
 _coalesced = Coalescer(_publish_fresh, enabled=lambda: crosses_processes(get_channel_layer()))
@@ -136,6 +153,11 @@ _coalesced = Coalescer(_publish_fresh, enabled=lambda: crosses_processes(get_cha
 def changed(sent_id: int) -> None:
     """The counters of MessageSent `sent_id` moved between checkpoints: publish them soon."""
     _coalesced(sent_id)
+
+
+def cancel_pending() -> None:
+    """Drop the publications still waiting on their timers (see `Coalescer.cancel`)."""
+    _coalesced.cancel()
 
 
 def page_changed(broadcast_ids: Iterable[int]) -> None:

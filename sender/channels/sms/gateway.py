@@ -29,6 +29,11 @@ T = TypeVar("T")
 _KEYS: dict[tuple[str, str, str], tuple[str, str]] = {}
 """(url, username, auth) → (user key, session key or access token), for this process."""
 
+
+def forget_sessions() -> None:
+    """Log in afresh on the next call to each account (keys are otherwise kept for the process)."""
+    _KEYS.clear()
+
 DATE_FORMAT = "%Y%m%d%H%M%S"
 """Skebby's dates (yyyyMMddHHmmss)."""
 
