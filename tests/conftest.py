@@ -45,18 +45,21 @@ def _private_storage(settings, tmp_path):
         settings.CHANNEL_LAYERS = {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer"}}
 
 
-@pytest.fixture(autouse=True)
-def _no_process_state_left(django_db_blocker):
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_teardown(item, nextitem):
     """What one test leaves in the process must not reach the next: a progress publication
-    still on its timer would query after the test's database is gone, and a Skebby session
-    would be offered to the next sandbox that happens to get the same port."""
-    yield
+    still on its timer would query after the test's database is closed (so it is dropped
+    before the fixtures' finalizers run, and again after, for any they scheduled), and a
+    Skebby session would be offered to the next sandbox that happens to get the same port."""
     from sender.channels.sms import gateway
     from sender.pipeline import progress
 
-    with django_db_blocker.unblock():
+    progress.cancel_pending()
+    try:
+        return (yield)
+    finally:
         progress.cancel_pending()
-    gateway.forget_sessions()
+        gateway.forget_sessions()
 
 
 @pytest.fixture(autouse=True)
