@@ -302,3 +302,21 @@ def test_polling_handles_waiting_updates(sandbox, transactional_db):
     assert mario.telegram_chat_id == str(USER)
     assert IncomingMessage.objects.get().text == "Thanks!"
     assert sandbox.state.updates == []  # confirmed with the next offset
+
+
+def test_a_bot_that_stops_leaves_no_database_session_behind(sandbox, transactional_db):
+    """Its queries ran on a thread that outlives it: a stopped bot used to leave that thread's
+    session open, which keeps a database from being dropped or migrated."""
+    from django.db import connection
+
+    if connection.vendor != "postgresql":
+        pytest.skip("SQLite has no sessions to count (run with DATABASE_URL=postgres://…)")
+    mario = Customer.objects.create(first_name="Mario", last_name="Rossi", phone="+39 347 120 0001")
+    sandbox.state.share_contact(USER, "393471200001")
+    call_command("telegram_poll", "--once")
+    mario.refresh_from_db()
+    assert mario.telegram_chat_id == str(USER)  # the bot's thread did query
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() "
+                       "AND pid <> pg_backend_pid()")
+        assert cursor.fetchone()[0] == 0

@@ -17,6 +17,7 @@ pending deep-link token) lives in the database through DjangoPersistence.
 import logging
 
 from asgiref.sync import sync_to_async
+from django.db import connections
 from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
 from telegram import KeyboardButton, ReplyKeyboardMarkup, ReplyKeyboardRemove, Update
@@ -56,12 +57,17 @@ def build_application(method: TelegramMethod, polling: bool = False) -> Applicat
     builder = (Application.builder().token(o["token"]).base_url(o["base_url"]).base_file_url(o["base_file_url"])
                .persistence(DjangoPersistence(update_interval=5))
                .rate_limiter(rate_limiter(o)))
-    if not polling:
-        builder = builder.updater(None)
+    builder = builder.post_shutdown(close_database) if polling else builder.updater(None)
     application = builder.build()
     application.bot_data.setdefault("alias", method.alias)
     add_handlers(application, method.alias)
     return application
+
+
+async def close_database(application: Application | None = None) -> None:
+    """End the database sessions of the thread the handlers' queries ran on (asgiref's one
+    sync thread, which outlives the bot): a stopped bot must not hold sessions open."""
+    await sync_to_async(connections.close_all)()
 
 
 def add_handlers(application: Application, alias: str) -> None:

@@ -7,7 +7,7 @@ from django.utils.translation import gettext as _
 from telegram import Update
 from telegram.error import TelegramError
 
-from sender.channels.telegram.bot import build_application, telegram_method
+from sender.channels.telegram.bot import build_application, close_database, telegram_method
 
 
 class Command(BaseCommand):
@@ -34,12 +34,15 @@ class Command(BaseCommand):
         application.run_polling(allowed_updates=Update.ALL_TYPES)
 
     async def _once(self, application) -> int:
-        async with application:
-            await application.bot.delete_webhook()
-            updates = await application.bot.get_updates(timeout=0, allowed_updates=Update.ALL_TYPES)
-            for update in updates:
-                await application.process_update(update)
-            if updates:  # confirm them, so they are not handled again
-                await application.bot.get_updates(offset=updates[-1].update_id + 1, timeout=0)
-            await application.update_persistence()
-            return len(updates)
+        try:
+            async with application:
+                await application.bot.delete_webhook()
+                updates = await application.bot.get_updates(timeout=0, allowed_updates=Update.ALL_TYPES)
+                for update in updates:
+                    await application.process_update(update)
+                if updates:  # confirm them, so they are not handled again
+                    await application.bot.get_updates(offset=updates[-1].update_id + 1, timeout=0)
+                await application.update_persistence()
+                return len(updates)
+        finally:
+            await close_database()  # run_polling does it in post_shutdown
