@@ -149,7 +149,7 @@ class Hook(BaseHTTPRequestHandler):
             hook.most = max(hook.most, hook.active)
             status = 500 if update["update_id"] in hook.failing else 200
         if status == 200:
-            time.sleep(0.1)  # long enough for parallel POSTs to overlap
+            time.sleep(0.3)  # long enough for parallel POSTs to overlap, on a loaded machine too
         with hook.lock:
             hook.active -= 1
         self.send_response(status)
