@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pytest
 from django.conf import settings
+from django.db import connections
 
 from tests.processes import database_url
 from tests.smtp import free_port
@@ -106,6 +107,11 @@ def page(product, monkeypatch):
         if not page.is_closed():
             page.evaluate("0")  # a round trip, so reports still on their way arrive
         browser.close()
+        # The test's ORM calls made while Playwright's block is open can hold a connection
+        # of their own (Django keeps connections per context, and Playwright switches
+        # greenlets, each with its context), which pytest-django never sees: closed here, or
+        # it would keep the PostgreSQL test database from being dropped at the end of the run.
+        connections.close_all()
     assert violations == [], "the Content-Security-Policy blocked:\n" + "\n".join(violations)
 
 
