@@ -34,6 +34,7 @@ def forget_sessions() -> None:
     """Log in afresh on the next call to each account (keys are otherwise kept for the process)."""
     _KEYS.clear()
 
+
 DATE_FORMAT = "%Y%m%d%H%M%S"
 """Skebby's dates (yyyyMMddHHmmss)."""
 
