@@ -19,15 +19,24 @@ COMPARED = ("content_type_id", "object_id", "address", "status", "reason", "segm
             "cost", "attempts", "is_sender", "claim", "lease_until", "sent_at")
 
 
+def sents(user, key: str, *methods: str) -> list[MessageSent]:
+    """One broadcast's MessageSent per method: rows written two ways land side by side."""
+    broadcast = Broadcast.objects.create(idempotency_key=key, body="Hi", sender=user)
+    return [MessageSent.objects.create(broadcast=broadcast, method=method) for method in methods]
+
+
+def statements(queries: CaptureQueriesContext) -> list[str]:
+    """Each captured statement up to its column list: 'COPY "table"' or 'INSERT INTO "table"'."""
+    return [q["sql"].split(" (")[0] for q in queries]
+
+
 def rows_of(sent: MessageSent) -> list[tuple]:
     return list(MessageRecipient.objects.filter(message_sent=sent).order_by("object_id").values_list(*COMPARED))
 
 
 def test_copy_writes_the_same_rows_as_executemany(sender_user, monkeypatch):
     monkeypatch.setattr(rows_module, "COPY_FROM", 1)  # these 12 rows by COPY, however few
-    broadcast = Broadcast.objects.create(idempotency_key="rows", body="Hi", sender=sender_user)
-    by_copy = MessageSent.objects.create(broadcast=broadcast, method="email")
-    by_insert = MessageSent.objects.create(broadcast=broadcast, method="storage")
+    by_copy, by_insert = sents(sender_user, "rows", "email", "storage")
     ct = ContentType.objects.get_for_model(Customer).pk
     writer = RowWriter()
 
@@ -38,7 +47,7 @@ def test_copy_writes_the_same_rows_as_executemany(sender_user, monkeypatch):
 
     with CaptureQueriesContext(connection) as queries:
         writer.insert(iter(tuples(by_copy.pk)))
-    assert [q["sql"].split(" (")[0] for q in queries] == ['COPY "sender_messagerecipient"']  # one COPY, no INSERT
+    assert statements(queries) == ['COPY "sender_messagerecipient"']  # one COPY, no INSERT
     with connection.cursor() as cursor:
         cursor.executemany(writer.sql, tuples(by_insert.pk))
 
@@ -52,8 +61,7 @@ def test_plain_chunks_and_bare_addresses_go_in_unchanged(sender_user, monkeypatc
     """A chunk with nothing to escape takes the plain path; a bare address (no recipient
     type: NULL) or a value with a tab takes the escaped one; both give back the same values."""
     monkeypatch.setattr(rows_module, "COPY_FROM", 1)  # the two-row chunk too
-    broadcast = Broadcast.objects.create(idempotency_key="plain", body="Hi", sender=sender_user)
-    sent = MessageSent.objects.create(broadcast=broadcast, method="email")
+    [sent] = sents(sender_user, "plain", "email")
     ct = ContentType.objects.get_for_model(Customer).pk
     writer = RowWriter()
     plain = [writer.row(sent.pk, ct, str(i), f"user{i}@example.com", "pending", "", 1, 0) for i in range(50)]
@@ -77,9 +85,7 @@ def test_plain_chunks_and_bare_addresses_go_in_unchanged(sender_user, monkeypatc
 def test_a_small_chunk_goes_in_by_one_insert_with_the_same_rows_as_copy(sender_user, monkeypatch):
     """Below COPY_FROM rows (one row: a send from code) a chunk is one multi-row INSERT, not a
     COPY with its writer thread: the rows stored are the same, awkward characters included."""
-    broadcast = Broadcast.objects.create(idempotency_key="small", body="Hi", sender=sender_user)
-    by_insert = MessageSent.objects.create(broadcast=broadcast, method="email")
-    by_copy = MessageSent.objects.create(broadcast=broadcast, method="storage")
+    by_insert, by_copy = sents(sender_user, "small", "email", "storage")
     ct = ContentType.objects.get_for_model(Customer).pk
     writer = RowWriter()
 
@@ -89,10 +95,10 @@ def test_a_small_chunk_goes_in_by_one_insert_with_the_same_rows_as_copy(sender_u
 
     with CaptureQueriesContext(connection) as queries:
         writer.insert(tuples(by_insert.pk))
-    assert [q["sql"].split(" (")[0] for q in queries] == ['INSERT INTO "sender_messagerecipient"']  # one statement
+    assert statements(queries) == ['INSERT INTO "sender_messagerecipient"']  # one statement
     monkeypatch.setattr(rows_module, "COPY_FROM", 1)
     with CaptureQueriesContext(connection) as queries:
         writer.insert(tuples(by_copy.pk))
-    assert [q["sql"].split(" (")[0] for q in queries] == ['COPY "sender_messagerecipient"']
+    assert statements(queries) == ['COPY "sender_messagerecipient"']
     assert rows_of(by_insert) == rows_of(by_copy)
     assert len(rows_of(by_insert)) == len(ADDRESSES)
